@@ -1,0 +1,285 @@
+"""Audio math on arrays: load, mono, resample, trim, fit length, log spectrogram, normalize, invert, write.
+
+Conventions: audio is float32 in [-1, 1] with shape ``(samples,)`` or ``(batch, samples)``; spectrograms
+are ``(freq, frames)`` or ``(batch, freq, frames)`` with DC and Nyquist bins both kept. Levels are in dB
+where a full-scale sine reads 0 dB.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile as sf
+import soxr
+import torch
+
+from .atomic import atomic_path
+from .config import AMPLITUDE_FLOOR, MAX_LEAD_IN_SECONDS, MIN_SOUND_SECONDS, SILENCE_FLOOR_DB, AudioConfig
+
+
+class BadAudio(Exception):
+    """A file that cannot become a training sound; the message is the reason recorded in skipped.csv."""
+
+
+@dataclass(frozen=True)
+class SoundInfo:
+    """What was learned about a source file while loading it."""
+
+    source_sample_rate: int
+    channels: int
+    source_frames: int
+    #: Peak level of the kept segment before any scaling (dBFS).
+    peak_db: float
+    #: Seconds of near-silence trimmed from the start.
+    lead_in: float
+
+
+def to_mono(audio: np.ndarray) -> np.ndarray:
+    """Mix ``(samples, channels)`` down to ``(samples,)`` by averaging; 1-D input is returned as is."""
+    if audio.ndim == 1:
+        return audio
+    return audio.mean(axis=1, dtype=np.float32)
+
+
+def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Resample ``(samples,)`` audio from `from_rate` to `to_rate` Hz with soxr (high quality)."""
+    if from_rate == to_rate:
+        return audio.astype(np.float32, copy=False)
+    return soxr.resample(audio.astype(np.float32, copy=False), from_rate, to_rate, quality="HQ")
+
+
+def peak_db(audio: np.ndarray) -> float:
+    """Peak level of `audio` in dBFS (``-inf`` for digital silence)."""
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    return 20.0 * math.log10(peak) if peak > 0 else -math.inf
+
+
+def find_onset(audio: np.ndarray, threshold_db: float, pre_roll: int = 0) -> int:
+    """Index where the sound starts: the first sample within `threshold_db` of the peak, minus `pre_roll`.
+
+    Unlike trimming exact zeros (the seed), this skips low noise before a hit while keeping the rise
+    of the attack: `pre_roll` samples before the crossing are kept. Silence returns ``len(audio)``.
+    """
+    magnitude = np.abs(audio)
+    peak = magnitude.max(initial=0.0)
+    if peak <= 0:
+        return len(audio)
+    above = np.flatnonzero(magnitude >= peak * 10.0 ** (threshold_db / 20.0))
+    return max(0, int(above[0]) - pre_roll)
+
+
+def sound_span(audio: np.ndarray, threshold_db: float) -> int:
+    """Samples from the first to the last sample within `threshold_db` of the peak (0 for silence)."""
+    magnitude = np.abs(audio)
+    peak = magnitude.max(initial=0.0)
+    if peak <= 0:
+        return 0
+    above = np.flatnonzero(magnitude >= peak * 10.0 ** (threshold_db / 20.0))
+    return int(above[-1] - above[0] + 1)
+
+
+def match_length(audio: np.ndarray, num_samples: int, fade_samples: int = 0) -> np.ndarray:
+    """Pad with zeros or cut ``(..., samples)`` audio to `num_samples`.
+
+    A cut ends with a half-cosine fade over `fade_samples` so no click is added; padding adds none.
+    """
+    length = audio.shape[-1]
+    if length == num_samples:
+        return audio
+    if length < num_samples:
+        pad = [(0, 0)] * (audio.ndim - 1) + [(0, num_samples - length)]
+        return np.pad(audio, pad)
+    out = audio[..., :num_samples].copy()
+    fade = min(fade_samples, num_samples)
+    if fade > 0:
+        out[..., num_samples - fade :] *= fade_out_curve(fade).astype(out.dtype)
+    return out
+
+
+def fade_out_curve(length: int) -> np.ndarray:
+    """A half-cosine ramp from 1 down to 0 over `length` samples, ``(length,)`` float64."""
+    return 0.5 * (1.0 + np.cos(np.pi * (np.arange(length) + 1) / length))
+
+
+def load_sound(path: str | os.PathLike[str], config: AudioConfig) -> tuple[np.ndarray, SoundInfo]:
+    """Read one drum sound ready for analysis: mono, resampled, lead-in trimmed, fitted to length.
+
+    Only the part of the file that is needed is read: the lead-in (at most `MAX_LEAD_IN_SECONDS`) and
+    `config.duration` seconds after it. Returns ``(audio, info)`` with audio of shape
+    ``(config.num_samples,)``, peak-scaled to 0 dBFS when `config.peak_normalize` is set.
+
+    Raises `BadAudio` with the reason when the file is not usable.
+    """
+    try:
+        with sf.SoundFile(path) as handle:
+            return _read_sound(handle, config)
+    except BadAudio:
+        raise
+    except (sf.LibsndfileError, RuntimeError, OSError, ValueError, TypeError) as error:
+        raise BadAudio(f"cannot decode: {_one_line(error)}") from None
+
+
+def _read_sound(handle: sf.SoundFile, config: AudioConfig) -> tuple[np.ndarray, SoundInfo]:
+    """The body of `load_sound` on an open file."""
+    rate, channels, frames = handle.samplerate, handle.channels, handle.frames
+    if frames <= 0:
+        raise BadAudio("empty: no audio frames")
+    if _declares_more_data(handle.extra_info):
+        raise BadAudio("truncated: the header declares more audio data than the file holds")
+    needed = math.ceil(config.num_samples * rate / config.sample_rate) + math.ceil(config.pre_roll * rate) + 16
+    floor = 10.0 ** (SILENCE_FLOOR_DB / 20.0)
+    max_lead_in = math.ceil(MAX_LEAD_IN_SECONDS * rate)
+
+    offset = 0
+    block = _read_block(handle, needed, frames, 0)
+    while np.abs(block).max(initial=0.0) < floor:
+        offset += len(block)
+        if offset >= frames:
+            raise BadAudio("silent: no sample above the silence floor")
+        if offset >= max_lead_in:
+            raise BadAudio(f"silent: no sound in the first {MAX_LEAD_IN_SECONDS:g} s")
+        block = _read_block(handle, needed, frames, offset)
+    if offset + len(block) < frames:
+        block = np.concatenate([block, _read_block(handle, needed, frames, offset + len(block))])
+
+    if not np.isfinite(block).all():
+        raise BadAudio("invalid: NaN or infinite samples")
+    start = find_onset(block, config.trim_db, math.ceil(config.pre_roll * rate))
+    segment = block[start : start + needed]
+    if sound_span(segment, config.trim_db) < MIN_SOUND_SECONDS * rate:
+        raise BadAudio(f"too short: under {MIN_SOUND_SECONDS * 1000:g} ms of sound")
+
+    level = peak_db(segment)
+    audio = resample(segment, rate, config.sample_rate)
+    audio = match_length(audio, config.num_samples, round(config.fade_out * config.sample_rate))
+    if config.peak_normalize:
+        audio = audio * np.float32(1.0 / max(float(np.max(np.abs(audio))), floor))
+    info = SoundInfo(rate, channels, frames, round(level, 3), round((offset + start) / rate, 6))
+    return audio.astype(np.float32, copy=False), info
+
+
+def _read_block(handle: sf.SoundFile, count: int, frames: int, start: int) -> np.ndarray:
+    """Read `count` frames from `start` as mono float32; a file shorter than its header says is truncated."""
+    handle.seek(start)
+    block = handle.read(count, dtype="float32", always_2d=True)
+    expected = min(count, frames - start)
+    if len(block) < expected:
+        raise BadAudio(f"truncated: header promises {frames} frames, data ends at {start + len(block)}")
+    return to_mono(block)
+
+
+def _declares_more_data(log: str) -> bool:
+    """True when libsndfile's log says a WAV ``data`` or AIFF ``SSND`` chunk is larger than the file."""
+    return any(
+        line.lstrip().startswith(("data", "SSND")) and "should be" in line for line in log.splitlines()
+    )
+
+
+def _one_line(error: BaseException) -> str:
+    """An exception's message on one line."""
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _window(n_fft: int, device: torch.device | None = None) -> torch.Tensor:
+    """The periodic Hann window used by every STFT here."""
+    return torch.hann_window(n_fft, periodic=True, device=device)
+
+
+def _magnitude_scale(n_fft: int) -> float:
+    """Divides STFT magnitudes so a full-scale sine reads 1 (0 dB): the Hann window's sum over two."""
+    return n_fft / 4.0
+
+
+def log_spectrogram(audio: np.ndarray | torch.Tensor, n_fft: int, hop_length: int) -> torch.Tensor:
+    """Log-magnitude spectrogram in dB of ``(samples,)`` or ``(batch, samples)`` audio.
+
+    Centred STFT with zero padding (a one-shot has nothing before its start) and a periodic Hann
+    window. Returns float32 ``(..., n_fft // 2 + 1, 1 + samples // hop_length)``; a full-scale sine
+    reads 0 dB and digital silence ``20 * log10(AMPLITUDE_FLOOR)``.
+    """
+    signal = torch.as_tensor(audio, dtype=torch.float32)
+    stft = torch.stft(
+        signal,
+        n_fft,
+        hop_length,
+        window=_window(n_fft, signal.device),
+        center=True,
+        pad_mode="constant",
+        return_complex=True,
+    )
+    magnitude = stft.abs() / _magnitude_scale(n_fft)
+    return 20.0 * torch.log10(magnitude.clamp_min(AMPLITUDE_FLOOR))
+
+
+def normalize(spectrogram_db: np.ndarray, config: AudioConfig) -> tuple[np.ndarray, float, float]:
+    """Map a dB spectrogram to [0, 1]; returns ``(normalized, min_value, max_value)`` in dB.
+
+    ``global``: the fixed range ``[config.min_db, config.max_db]``, so levels stay absolute.
+    ``minmax`` (the seed's): the spectrogram's own range, its floor no lower than
+    ``max - (config.max_db - config.min_db)`` (as librosa's ``top_db`` does).
+    `min_value` and `max_value` are what `denormalize` needs to undo it.
+    """
+    if config.normalization == "global":
+        low, high = config.min_db, config.max_db
+    else:
+        high = float(spectrogram_db.max())
+        low = max(float(spectrogram_db.min()), high - (config.max_db - config.min_db))
+    span = high - low
+    if span <= 0:
+        return np.zeros_like(spectrogram_db), low, high
+    return np.clip((spectrogram_db - low) / span, 0.0, 1.0), low, high
+
+
+def denormalize(normalized: np.ndarray, min_value: float, max_value: float) -> np.ndarray:
+    """Inverse of `normalize`: [0, 1] back to dB."""
+    return normalized * (max_value - min_value) + min_value
+
+
+def griffin_lim(
+    magnitude: torch.Tensor, n_fft: int, hop_length: int, num_samples: int, iterations: int = 32
+) -> torch.Tensor:
+    """Plain Griffin-Lim phase recovery: ``(..., freq, frames)`` STFT magnitudes to ``(..., num_samples)``.
+
+    The baseline inversion (zero initial phase, so it is deterministic); `dkvae.inversion` has faster,
+    better ones.
+    """
+    window = _window(n_fft, magnitude.device)
+    spectrum = magnitude.to(torch.complex64)
+    audio = torch.istft(spectrum, n_fft, hop_length, window=window, center=True, length=num_samples)
+    for _ in range(iterations):
+        rebuilt = torch.stft(
+            audio, n_fft, hop_length, window=window, center=True, pad_mode="constant", return_complex=True
+        )
+        spectrum = magnitude * torch.exp(1j * torch.angle(rebuilt))
+        audio = torch.istft(spectrum, n_fft, hop_length, window=window, center=True, length=num_samples)
+    return audio
+
+
+def spectrogram_to_audio(
+    normalized: np.ndarray,
+    config: AudioConfig,
+    min_value: float | None = None,
+    max_value: float | None = None,
+    iterations: int = 32,
+) -> np.ndarray:
+    """Turn a normalized spectrogram ``(..., freq, frames)`` back into audio ``(..., config.num_samples)``.
+
+    `min_value`/`max_value` default to the global dB range; pass a sample's own values for ``minmax``.
+    """
+    low = config.min_db if min_value is None else min_value
+    high = config.max_db if max_value is None else max_value
+    spectrogram_db = denormalize(np.asarray(normalized, dtype=np.float32), low, high)
+    magnitude = torch.from_numpy(10.0 ** (spectrogram_db / 20.0) * _magnitude_scale(config.n_fft))
+    audio = griffin_lim(magnitude.float(), config.n_fft, config.hop_length, config.num_samples, iterations)
+    return audio.numpy()
+
+
+def write_wav(
+    path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16"
+) -> None:
+    """Write ``(samples,)`` or ``(samples, channels)`` audio as WAV, atomically."""
+    with atomic_path(path) as tmp:
+        sf.write(tmp, audio, sample_rate, subtype=subtype, format="WAV")

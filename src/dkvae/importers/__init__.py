@@ -1,0 +1,1 @@
+"""Importers: turn drum sources (Hydrogen kits, SoundFonts, folders, the synthesizer) into a bank folder."""

@@ -1,0 +1,93 @@
+"""The imported bank's layout: ``BANK/<class>/<file>`` plus ``BANK/manifest.csv`` describing each file."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+
+from ..atomic import atomic_path
+
+MANIFEST_NAME = "manifest.csv"
+#: Columns every manifest has, in this order; importers may add more after them.
+MANIFEST_COLUMNS = ["original_path", "label", "source", "kit", "instrument", "license", "note", "velocity", "group"]
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe version of `text`: keeps letters (any script), digits, '-', '_' and '.'."""
+    text = unicodedata.normalize("NFC", text).strip()
+    text = re.sub(r"[^\w.\-]+", "_", text, flags=re.UNICODE).strip("._")
+    return text or "unnamed"
+
+
+class BankWriter:
+    """Adds files to an imported bank and keeps its manifest; rerunning an import updates it in place.
+
+    Each file is written under a temporary name and renamed; the manifest is rewritten atomically by
+    `close`, merging with rows already there (rows are keyed by ``original_path``).
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._rows: dict[str, dict[str, Any]] = {}
+        manifest = self.root / MANIFEST_NAME
+        if manifest.exists():
+            for row in pd.read_csv(manifest, dtype=str, keep_default_na=False).to_dict("records"):
+                self._rows[row["original_path"]] = row
+
+    def _target(self, label: str, name: str) -> tuple[Path, str]:
+        relative = f"{safe_name(label)}/{safe_name(name)}"
+        return self.root / relative, relative
+
+    def copy_file(self, label: str, name: str, source: str | os.PathLike[str], **meta: Any) -> Path:
+        """Copy `source` into ``BANK/<label>/<name>`` and record `meta` in the manifest."""
+        target, relative = self._target(label, name)
+        with atomic_path(target) as tmp:
+            shutil.copyfile(source, tmp)
+        self._record(relative, label, meta)
+        return target
+
+    def write_audio(
+        self, label: str, name: str, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16", **meta: Any
+    ) -> Path:
+        """Write `audio` (``(samples,)`` or ``(samples, channels)``, float in [-1, 1]) as a WAV file."""
+        target, relative = self._target(label, name)
+        with atomic_path(target) as tmp:
+            sf.write(tmp, audio, sample_rate, subtype=subtype, format="WAV")
+        self._record(relative, label, meta)
+        return target
+
+    def _record(self, relative: str, label: str, meta: dict[str, Any]) -> None:
+        row = {column: "" for column in MANIFEST_COLUMNS}
+        row.update({key: "" if value is None else value for key, value in meta.items()})
+        row["original_path"] = relative
+        row["label"] = label
+        if not row["group"]:
+            row["group"] = relative
+        self._rows[relative] = row
+
+    def close(self) -> Path:
+        """Write the manifest (atomically) and return its path."""
+        frame = pd.DataFrame(list(self._rows.values()))
+        if frame.empty:
+            frame = pd.DataFrame(columns=MANIFEST_COLUMNS)
+        extra = [c for c in frame.columns if c not in MANIFEST_COLUMNS]
+        frame = frame.reindex(columns=MANIFEST_COLUMNS + sorted(extra)).sort_values("original_path")
+        path = self.root / MANIFEST_NAME
+        with atomic_path(path) as tmp:
+            frame.to_csv(tmp, index=False)
+        return path
+
+    def __enter__(self) -> BankWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

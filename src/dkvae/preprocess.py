@@ -1,0 +1,181 @@
+"""Turn audio files into normalized spectrograms in parallel, in resumable parts on disk.
+
+Files are processed in chunks; each finished chunk is written as a *part* (an ``.npy`` array plus a
+``.json`` record list, the JSON written last as the part's commit). After an interruption the parts
+already on disk are reused, so a rerun redoes at most the chunks that were in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .atomic import atomic_path, write_text
+from .audio import BadAudio, load_sound, log_spectrogram, normalize
+from .config import AudioConfig
+
+#: Spectrograms are stored as float16 in [0, 1]: a step of at most 0.0005, under 0.06 dB of a 120 dB range.
+STORAGE_DTYPE = np.float16
+#: Files per chunk: large enough to batch the STFT, small enough for a smooth progress bar and little redo.
+CHUNK_SIZE = 32
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One audio file of a bank, identified by its path inside the bank and its size and mtime."""
+
+    original_path: str
+    absolute_path: str
+    size: int
+    mtime_ns: int
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        """Identity for change detection: a file with another size or mtime is processed again."""
+        return (self.original_path, self.size, self.mtime_ns)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What processing one file gave: a row of a part's array, or a reason it was skipped."""
+
+    original_path: str
+    size: int
+    mtime_ns: int
+    part: str = ""
+    row: int = -1
+    min_value: float = 0.0
+    max_value: float = 0.0
+    source_sample_rate: int = 0
+    channels: int = 0
+    source_frames: int = 0
+    peak_db: float = 0.0
+    lead_in: float = 0.0
+    reason: str = ""
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        """Same identity as `SourceFile.key`."""
+        return (self.original_path, self.size, self.mtime_ns)
+
+    @property
+    def kept(self) -> bool:
+        """True when the file gave a spectrogram."""
+        return not self.reason
+
+
+def process_files(files: Sequence[SourceFile], config: AudioConfig) -> tuple[np.ndarray, list[Outcome]]:
+    """Spectrograms of `files` as ``(kept, freq, frames)`` `STORAGE_DTYPE`, and one outcome per file.
+
+    Row ``i`` of the array belongs to the ``i``-th kept outcome (its ``row`` field).
+    """
+    sounds: list[np.ndarray] = []
+    outcomes: list[Outcome] = []
+    kept_positions: list[int] = []
+    for file in files:
+        try:
+            audio, info = load_sound(file.absolute_path, config)
+        except BadAudio as reason:
+            outcomes.append(Outcome(file.original_path, file.size, file.mtime_ns, reason=str(reason)))
+            continue
+        kept_positions.append(len(outcomes))
+        outcomes.append(Outcome(file.original_path, file.size, file.mtime_ns, row=len(sounds), **asdict(info)))
+        sounds.append(audio)
+    array = np.empty((len(sounds), *config.shape), dtype=STORAGE_DTYPE)
+    if sounds:
+        spectrograms = log_spectrogram(np.stack(sounds), config.n_fft, config.hop_length).numpy()
+        for row, (position, spectrogram) in enumerate(zip(kept_positions, spectrograms)):
+            array[row], low, high = normalize(spectrogram, config)
+            outcomes[position] = replace(outcomes[position], min_value=low, max_value=high)
+    return array, outcomes
+
+
+def chunk_name(files: Sequence[SourceFile]) -> str:
+    """A part's name: a hash of its files' identities, so the same chunk always gets the same name."""
+    digest = hashlib.blake2b(digest_size=10)
+    for file in files:
+        digest.update(repr(file.key).encode())
+    return f"part-{digest.hexdigest()}"
+
+
+def write_part(parts_dir: Path, files: Sequence[SourceFile], config: AudioConfig) -> list[Outcome]:
+    """Process one chunk and write it as a part (array first, then the JSON record list)."""
+    name = chunk_name(files)
+    array, outcomes = process_files(files, config)
+    outcomes = [replace(o, part=name) if o.kept else o for o in outcomes]
+    with atomic_path(parts_dir / f"{name}.npy") as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, array)
+    write_text(parts_dir / f"{name}.json", json.dumps([asdict(o) for o in outcomes]))
+    return outcomes
+
+
+def read_parts(parts_dir: Path) -> dict[tuple[str, int, int], Outcome]:
+    """Outcomes of every complete part in `parts_dir`, keyed by file identity."""
+    found: dict[tuple[str, int, int], Outcome] = {}
+    for record in sorted(parts_dir.glob("part-*.json")):
+        if not record.with_suffix(".npy").exists():
+            continue
+        try:
+            outcomes = [Outcome(**entry) for entry in json.loads(record.read_text(encoding="utf-8"))]
+        except (ValueError, TypeError):
+            continue
+        found.update((outcome.key, outcome) for outcome in outcomes)
+    return found
+
+
+def run_parts(
+    parts_dir: Path,
+    files: Sequence[SourceFile],
+    config: AudioConfig,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> list[Outcome]:
+    """Process `files` into parts under `parts_dir`, in parallel over `workers` processes (default: cores).
+
+    `progress(done, total)` is called as chunks finish. Returns every file's outcome.
+    """
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    chunks = [files[i : i + CHUNK_SIZE] for i in range(0, len(files), CHUNK_SIZE)]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(chunks)))
+    outcomes: list[Outcome] = []
+    done = 0
+    for chunk_outcomes in _map_chunks(parts_dir, chunks, config, workers):
+        outcomes.extend(chunk_outcomes)
+        done += len(chunk_outcomes)
+        if progress:
+            progress(done, len(files))
+    return outcomes
+
+
+def _map_chunks(
+    parts_dir: Path, chunks: list[Sequence[SourceFile]], config: AudioConfig, workers: int
+) -> Iterator[list[Outcome]]:
+    """Run `write_part` over `chunks`, in this process or in a pool of forked workers."""
+    jobs: Iterable[tuple[Path, Sequence[SourceFile], AudioConfig]] = ((parts_dir, c, config) for c in chunks)
+    if workers == 1:
+        yield from (_write_part_job(job) for job in jobs)
+        return
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers, initializer=_init_worker) as pool:
+        yield from pool.imap_unordered(_write_part_job, jobs)
+
+
+def _init_worker() -> None:
+    """Each worker uses one thread: the parallelism is across files."""
+    torch.set_num_threads(1)
+
+
+def _write_part_job(job: tuple[Path, Sequence[SourceFile], AudioConfig]) -> list[Outcome]:
+    """`write_part` with its arguments packed, for `Pool.imap_unordered`."""
+    return write_part(*job)
