@@ -41,7 +41,10 @@ def to_mono(audio: np.ndarray) -> np.ndarray:
     """Mix ``(samples, channels)`` down to ``(samples,)`` by averaging; 1-D input is returned as is."""
     if audio.ndim == 1:
         return audio
-    return audio.mean(axis=1, dtype=np.float32)
+    channels = audio.shape[1]
+    if channels == 1:
+        return audio[:, 0]
+    return audio @ np.full(channels, 1.0 / channels, dtype=audio.dtype)
 
 
 def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
@@ -142,12 +145,10 @@ def _read_sound(handle: sf.SoundFile, config: AudioConfig) -> tuple[np.ndarray, 
         if offset >= max_lead_in:
             raise BadAudio(f"silent: no sound in the first {MAX_LEAD_IN_SECONDS:g} s")
         block = _read_block(handle, needed, frames, offset)
-    if offset + len(block) < frames:
-        block = np.concatenate([block, _read_block(handle, needed, frames, offset + len(block))])
-
-    if not np.isfinite(block).all():
-        raise BadAudio("invalid: NaN or infinite samples")
     start = find_onset(block, config.trim_db, math.ceil(config.pre_roll * rate))
+    missing = min(start + needed - len(block), frames - offset - len(block))
+    if missing > 0:
+        block = np.concatenate([block, _read_block(handle, missing, frames, offset + len(block))])
     segment = block[start : start + needed]
     if sound_span(segment, config.trim_db) < MIN_SOUND_SECONDS * rate:
         raise BadAudio(f"too short: under {MIN_SOUND_SECONDS * 1000:g} ms of sound")
@@ -162,13 +163,15 @@ def _read_sound(handle: sf.SoundFile, config: AudioConfig) -> tuple[np.ndarray, 
 
 
 def _read_block(handle: sf.SoundFile, count: int, frames: int, start: int) -> np.ndarray:
-    """Read `count` frames from `start` as mono float32; a file shorter than its header says is truncated."""
+    """Read `count` frames from `start` as mono float32, refusing truncated data and NaN or infinite samples."""
     handle.seek(start)
     block = handle.read(count, dtype="float32", always_2d=True)
-    expected = min(count, frames - start)
-    if len(block) < expected:
+    if len(block) < min(count, frames - start):
         raise BadAudio(f"truncated: header promises {frames} frames, data ends at {start + len(block)}")
-    return to_mono(block)
+    mono = to_mono(block)
+    if not np.isfinite(mono).all():
+        raise BadAudio("invalid: NaN or infinite samples")
+    return mono
 
 
 def _declares_more_data(log: str) -> bool:
@@ -196,22 +199,18 @@ def _magnitude_scale(n_fft: int) -> float:
 def log_spectrogram(audio: np.ndarray | torch.Tensor, n_fft: int, hop_length: int) -> torch.Tensor:
     """Log-magnitude spectrogram in dB of ``(samples,)`` or ``(batch, samples)`` audio.
 
-    Centred STFT with zero padding (a one-shot has nothing before its start) and a periodic Hann
-    window. Returns float32 ``(..., n_fft // 2 + 1, 1 + samples // hop_length)``; a full-scale sine
+    Centred STFT with zero padding (a one-shot has nothing before its start; padded by hand, which
+    is faster than ``torch.stft``'s own padding) and a periodic Hann window. Returns float32 ``(..., n_fft // 2 + 1, 1 + samples // hop_length)``; a full-scale sine
     reads 0 dB and digital silence ``20 * log10(AMPLITUDE_FLOOR)``.
     """
     signal = torch.as_tensor(audio, dtype=torch.float32)
-    stft = torch.stft(
-        signal,
-        n_fft,
-        hop_length,
-        window=_window(n_fft, signal.device),
-        center=True,
-        pad_mode="constant",
-        return_complex=True,
-    )
-    magnitude = stft.abs() / _magnitude_scale(n_fft)
-    return 20.0 * torch.log10(magnitude.clamp_min(AMPLITUDE_FLOOR))
+    half = n_fft // 2
+    padded = signal.new_zeros((*signal.shape[:-1], signal.shape[-1] + 2 * half))
+    padded[..., half : half + signal.shape[-1]] = signal
+    stft = torch.stft(padded, n_fft, hop_length, window=_window(n_fft, signal.device), center=False, return_complex=True)
+    power = stft.real.square() + stft.imag.square()
+    floor = AMPLITUDE_FLOOR * _magnitude_scale(n_fft)
+    return 10.0 * torch.log10(power.clamp_min(floor * floor)) - 20.0 * math.log10(_magnitude_scale(n_fft))
 
 
 def normalize(spectrogram_db: np.ndarray, config: AudioConfig) -> tuple[np.ndarray, float, float]:

@@ -27,7 +27,7 @@ import_app = typer.Typer(help="Import drum sounds from other formats into a bank
 app.add_typer(import_app, name="import")
 
 console = Console()
-errors = Console(stderr=True)
+progress_console = Console(stderr=True)
 
 #: Exit code for errors the user can fix (missing folder, bad file, wrong model).
 USER_ERROR = 2
@@ -37,7 +37,7 @@ USER_ERROR = 2
 def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
     """A Rich progress bar; yields the ``progress(done, total)`` callback the API functions take."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=errors, transient=False) as bar:
+    with Progress(*columns, console=progress_console, transient=False) as bar:
         task = bar.add_task(description, total=None)
 
         def update(done: int, total: int) -> None:
@@ -131,8 +131,8 @@ def main() -> None:
     try:
         app()
     except DkvaeError as error:
-        errors.print(f"error: {error}", markup=False, highlight=False)
+        print(f"error: {error}", file=sys.stderr)
         sys.exit(USER_ERROR)
     except OSError as error:
-        errors.print(f"error: {error.strerror or error}: {error.filename or ''}", markup=False, highlight=False)
+        print(f"error: {error.strerror or error}: {error.filename or ''}", file=sys.stderr)
         sys.exit(USER_ERROR)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .atomic import atomic_path, write_text
+from .atomic import atomic_path
 from .audio import BadAudio, load_sound, log_spectrogram, normalize
 from .config import AudioConfig
 
@@ -113,10 +113,11 @@ def write_part(parts_dir: Path, files: Sequence[SourceFile], config: AudioConfig
     name = chunk_name(files)
     array, outcomes = process_files(files, config)
     outcomes = [replace(o, part=name) if o.kept else o for o in outcomes]
-    with atomic_path(parts_dir / f"{name}.npy") as tmp:
+    with atomic_path(parts_dir / f"{name}.npy", durable=False) as tmp:
         with open(tmp, "wb") as handle:
             np.save(handle, array)
-    write_text(parts_dir / f"{name}.json", json.dumps([asdict(o) for o in outcomes]))
+    with atomic_path(parts_dir / f"{name}.json", durable=False) as tmp:
+        tmp.write_text(json.dumps([asdict(o) for o in outcomes]), encoding="utf-8")
     return outcomes
 
 

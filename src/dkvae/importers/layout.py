@@ -47,11 +47,11 @@ class BankWriter:
         relative = f"{safe_name(label)}/{safe_name(name)}"
         return self.root / relative, relative
 
-    def copy_file(self, label: str, name: str, source: str | os.PathLike[str], **meta: Any) -> Path:
-        """Copy `source` into ``BANK/<label>/<name>`` and record `meta` in the manifest."""
+    def copy_file(self, label: str, name: str, source_path: str | os.PathLike[str], /, **meta: Any) -> Path:
+        """Copy `source_path` into ``BANK/<label>/<name>`` and record `meta` in the manifest."""
         target, relative = self._target(label, name)
         with atomic_path(target) as tmp:
-            shutil.copyfile(source, tmp)
+            shutil.copyfile(source_path, tmp)
         self._record(relative, label, meta)
         return target
 

@@ -1,0 +1,29 @@
+# The two Quick-start commands: `make demo` (the main job) and `make test` (the whole test suite).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test bench clean
+
+$(BIN)/dkvae: pyproject.toml
+	scripts/install-system-packages.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+install: $(BIN)/dkvae
+
+demo: install
+	$(BIN)/dkvae import hydrogen --out data/hydrogen
+	$(BIN)/dkvae preprocess data/hydrogen
+	$(BIN)/dkvae info data/hydrogen
+
+test: install
+	$(BIN)/python -m pytest -n 2 -q
+
+bench: install
+	$(BIN)/python bench/preprocess.py
+
+clean:
+	rm -rf $(VENV) data/hydrogen data/hydrogen_

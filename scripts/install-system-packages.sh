@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install the Debian packages dkvae's tests and demo need, only those missing (apt-get; sudo when not root).
+set -euo pipefail
+packages=(hydrogen-drumkits hydrogen-drumkits-effects)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if ! command -v apt-get >/dev/null; then
+  echo "warning: not a Debian system; install ${missing[*]} by hand for the tests that use real drum kits" >&2
+  exit 0
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
