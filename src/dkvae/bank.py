@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable
+from typing import BinaryIO
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -346,17 +347,18 @@ class Bank:
         return f"{ARRAY_PREFIX}{digest.hexdigest()}.npy"
 
     def _pack(self, name: str, kept: list[Outcome]) -> None:
-        """Copy each kept spectrogram from its part or the previous array into one new array file."""
-        sources: dict[str, np.ndarray] = {}
-        with atomic_path(self.dir / name) as tmp:
-            shape = (len(kept), *self.config.audio.shape)
-            packed = np.lib.format.open_memmap(tmp, mode="w+", dtype=STORAGE_DTYPE, shape=shape)
-            for index, outcome in enumerate(kept):
-                if outcome.part not in sources:
-                    sources[outcome.part] = np.load(self._source_path(outcome.part), mmap_mode="r")
-                packed[index] = sources[outcome.part][outcome.row]
-            packed.flush()
-            del packed
+        """Write each kept spectrogram, from its part or the previous array, into one new array file.
+
+        Rows are copied with plain reads and one sequential write (no memory maps), so memory stays
+        small however large the bank.
+        """
+        shape = (len(kept), *self.config.audio.shape)
+        row_bytes = int(np.prod(shape[1:])) * np.dtype(STORAGE_DTYPE).itemsize
+        header = {"descr": np.dtype(STORAGE_DTYPE).str, "fortran_order": False, "shape": shape}
+        with atomic_path(self.dir / name) as tmp, open(tmp, "wb") as out, _RowReader(row_bytes) as reader:
+            np.lib.format.write_array_header_1_0(out, header)
+            for outcome in kept:
+                out.write(reader.read(self._source_path(outcome.part), outcome.row))
 
     def _source_path(self, part: str) -> Path:
         """Where the array named by an outcome's ``part`` lives: a previous pack or a part file."""
@@ -432,6 +434,47 @@ class Bank:
         return audio.spectrogram_to_audio(normalized, config or AudioConfig(), min_value, max_value)
 
     spectogram_to_audio = spectrogram_to_audio
+
+
+class _RowReader:
+    """Reads single rows of ``.npy`` arrays by offset, keeping a bounded number of files open."""
+
+    MAX_OPEN = 64
+
+    def __init__(self, row_bytes: int) -> None:
+        self.row_bytes = row_bytes
+        self.open: dict[Path, tuple[BinaryIO, int]] = {}
+
+    def read(self, path: Path, row: int) -> bytes:
+        """The bytes of row `row` of the array in `path`."""
+        if path not in self.open:
+            if len(self.open) >= self.MAX_OPEN:
+                self.close()
+            handle = open(path, "rb")
+            major, _ = np.lib.format.read_magic(handle)
+            read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(handle)
+            if dtype != STORAGE_DTYPE or int(np.prod(shape[1:])) * dtype.itemsize != self.row_bytes:
+                raise OSError(f"{path} does not hold spectrograms of this bank's shape")
+            self.open[path] = (handle, handle.tell())
+        handle, offset = self.open[path]
+        handle.seek(offset + row * self.row_bytes)
+        data = handle.read(self.row_bytes)
+        if len(data) != self.row_bytes:
+            raise OSError(f"{path} is shorter than its header says")
+        return data
+
+    def close(self) -> None:
+        """Close every open file."""
+        for handle, _ in self.open.values():
+            handle.close()
+        self.open.clear()
+
+    def __enter__(self) -> _RowReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _class_dirs(root: Path) -> Iterable[Path]:

@@ -27,6 +27,11 @@ def safe_name(text: str) -> str:
     return text or "unnamed"
 
 
+def relative_path(label: str, name: str) -> str:
+    """Where a file of class `label` named `name` lives inside a bank (posix, file-name-safe)."""
+    return f"{safe_name(label)}/{safe_name(name)}"
+
+
 class BankWriter:
     """Adds files to an imported bank and keeps its manifest; rerunning an import updates it in place.
 
@@ -44,8 +49,14 @@ class BankWriter:
                 self._rows[row["original_path"]] = row
 
     def _target(self, label: str, name: str) -> tuple[Path, str]:
-        relative = f"{safe_name(label)}/{safe_name(name)}"
+        relative = relative_path(label, name)
         return self.root / relative, relative
+
+    def record(self, label: str, name: str, **meta: Any) -> Path:
+        """Record a file another process already wrote at `relative_path(label, name)`; returns its path."""
+        target, relative = self._target(label, name)
+        self._record(relative, label, meta)
+        return target
 
     def copy_file(self, label: str, name: str, source_path: str | os.PathLike[str], /, **meta: Any) -> Path:
         """Copy `source_path` into ``BANK/<label>/<name>`` and record `meta` in the manifest."""
