@@ -8,6 +8,8 @@ from typer.testing import CliRunner
 
 from dkvae.cli import app
 
+from .importers.test_hydrogen import drumkits, no_debian  # noqa: F401  (fixtures)
+
 runner = CliRunner()
 
 
@@ -40,3 +42,24 @@ def test_user_errors_print_one_line_and_exit_2(tmp_path: Path, small_bank: Path)
     assert "Traceback" not in missing.stderr
     preset = run_dkvae("preprocess", str(small_bank), "--preset", "huge")
     assert preset.returncode == 2 and "unknown preset 'huge'" in preset.stderr
+
+
+def test_import_hydrogen_then_preprocess(tmp_path: Path, drumkits: Path, no_debian: None) -> None:
+    out = tmp_path / "imported"
+    result = runner.invoke(app, ["import", "hydrogen", str(drumkits), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "imported" in result.output and "left out:" in result.output
+    assert (out / "manifest.csv").exists()
+    result = runner.invoke(app, ["preprocess", str(out), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["info", str(out)])
+    assert "license" in result.output and "source" in result.output
+
+
+def test_synth_bank_writes_every_class(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["synth-bank", "--out", str(tmp_path / "synth"), "--per-class", "2", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "synth").iterdir() if p.is_dir()) == sorted(
+        ["kick", "snare", "hihat", "tom", "cymbal", "clap", "perc"]
+    )
+    assert len(list((tmp_path / "synth").glob("*/*.wav"))) == 14

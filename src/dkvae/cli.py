@@ -56,7 +56,11 @@ def import_hydrogen(
 
     with progress_bar("importing kits") as progress:
         report = run_import(out, source, progress=progress)
-    console.print(report.summary())
+    counts = ", ".join(f"{label} {count}" for label, count in report.counts.items())
+    console.print(f"imported {report.total} sounds from {report.kits} kits into {out}: {counts}")
+    console.print(f"left out: {len(report.unsorted)} unsorted instruments, {len(report.skipped)} other items")
+    for item, reason in report.unsorted + report.skipped:
+        console.print(f"  {item}: {reason}", markup=False, highlight=False)
 
 
 @app.command("synth-bank")

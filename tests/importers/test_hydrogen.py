@@ -20,8 +20,10 @@ NAMESPACE = 'xmlns="http://www.hydrogen-music.org/drumkit" xmlns:xsi="http://www
 
 
 def write_sound(path: Path, seed: int) -> None:
-    """A tiny distinct sound file (format from the suffix: .wav or .flac)."""
-    audio = np.random.default_rng(seed).uniform(-0.5, 0.5, 200).astype(np.float32)
+    """A short distinct sound file, 0.1 s of decaying noise (format from the suffix: .wav or .flac)."""
+    samples = SAMPLE_RATE // 10
+    decay = np.exp(-np.arange(samples) / (SAMPLE_RATE * 0.02))
+    audio = (np.random.default_rng(seed).uniform(-0.5, 0.5, samples) * decay).astype(np.float32)
     sf.write(path, audio, SAMPLE_RATE)
 
 
