@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dataclasses
+
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
+
+from dkvae.config import AudioConfig, Config, ModelConfig, SplitConfig, TrainConfig
 
 
 def drum_hit(kind: str, seconds: float = 0.5, sample_rate: int = 44100, seed: int = 0) -> np.ndarray:
@@ -36,3 +41,49 @@ def write_bank(root: Path, per_class: int = 6, classes: tuple[str, ...] = ("kick
 def small_bank(tmp_path: Path) -> Path:
     """Two classes of six sounds each."""
     return write_bank(tmp_path / "bank")
+
+
+TINY_AUDIO = AudioConfig(sample_rate=8000, num_samples=2048, n_fft=128, hop_length=64)
+TINY_MODEL = ModelConfig(channels=(8, 16), kernel_sizes=(3, 3), strides=((2, 2), (2, 2)), latent_dim=4, hidden_sizes=(32,))
+TINY_TRAIN = TrainConfig(epochs=2, batch_size=8, kl_warmup_epochs=1, early_stopping_patience=0)
+
+
+def tiny_config(**model_changes) -> Config:
+    return Config(
+        preset="tiny",
+        audio=TINY_AUDIO,
+        split=SplitConfig(test=0.15, val=0.15),
+        model=dataclasses.replace(TINY_MODEL, **model_changes),
+        train=TINY_TRAIN,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_bank(tmp_path_factory) -> Path:
+    from dkvae import Bank
+    from dkvae.importers.synth import write_synth_bank
+
+    bank = write_synth_bank(tmp_path_factory.mktemp("synth") / "bank", per_class=8, seed=1, workers=1)
+    Bank(bank, preset=tiny_config(), workers=1)
+    return bank
+
+
+@pytest.fixture
+def no_pickle(monkeypatch):
+    """Make any unpickling fail, so a test proves loading never needs it."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("torch.load (pickle) was called")
+
+    monkeypatch.setattr(torch, "load", refuse)
+
+
+
+@pytest.fixture(scope="session")
+def trained_run(tiny_bank, tmp_path_factory) -> Path:
+    """A conditional VAE trained for two epochs on the tiny bank."""
+    from dkvae.training import train
+
+    run = tmp_path_factory.mktemp("runs") / "cvae"
+    train(tiny_bank, run, tiny_config(), progress_bar=False)
+    return run

@@ -241,7 +241,9 @@ class Bank:
         saved = self._saved_config()
         if saved is None or not saved.same_data(self.config):
             self._clear()
-            write_text(self.dir / CONFIG_NAME, self.config.to_json())
+            write_text(self.dir / CONFIG_NAME, self.config.data_json())
+        for leftover in [*self.dir.glob(".*.tmp"), *self.dir.glob(f"{PARTS_NAME}/.*.tmp")]:
+            leftover.unlink()  # temporary files of a run that was killed
         scan = self.scan()
         known = self._known_outcomes()
         known.update(read_parts(self.dir / PARTS_NAME))
@@ -341,7 +343,7 @@ class Bank:
 
     def _array_name(self, kept: list[Outcome]) -> str:
         """The packed array's file name: a digest of the settings and the ordered file identities."""
-        digest = hashlib.blake2b(self.config.to_json().encode(), digest_size=10)
+        digest = hashlib.blake2b(self.config.data_json().encode(), digest_size=10)
         for outcome in kept:
             digest.update(repr(outcome.key).encode())
         return f"{ARRAY_PREFIX}{digest.hexdigest()}.npy"

@@ -127,7 +127,50 @@ def info(bank: Annotated[Path, typer.Argument(help="Bank folder")]) -> None:
     for reason, count in skipped["reason"].str.split(":").str[0].value_counts().items():
         console.print(f"  {count:6d}  {reason}")
     console.print(f"[bold]settings[/bold] ({processed_dir_for(processed.original_dir) / 'config.json'}):")
-    console.print_json(processed.config.to_json())
+    console.print_json(processed.config.data_json())
+
+
+@app.command()
+def train(
+    bank: Annotated[Path, typer.Argument(help="Bank folder to train on")],
+    out: Annotated[Path, typer.Option("--out", help="Run folder (becomes a model directory)")],
+    model: Annotated[Optional[str], typer.Option("--model", help="vae, ae or classifier (default: the preset's)")] = None,
+    arch: Annotated[Optional[str], typer.Option("--arch", help="conv, dense or seed (default: the preset's)")] = None,
+    preset: Annotated[str, typer.Option("--preset", help=f"One of: {', '.join(PRESETS)}")] = "default",
+    config_file: Annotated[Optional[Path], typer.Option("--config", help="A full config as JSON (instead of --preset)")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1)] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1)] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", min=0.0)] = None,
+    latent: Annotated[Optional[int], typer.Option("--latent", min=1, help="Latent size")] = None,
+    beta: Annotated[Optional[float], typer.Option("--beta", min=0.0, help="KL weight")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed of the run")] = None,
+    augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment", help="Random gain and delay")] = None,
+    balance: Annotated[Optional[bool], typer.Option("--balance/--no-balance", help="Draw classes evenly")] = None,
+    conditional: Annotated[Optional[bool], typer.Option("--conditional/--unconditional")] = None,
+    accelerator: Annotated[str, typer.Option("--accelerator", help="cpu, gpu or auto")] = "cpu",
+    devices: Annotated[str, typer.Option("--devices", help="How many devices (or 'auto')")] = "1",
+    num_nodes: Annotated[int, typer.Option("--num-nodes", min=1)] = 1,
+    strategy: Annotated[str, typer.Option("--strategy", help="Lightning strategy: auto, ddp, ...")] = "auto",
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out")] = False,
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Preprocessing processes")] = None,
+) -> None:
+    """Train a model on a bank: progress bar, validation loss per epoch, checkpoints, logs, loss curve."""
+    from .training import train as run_training
+    from .training_options import build_config
+
+    config = build_config(
+        out, resume, preset=preset, kind=model, architecture=arch, config_file=config_file, epochs=epochs, batch_size=batch_size,
+        learning_rate=lr, latent_dim=latent, beta=beta, seed=seed, augment=augment, balance_classes=balance,
+        conditional=conditional,
+    )  # fmt: skip
+    result = run_training(
+        bank, out, config, resume=resume, accelerator=accelerator,
+        devices=int(devices) if devices.isdigit() else devices, num_nodes=num_nodes, strategy=strategy,
+        workers=workers,
+    )  # fmt: skip
+    console.print(
+        f"best validation loss {result.best_val_loss:.5g} at epoch {result.best_epoch}; model in {result.run}"
+    )
 
 
 def main() -> None:

@@ -93,13 +93,76 @@ class SplitConfig:
             raise ValueError("split fractions must be >= 0 and leave some data for training")
 
 
+ModelKind = Literal["vae", "ae", "classifier"]
+Architecture = Literal["conv", "dense", "seed"]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network: its kind, shape and loss. Input is a spectrogram ``(n_freq, n_frames)`` in [0, 1]."""
+
+    kind: ModelKind = "vae"
+    #: "conv": our convolutional encoder/decoder; "seed": the seed's VAE as closely as it runs;
+    #: "dense": fully connected layers, for feature vectors (the seed's "tabular data").
+    architecture: Architecture = "conv"
+    #: Size of the latent vector z.
+    latent_dim: int = 32
+    #: Output channels of each encoder stage (the decoder mirrors them).
+    channels: tuple[int, ...] = (32, 64, 128, 256)
+    #: Kernel size of each stage, square.
+    kernel_sizes: tuple[int, ...] = (3, 3, 3, 3)
+    #: Stride of each stage as (freq, time).
+    strides: tuple[tuple[int, int], ...] = ((2, 2), (2, 2), (2, 2), (2, 2))
+    #: Hidden layer widths of the dense architecture.
+    hidden_sizes: tuple[int, ...] = (512, 256)
+    #: Condition the decoder (and encoder) on the drum class with a learned embedding.
+    conditional: bool = True
+    class_embedding_dim: int = 16
+    #: Weight of the KL term against the reconstruction term (beta-VAE).
+    beta: float = 1e-3
+    #: Extra weight of the reconstruction error in the first `onset_frames` frames (drums live in their attacks).
+    onset_weight: float = 0.0
+    onset_frames: int = 8
+    #: "sigmoid" keeps outputs in [0, 1] as the inputs are; "linear" leaves them free.
+    output_activation: Literal["sigmoid", "linear"] = "sigmoid"
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if len(self.kernel_sizes) != len(self.channels) or len(self.strides) != len(self.channels):
+            raise ValueError("channels, kernel_sizes and strides need one entry per stage")
+        if self.latent_dim < 1:
+            raise ValueError("latent_dim must be at least 1")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a model is trained."""
+
+    epochs: int = 200
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+    #: Epochs over which the KL weight rises linearly from 0 to `ModelConfig.beta`, so the latent space does not collapse.
+    kl_warmup_epochs: int = 10
+    #: Stop when the validation loss has not improved for this many epochs (0: never).
+    early_stopping_patience: int = 30
+    #: Small random gain and time shifts of the training spectrograms.
+    augment: bool = False
+    #: Draw classes evenly in each epoch rather than in proportion to their counts.
+    balance_classes: bool = True
+    gradient_clip: float = 1.0
+
+
 @dataclass(frozen=True)
 class Config:
-    """Everything that decides what a processed bank contains."""
+    """Everything a preset decides: how sounds become spectrograms, the splits, the model, its training."""
 
     preset: str = "default"
     audio: AudioConfig = field(default_factory=AudioConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict for JSON."""
@@ -109,13 +172,20 @@ class Config:
         """Indented JSON text."""
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
+    def data_json(self) -> str:
+        """JSON of the part that decides a processed bank's content (preset name, audio, split)."""
+        data = {"preset": self.preset, "audio": dataclasses.asdict(self.audio), "split": dataclasses.asdict(self.split)}
+        return json.dumps(data, indent=2, sort_keys=True)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Config:
         """Inverse of `to_dict`; unknown keys are an error so a foreign file is not half-read."""
         return cls(
             preset=str(data.get("preset", "custom")),
-            audio=AudioConfig(**data["audio"]),
-            split=SplitConfig(**data["split"]),
+            audio=AudioConfig(**data.get("audio", {})),
+            split=SplitConfig(**data.get("split", {})),
+            model=_model_config(data.get("model", {})),
+            train=TrainConfig(**data.get("train", {})),
         )
 
     @classmethod
@@ -126,6 +196,17 @@ class Config:
     def same_data(self, other: Config) -> bool:
         """True when both configs produce identical processed banks (the preset's name does not count)."""
         return self.audio == other.audio and self.split == other.split
+
+
+def _model_config(data: dict[str, Any]) -> ModelConfig:
+    """A `ModelConfig` from JSON, turning lists back into the tuples the dataclass holds."""
+    fields = dict(data)
+    for name in ("channels", "kernel_sizes", "hidden_sizes"):
+        if name in fields:
+            fields[name] = tuple(fields[name])
+    if "strides" in fields:
+        fields["strides"] = tuple(tuple(stride) for stride in fields["strides"])
+    return ModelConfig(**fields)
 
 
 def _seed_audio() -> AudioConfig:
@@ -141,8 +222,38 @@ def _seed_audio() -> AudioConfig:
     )
 
 
+#: The seed's VAE: four conv stages (512, 256, 128, 64 filters, kernel 3, strides 2, 2, 2, (2, 1)),
+#: latent 8, MSE with KL weight 1e-4, sigmoid output, unconditional; Adam at 1e-4 with gradients
+#: clipped at 1, batch 128, 150 epochs, no KL warm-up.
+SEED_MODEL = ModelConfig(
+    kind="vae",
+    architecture="seed",
+    latent_dim=8,
+    channels=(512, 256, 128, 64),
+    kernel_sizes=(3, 3, 3, 3),
+    strides=((2, 2), (2, 2), (2, 2), (2, 1)),
+    conditional=False,
+    beta=1e-4,
+    output_activation="sigmoid",
+)
+SEED_TRAIN = TrainConfig(
+    epochs=150,
+    batch_size=128,
+    learning_rate=1e-4,
+    kl_warmup_epochs=0,
+    early_stopping_patience=0,
+    balance_classes=False,
+    gradient_clip=1.0,
+)
+
 PRESETS: dict[str, Config] = {
-    "seed": Config(preset="seed", audio=_seed_audio(), split=SplitConfig(test=0.10, val=0.05)),
+    "seed": Config(
+        preset="seed",
+        audio=_seed_audio(),
+        split=SplitConfig(test=0.10, val=0.05),
+        model=SEED_MODEL,
+        train=SEED_TRAIN,
+    ),
     "default": Config(preset="default"),
 }
 
