@@ -15,45 +15,14 @@ import argparse
 import json
 import shutil
 import subprocess
-import sys
-import time
 from pathlib import Path
+
+from memory import peak_pss
 
 from dkvae.bank import processed_dir_for
 
-SAMPLE_SECONDS = 0.02
 PROCESS = "import sys; from dkvae import Bank; Bank(sys.argv[1], workers=int(sys.argv[2]))"
 IMPORT_ONLY = "import dkvae, time; time.sleep(1)"
-
-
-def tree_pss_bytes(pid: int) -> int:
-    """Proportional set size of `pid` and all its descendants, in bytes (0 once it has exited)."""
-    total, pending = 0, [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            rollup = Path(f"/proc/{current}/smaps_rollup").read_text()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except OSError:
-            continue
-        for line in rollup.splitlines():
-            if line.startswith("Pss:"):
-                total += int(line.split()[1]) * 1024
-        pending += [int(child) for child in children]
-    return total
-
-
-def peak_pss(code: str, *args: str) -> tuple[int, float]:
-    """Run ``python -c code args`` and return (peak tree PSS in bytes, seconds)."""
-    start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-c", code, *args])
-    peak = 0
-    while process.poll() is None:
-        peak = max(peak, tree_pss_bytes(process.pid))
-        time.sleep(SAMPLE_SECONDS)
-    if process.returncode != 0:
-        raise SystemExit(f"child failed with exit code {process.returncode}")
-    return peak, time.perf_counter() - start
 
 
 def main() -> None:

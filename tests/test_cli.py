@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from dkvae.cli import app
 
+from .conftest import tiny_config
 from .importers.test_hydrogen import drumkits, no_debian  # noqa: F401  (fixtures)
 
 runner = CliRunner()
@@ -63,3 +64,28 @@ def test_synth_bank_writes_every_class(tmp_path: Path) -> None:
         ["kick", "snare", "hihat", "tom", "cymbal", "clap", "perc"]
     )
     assert len(list((tmp_path / "synth").glob("*/*.wav"))) == 14
+
+
+def test_train_from_the_command_line_with_a_config_file(tiny_bank: Path, tmp_path: Path) -> None:
+    config_file = tmp_path / "tiny.json"
+    config_file.write_text(tiny_config().to_json())
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(tiny_bank), "--config", str(config_file), "--epochs", "1", "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    assert "best validation loss" in result.output
+    assert (run / "model.safetensors").exists()
+    again = run_dkvae("train", str(tiny_bank), "--config", str(config_file), "--out", str(run))
+    assert again.returncode == 2 and "already holds a run" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_train_with_ddp_on_two_cpu_processes(tiny_bank: Path, tmp_path: Path) -> None:
+    config_file = tmp_path / "tiny.json"
+    config_file.write_text(tiny_config().to_json())
+    run = tmp_path / "ddp"
+    result = run_dkvae(
+        "train", str(tiny_bank), "--config", str(config_file), "--epochs", "1", "--out", str(run),
+        "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "world_size=2" in result.stderr or "distributed_backend=gloo" in result.stderr
+    assert (run / "model.safetensors").exists()

@@ -108,7 +108,7 @@ class ModelConfig:
     #: Size of the latent vector z.
     latent_dim: int = 32
     #: Output channels of each encoder stage (the decoder mirrors them).
-    channels: tuple[int, ...] = (32, 64, 128, 256)
+    channels: tuple[int, ...] = (24, 48, 96, 192)
     #: Kernel size of each stage, square.
     kernel_sizes: tuple[int, ...] = (3, 3, 3, 3)
     #: Stride of each stage as (freq, time).

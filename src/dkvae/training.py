@@ -1,0 +1,369 @@
+"""Training with Lightning: a data module over a processed `Bank`, the LightningModule, and `train`.
+
+A run folder is a model directory (``model.safetensors`` + ``config.json``, rewritten whenever the
+validation loss improves) next to ``checkpoints/last.ckpt`` (Lightning's, for ``--resume`` only),
+``logs/`` (CSV and TensorBoard) and ``loss.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+
+from .atomic import atomic_path, write_text
+from .bank import Bank
+from .checkpoint import save_model_dir
+from .config import AudioConfig, Config, TrainConfig
+from .errors import DkvaeError
+from .models import build_model
+
+CHECKPOINTS_NAME = "checkpoints"
+LAST_CHECKPOINT = "last.ckpt"
+LOGS_NAME = "logs"
+RUN_CONFIG_NAME = "run.json"
+LOSS_PLOT_NAME = "loss.png"
+#: Largest random gain change of the augmentation, in dB.
+AUGMENT_GAIN_DB = 6.0
+#: Largest random delay of the augmentation, in frames.
+AUGMENT_SHIFT_FRAMES = 2
+
+
+class TrainingDiverged(DkvaeError):
+    """The loss became NaN or infinite; the best model so far is kept."""
+
+
+class SpectrogramDataset(Dataset):
+    """Spectrograms ``(freq, frames)`` as float32 tensors with their class index, read from a memory map."""
+
+    def __init__(self, spectrograms: np.ndarray, labels: np.ndarray, augment: AudioConfig | None = None) -> None:
+        self.spectrograms = spectrograms
+        self.labels = labels
+        self.augment = augment
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        spectrogram = torch.from_numpy(np.asarray(self.spectrograms[index], dtype=np.float32))
+        if self.augment is not None:
+            spectrogram = augment_spectrogram(spectrogram, self.augment)
+        return spectrogram, torch.tensor(int(self.labels[index]))
+
+
+def augment_spectrogram(spectrogram: torch.Tensor, audio: AudioConfig) -> torch.Tensor:
+    """A random gain (up to ±`AUGMENT_GAIN_DB`) and delay (up to `AUGMENT_SHIFT_FRAMES`) of ``(freq, frames)``.
+
+    Only meaningful for the global dB normalization, where a gain is a constant shift.
+    """
+    if audio.normalization == "global":
+        gain = (torch.rand(()) * 2 - 1) * AUGMENT_GAIN_DB / (audio.max_db - audio.min_db)
+        spectrogram = (spectrogram + gain).clamp(0.0, 1.0)
+    shift = int(torch.randint(0, AUGMENT_SHIFT_FRAMES + 1, ()))
+    if shift:
+        spectrogram = torch.cat([spectrogram.new_zeros(spectrogram.shape[0], shift), spectrogram[:, :-shift]], dim=1)
+    return spectrogram
+
+
+class BankDataModule(L.LightningDataModule):
+    """Train and validation loaders over a processed bank's memory-mapped spectrograms."""
+
+    def __init__(self, bank: Bank, train: TrainConfig) -> None:
+        super().__init__()
+        self.bank = bank
+        self.train_config = train
+        x_train, y_train, _, _, x_val, y_val = bank.load_spectrograms()
+        augment = bank.audio_config if train.augment else None
+        self.train_set = SpectrogramDataset(x_train, y_train, augment)
+        self.val_set = SpectrogramDataset(x_val, y_val)
+
+    def train_dataloader(self) -> DataLoader:
+        sampler = None
+        if self.train_config.balance_classes:
+            counts = np.bincount(self.train_set.labels, minlength=len(self.bank.instruments))
+            weights = 1.0 / counts[self.train_set.labels]
+            generator = torch.Generator().manual_seed(self.train_config.seed)
+            sampler = WeightedRandomSampler(weights.tolist(), len(weights), replacement=True, generator=generator)
+        return DataLoader(
+            self.train_set,
+            batch_size=self.train_config.batch_size,
+            shuffle=sampler is None,
+            sampler=sampler,
+            drop_last=len(self.train_set) > self.train_config.batch_size,
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val_set, batch_size=self.train_config.batch_size)
+
+
+class DrumModule(L.LightningModule):
+    """Trains any dkvae model: a VAE or autoencoder on reconstruction (+ KL), a classifier on its labels."""
+
+    def __init__(self, config: dict[str, Any], num_classes: int) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.config = Config.from_dict(config)
+        self.model = build_model(self.config.model, self.config.audio.shape, num_classes)
+
+    @property
+    def conditional(self) -> bool:
+        """True when the model takes the class labels."""
+        return bool(getattr(self.model, "conditional", False))
+
+    def beta(self) -> float:
+        """The KL weight now: rising linearly over the warm-up epochs to `ModelConfig.beta`."""
+        warmup = self.config.train.kl_warmup_epochs
+        fraction = 1.0 if warmup <= 0 else min(1.0, (self.current_epoch + 1) / warmup)
+        return self.config.model.beta * fraction
+
+    def losses(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The model's loss terms on one batch."""
+        spectrograms, labels = batch
+        if self.config.model.kind == "classifier":
+            return self.model.loss(spectrograms, labels)
+        output = self.model(spectrograms, labels if self.conditional else None)
+        return self.model.loss(spectrograms, output, beta=self.beta())
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_index: int) -> torch.Tensor:
+        losses = self.losses(batch)
+        if not torch.isfinite(losses["loss"]):
+            raise TrainingDiverged(
+                f"training diverged: the loss became {losses['loss'].item()} at epoch {self.current_epoch}; "
+                "the best model so far is kept (try a lower --lr)"
+            )
+        self.log_dict({f"train/{k}": v for k, v in losses.items()}, on_step=False, on_epoch=True, sync_dist=True)
+        self.log("beta", self.beta(), on_step=False, on_epoch=True)
+        return losses["loss"]
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_index: int) -> None:
+        losses = self.losses(batch)
+        self.log_dict({f"val/{k}": v for k, v in losses.items()}, on_epoch=True, sync_dist=True)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        train = self.config.train
+        return torch.optim.Adam(self.parameters(), lr=train.learning_rate, weight_decay=train.weight_decay)
+
+
+class LastCheckpoint(Callback):
+    """Saves ``checkpoints/last.ckpt`` after every validation, under a temporary name and then renamed."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / LAST_CHECKPOINT
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(f".{self.path.name}.tmp")
+        trainer.save_checkpoint(temporary)
+        if trainer.is_global_zero:
+            os.replace(temporary, self.path)
+
+
+class ExportBest(Callback):
+    """Rewrites the model directory (safetensors + JSON) whenever the validation loss improves."""
+
+    def __init__(self, run: Path, config: Config, bank: Bank) -> None:
+        self.run = run
+        self.config = config
+        self.bank = bank
+        self.best = math.inf
+        self.best_epoch = -1
+        self.started = time.monotonic()
+        self.seconds_before = 0.0
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        metric = trainer.callback_metrics.get("val/loss")
+        if trainer.sanity_checking or metric is None or not trainer.is_global_zero:
+            return
+        value = float(metric)
+        if math.isfinite(value) and value < self.best:
+            self.best, self.best_epoch = value, trainer.current_epoch
+            self.export(trainer, pl_module)
+
+    def export(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Write the model directory with the current weights and metadata."""
+        metrics = {k: round(float(v), 6) for k, v in trainer.callback_metrics.items()}
+        save_model_dir(
+            self.run,
+            pl_module.model,
+            self.config,
+            self.bank.instruments,
+            normalization=normalization_stats(self.bank),
+            training={
+                "bank": self.bank.id,
+                "bank_path": str(self.bank.original_dir),
+                "sounds": self.bank.data["split"].value_counts().to_dict(),
+                "best_epoch": self.best_epoch,
+                "best_val_loss": round(self.best, 6),
+                "metrics": metrics,
+                "seconds": round(self.seconds_before + time.monotonic() - self.started, 1),
+                "torch": torch.__version__,
+            },
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch, "seconds": self.seconds_before + time.monotonic() - self.started}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.best = float(state_dict["best"])
+        self.best_epoch = int(state_dict["best_epoch"])
+        self.seconds_before = float(state_dict["seconds"])
+
+
+class LossPlot(Callback):
+    """Draws ``loss.png`` (train and validation loss per epoch) after every epoch."""
+
+    def __init__(self, run: Path) -> None:
+        self.run = run
+        self.history: dict[str, list[tuple[int, float]]] = {"train/loss": [], "val/loss": []}
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        for key, points in self.history.items():
+            if key in trainer.callback_metrics:
+                points.append((trainer.current_epoch, float(trainer.callback_metrics[key])))
+        plot_losses(self.history, self.run / LOSS_PLOT_NAME)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": self.history}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = {k: [tuple(p) for p in v] for k, v in state_dict["history"].items()}
+
+
+def plot_losses(history: dict[str, list[tuple[int, float]]], path: Path) -> None:
+    """Save a PNG of the loss curves (log scale), atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4), dpi=100)
+    for key, points in history.items():
+        if points:
+            epochs, values = zip(*points)
+            axes.plot(epochs, values, label=key)
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("loss")
+    if any(v > 0 for points in history.values() for _, v in points):
+        axes.set_yscale("log")
+    axes.legend()
+    axes.grid(alpha=0.3)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", bbox_inches="tight")
+    plt.close(figure)
+
+
+def normalization_stats(bank: Bank) -> dict[str, float]:
+    """Mean dB range of the training spectrograms (what per-sample min-max output is denormalized with)."""
+    train = bank.data[bank.data["split"] == "train"]
+    return {"min_value": float(train["min_value"].mean()), "max_value": float(train["max_value"].mean())}
+
+
+@dataclass
+class TrainResult:
+    """Where a run ended."""
+
+    run: Path
+    best_val_loss: float
+    best_epoch: int
+    epochs: int
+
+
+def check_bank(bank: Bank, config: Config) -> None:
+    """Refuse banks a model cannot learn from, with a message saying why."""
+    counts = bank.data.groupby("split")["label"].value_counts().unstack(fill_value=0)
+    for split in ("train", "val"):
+        if split not in counts.index or counts.loc[split].sum() == 0:
+            raise DkvaeError(
+                f"bank {bank.id} has no {split} sounds ({len(bank.data)} sounds in all); "
+                "add sounds so every split gets some"
+            )
+    if config.model.kind == "classifier" or config.model.conditional:
+        empty = [label for label in bank.instruments if counts.loc["train"].get(label, 0) == 0]
+        if empty:
+            raise DkvaeError(f"class {', '.join(empty)} has no training sounds in bank {bank.id}; add some or remove the folder")
+
+
+def train(
+    bank_path: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    config: Config,
+    resume: bool = False,
+    accelerator: str = "cpu",
+    devices: int | str = 1,
+    num_nodes: int = 1,
+    strategy: str = "auto",
+    progress_bar: bool = True,
+    workers: int | None = None,
+) -> TrainResult:
+    """Train a model on a bank into the run folder `out`; `resume` continues from ``checkpoints/last.ckpt``."""
+    run = Path(out)
+    last = run / CHECKPOINTS_NAME / LAST_CHECKPOINT
+    launched_by_lightning = _is_secondary_process()
+    if not launched_by_lightning:
+        _check_run_folder(run, config, resume)
+    bank = Bank(bank_path, preset=config, workers=workers)
+    check_bank(bank, config)
+    if not launched_by_lightning:
+        document = {"config": config.to_dict(), "bank": str(bank.original_dir)}
+        write_text(run / RUN_CONFIG_NAME, json.dumps(document, indent=2))
+
+    L.seed_everything(config.train.seed, workers=True, verbose=False)
+    module = DrumModule(config.to_dict(), len(bank.instruments))
+    data = BankDataModule(bank, config.train)
+    export = ExportBest(run, config, bank)
+    callbacks: list[Callback] = [LastCheckpoint(run / CHECKPOINTS_NAME), export, LossPlot(run)]
+    if config.train.early_stopping_patience > 0:
+        callbacks.append(EarlyStopping("val/loss", patience=config.train.early_stopping_patience, mode="min"))
+    if progress_bar:
+        callbacks.append(RichProgressBar())
+    trainer = L.Trainer(
+        max_epochs=config.train.epochs,
+        accelerator=accelerator,
+        devices=devices,
+        num_nodes=num_nodes,
+        strategy=strategy,
+        gradient_clip_val=config.train.gradient_clip or None,
+        callbacks=callbacks,
+        logger=[CSVLogger(run, name=LOGS_NAME, version=""), TensorBoardLogger(run, name=LOGS_NAME, version="")],
+        enable_checkpointing=False,
+        enable_progress_bar=progress_bar,
+        enable_model_summary=False,
+        log_every_n_steps=1,
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume and last.exists() else None)
+    return TrainResult(run, export.best, export.best_epoch, trainer.current_epoch)
+
+
+def _is_secondary_process() -> bool:
+    """True in the extra processes Lightning's DDP launcher starts (they rerun the same command)."""
+    return int(os.environ.get("LOCAL_RANK", "0")) > 0 or int(os.environ.get("NODE_RANK", "0")) > 0
+
+
+def _check_run_folder(run: Path, config: Config, resume: bool) -> None:
+    """A new run needs an empty folder; a resumed one needs the same config as before."""
+    saved = run / RUN_CONFIG_NAME
+    if not saved.exists():
+        if resume:
+            raise DkvaeError(f"nothing to resume in {run}: it holds no run")
+        return
+    if not resume:
+        raise DkvaeError(f"{run} already holds a run; pass --resume to continue it, or choose another --out")
+    previous = Config.from_dict(json.loads(saved.read_text(encoding="utf-8"))["config"])
+    if previous.audio != config.audio or previous.model != config.model or previous.split != config.split:
+        raise DkvaeError(f"{run} was started with other settings; resume it with the same options or use another --out")

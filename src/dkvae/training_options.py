@@ -1,0 +1,66 @@
+"""Build a training `Config` from a preset, a run to resume, and the options a user gave."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .config import PRESETS, Config, ModelConfig, get_preset
+from .errors import DkvaeError
+
+MODEL_KINDS = ("vae", "ae", "classifier")
+ARCHITECTURES = ("conv", "dense", "seed")
+
+
+def build_config(
+    out: str | os.PathLike[str],
+    resume: bool,
+    preset: str = "default",
+    kind: str | None = None,
+    architecture: str | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+    **overrides: Any,
+) -> Config:
+    """The config of a run: the saved one when resuming, else `config_file`'s or the preset's; then the options given.
+
+    `overrides` are `ModelConfig` or `TrainConfig` field names; None means "not given".
+    """
+    if preset not in PRESETS:
+        raise DkvaeError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    if kind is not None and kind not in MODEL_KINDS:
+        raise DkvaeError(f"unknown model {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
+    if architecture is not None and architecture not in ARCHITECTURES:
+        raise DkvaeError(f"unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
+    saved = Path(out) / "run.json"
+    if resume and saved.exists():
+        config = Config.from_dict(json.loads(saved.read_text(encoding="utf-8"))["config"])
+    else:
+        config = _read_config_file(config_file) if config_file is not None else get_preset(preset)
+        model_fields = {"kind": kind, "architecture": architecture}
+        model_fields = {name: value for name, value in model_fields.items() if value is not None}
+        config = dataclasses.replace(config, model=dataclasses.replace(config.model, **model_fields))
+    given = {name: value for name, value in overrides.items() if value is not None}
+    model_names = {f.name for f in dataclasses.fields(ModelConfig)}
+    model_changes = {k: v for k, v in given.items() if k in model_names}
+    train_changes = {k: v for k, v in given.items() if k not in model_names}
+    try:
+        return dataclasses.replace(
+            config,
+            model=dataclasses.replace(config.model, **model_changes),
+            train=dataclasses.replace(config.train, **train_changes),
+        )
+    except (TypeError, ValueError) as error:
+        raise DkvaeError(f"invalid training options: {error}") from None
+
+
+def _read_config_file(path: str | os.PathLike[str]) -> Config:
+    """A full config from a JSON file (as ``Config.to_json`` writes it; missing sections take defaults)."""
+    try:
+        return Config.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise DkvaeError(f"config file not found: {path}") from None
+    except (ValueError, TypeError, KeyError) as error:
+        raise DkvaeError(f"config file {path} is not a dkvae config: {error}") from None

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from dkvae import Bank, DkvaeError
+from dkvae.checkpoint import load_model_dir
+from dkvae.config import SEED_MODEL, SplitConfig
+from dkvae.bank import split_for
+from dkvae.training import TrainingDiverged, train
+
+from .conftest import TINY_TRAIN, tiny_config, write_bank
+
+@pytest.mark.parametrize(
+    "changes",
+    [{}, {"kind": "ae"}, {"kind": "ae", "architecture": "dense"}, {"kind": "classifier"}, {"conditional": False}],
+    ids=["cvae", "ae-conv", "ae-dense", "classifier", "vae-unconditional"],
+)
+def test_each_model_kind_trains_and_writes_a_run_folder(tiny_bank, tmp_path, changes) -> None:
+    run = tmp_path / "run"
+    result = train(tiny_bank, run, tiny_config(**changes), progress_bar=False)
+    assert np.isfinite(result.best_val_loss)
+    for name in ("model.safetensors", "config.json", "run.json", "loss.png", "checkpoints/last.ckpt"):
+        assert (run / name).exists(), name
+    metrics = pd.read_csv(run / "logs" / "metrics.csv")
+    assert metrics["val/loss"].notna().sum() == 2 and metrics["epoch"].max() == 1
+    assert list((run / "logs").glob("events.out.tfevents*"))
+    document = json.loads((run / "config.json").read_text())
+    assert document["class_names"] == ["clap", "cymbal", "hihat", "kick", "perc", "snare", "tom"]
+    assert document["training"]["best_epoch"] in (0, 1)
+
+
+def test_the_seed_model_trains_and_its_run_keeps_the_seeds_settings(tiny_bank, tmp_path) -> None:
+    config = dataclasses.replace(tiny_config(), model=SEED_MODEL)
+    train(tiny_bank, tmp_path / "seed", config, progress_bar=False)
+    saved = json.loads((tmp_path / "seed" / "config.json").read_text())["config"]["model"]
+    assert saved["architecture"] == "seed" and saved["latent_dim"] == 8 and saved["beta"] == 1e-4
+    assert saved["channels"] == [512, 256, 128, 64] and saved["strides"][-1] == [2, 1]
+    assert load_model_dir(tmp_path / "seed").config.model == SEED_MODEL
+
+
+def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_best_model(tiny_bank, tmp_path, monkeypatch) -> None:
+    import dkvae.training
+
+    original = dkvae.training.DrumModule.losses
+
+    def poisoned(self, batch):
+        losses = original(self, batch)
+        if self.current_epoch >= 1 and self.training:
+            losses["loss"] = losses["loss"] * float("nan")
+        return losses
+
+    monkeypatch.setattr(dkvae.training.DrumModule, "losses", poisoned)
+    config = dataclasses.replace(tiny_config(), train=dataclasses.replace(TINY_TRAIN, epochs=4))
+    with pytest.raises(TrainingDiverged, match="diverged.*epoch 1"):
+        train(tiny_bank, tmp_path / "run", config, progress_bar=False)
+    kept = load_model_dir(tmp_path / "run")
+    assert kept.training["best_epoch"] == 0
+
+
+KILL_SCRIPT = """
+import sys, dataclasses
+from dkvae.config import Config
+from dkvae.training import train
+config = Config.from_json(open(sys.argv[3]).read())
+train(sys.argv[1], sys.argv[2], config, resume=sys.argv[4] == "resume", progress_bar=False)
+"""
+
+
+def test_a_killed_run_resumes_from_its_last_checkpoint_with_the_optimizer_state(tiny_bank, tmp_path) -> None:
+    config = dataclasses.replace(tiny_config(), train=dataclasses.replace(TINY_TRAIN, epochs=200))
+    config_file = tmp_path / "config.json"
+    config_file.write_text(config.to_json())
+    run = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(tiny_bank), str(run), str(config_file), "new"], start_new_session=True
+    )
+    last = run / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if last.exists() and len(pd.read_csv(run / "logs" / "metrics.csv")) >= 3:
+            break
+        time.sleep(0.1)
+    assert process.poll() is None, "the run ended before it could be killed"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    checkpoint = torch.load(last, weights_only=False)
+    assert checkpoint["optimizer_states"] and checkpoint["optimizer_states"][0]["state"]
+    killed_at = checkpoint["epoch"]
+
+    resumed = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=killed_at + 3))
+    result = train(tiny_bank, run, resumed, resume=True, progress_bar=False)
+    assert result.epochs == killed_at + 3
+    epochs = pd.read_csv(run / "logs" / "metrics.csv")["epoch"].dropna().astype(int)
+    assert epochs.max() == killed_at + 2
+    assert load_model_dir(run).training["best_epoch"] <= killed_at + 2
+
+
+def test_runs_refuse_to_overwrite_or_to_resume_with_other_settings(tiny_bank, tmp_path) -> None:
+    train(tiny_bank, tmp_path / "run", tiny_config(), progress_bar=False)
+    with pytest.raises(DkvaeError, match="already holds a run"):
+        train(tiny_bank, tmp_path / "run", tiny_config(), progress_bar=False)
+    with pytest.raises(DkvaeError, match="other settings"):
+        train(tiny_bank, tmp_path / "run", tiny_config(latent_dim=6), resume=True, progress_bar=False)
+    with pytest.raises(DkvaeError, match="nothing to resume"):
+        train(tiny_bank, tmp_path / "empty", tiny_config(), resume=True, progress_bar=False)
+
+
+def test_banks_a_model_cannot_learn_from_are_refused(tmp_path) -> None:
+    few = write_bank(tmp_path / "few", per_class=2)
+    with pytest.raises(DkvaeError, match="has no (train|val) sounds"):
+        train(few, tmp_path / "run", tiny_config(), progress_bar=False)
+
+
+def test_a_class_without_training_sounds_is_refused(tmp_path) -> None:
+    import soundfile as sf
+
+    from .conftest import drum_hit
+
+    bank = write_bank(tmp_path / "bank", per_class=12)
+    (bank / "clap").mkdir()
+    split = tiny_config().split
+    name = next(f"clap_{i}.wav" for i in range(1000) if split_for(f"clap/clap_{i}.wav", split) == "test")
+    sf.write(bank / "clap" / name, drum_hit("noise", 0.2), 44100)
+    with pytest.raises(DkvaeError, match="class clap has no training sounds"):
+        train(bank, tmp_path / "run", tiny_config(), progress_bar=False)
