@@ -135,3 +135,18 @@ def test_a_class_without_training_sounds_is_refused(tmp_path) -> None:
     sf.write(bank / "clap" / name, drum_hit("noise", 0.2), 44100)
     with pytest.raises(DkvaeError, match="class clap has no training sounds"):
         train(bank, tmp_path / "run", tiny_config(), progress_bar=False)
+
+
+def test_the_training_data_are_the_banks_spectrograms(tiny_bank) -> None:
+    from dkvae.training import BankDataModule
+
+    bank = Bank(tiny_bank, preset=tiny_config())
+    data = BankDataModule(bank, TINY_TRAIN)
+    x_train, y_train, _, _, x_val, y_val = bank.load_spectrograms()
+    assert len(data.train_set) == len(x_train) and len(data.val_set) == len(x_val)
+    spectrogram, label = data.train_set[3]
+    assert spectrogram.dtype == torch.float32
+    np.testing.assert_array_equal(spectrogram.numpy(), x_train[3].astype(np.float32))
+    assert int(label) == y_train[3]
+    spectrogram, label = data.val_set[0]
+    np.testing.assert_array_equal(spectrogram.numpy(), x_val[0].astype(np.float32))

@@ -15,7 +15,6 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable
-from typing import BinaryIO
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from .atomic import atomic_path, write_text
 from .config import AUDIO_EXTENSIONS, AudioConfig, Config, SplitConfig, get_preset
 from .errors import DkvaeError
 from .importers.layout import MANIFEST_NAME
+from .packed import PackedRows
 from .preprocess import STORAGE_DTYPE, Outcome, Progress, SourceFile, read_parts, run_parts
 
 log = logging.getLogger(__name__)
@@ -355,12 +355,14 @@ class Bank:
         small however large the bank.
         """
         shape = (len(kept), *self.config.audio.shape)
-        row_bytes = int(np.prod(shape[1:])) * np.dtype(STORAGE_DTYPE).itemsize
         header = {"descr": np.dtype(STORAGE_DTYPE).str, "fortran_order": False, "shape": shape}
-        with atomic_path(self.dir / name) as tmp, open(tmp, "wb") as out, _RowReader(row_bytes) as reader:
+        with atomic_path(self.dir / name) as tmp, open(tmp, "wb") as out, PackedRows() as rows:
             np.lib.format.write_array_header_1_0(out, header)
             for outcome in kept:
-                out.write(reader.read(self._source_path(outcome.part), outcome.row))
+                source = self._source_path(outcome.part)
+                if rows.row_shape(source) != (shape[1:], np.dtype(STORAGE_DTYPE)):
+                    raise OSError(f"{source} does not hold spectrograms of this bank's shape")
+                out.write(rows.read_bytes(source, outcome.row))
 
     def _source_path(self, part: str) -> Path:
         """Where the array named by an outcome's ``part`` lives: a previous pack or a part file."""
@@ -401,6 +403,19 @@ class Bank:
 
     load_spectograms = load_spectrograms
 
+    @property
+    def array_path(self) -> Path:
+        """The packed spectrogram array of the committed run."""
+        if not len(self.data):
+            raise DkvaeError(f"bank {self.id} has no processed sounds")
+        return self.dir / self.data["path"].iloc[0]
+
+    def split_rows(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """Row indices into `array_path` and class indices (into `instruments`) of one split's sounds."""
+        codes = {name: code for code, name in enumerate(self.instruments)}
+        rows = self.data[self.data["split"] == split]
+        return rows["index"].to_numpy(np.int64), rows["label"].map(codes).to_numpy(np.int64)
+
     @staticmethod
     def test_train_val(keys: Iterable[str], split: SplitConfig | None = None) -> list[str]:
         """The split (``train``/``test``/``val``) of each key, by hash: see `split_for`."""
@@ -436,47 +451,6 @@ class Bank:
         return audio.spectrogram_to_audio(normalized, config or AudioConfig(), min_value, max_value)
 
     spectogram_to_audio = spectrogram_to_audio
-
-
-class _RowReader:
-    """Reads single rows of ``.npy`` arrays by offset, keeping a bounded number of files open."""
-
-    MAX_OPEN = 64
-
-    def __init__(self, row_bytes: int) -> None:
-        self.row_bytes = row_bytes
-        self.open: dict[Path, tuple[BinaryIO, int]] = {}
-
-    def read(self, path: Path, row: int) -> bytes:
-        """The bytes of row `row` of the array in `path`."""
-        if path not in self.open:
-            if len(self.open) >= self.MAX_OPEN:
-                self.close()
-            handle = open(path, "rb")
-            major, _ = np.lib.format.read_magic(handle)
-            read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-            shape, _, dtype = read_header(handle)
-            if dtype != STORAGE_DTYPE or int(np.prod(shape[1:])) * dtype.itemsize != self.row_bytes:
-                raise OSError(f"{path} does not hold spectrograms of this bank's shape")
-            self.open[path] = (handle, handle.tell())
-        handle, offset = self.open[path]
-        handle.seek(offset + row * self.row_bytes)
-        data = handle.read(self.row_bytes)
-        if len(data) != self.row_bytes:
-            raise OSError(f"{path} is shorter than its header says")
-        return data
-
-    def close(self) -> None:
-        """Close every open file."""
-        for handle, _ in self.open.values():
-            handle.close()
-        self.open.clear()
-
-    def __enter__(self) -> _RowReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _class_dirs(root: Path) -> Iterable[Path]:

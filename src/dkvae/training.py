@@ -28,6 +28,7 @@ from .checkpoint import save_model_dir
 from .config import AudioConfig, Config, TrainConfig
 from .errors import DkvaeError
 from .models import build_model
+from .packed import PackedRows
 
 CHECKPOINTS_NAME = "checkpoints"
 LAST_CHECKPOINT = "last.ckpt"
@@ -45,18 +46,25 @@ class TrainingDiverged(DkvaeError):
 
 
 class SpectrogramDataset(Dataset):
-    """Spectrograms ``(freq, frames)`` as float32 tensors with their class index, read from a memory map."""
+    """Spectrograms ``(freq, frames)`` as float32 tensors with their class index.
 
-    def __init__(self, spectrograms: np.ndarray, labels: np.ndarray, augment: AudioConfig | None = None) -> None:
-        self.spectrograms = spectrograms
+    Rows are read from the bank's packed array by offset (`PackedRows`), not through a memory map,
+    so the training process stays the same size however large the bank.
+    """
+
+    def __init__(self, path: Path, rows: np.ndarray, labels: np.ndarray, augment: AudioConfig | None = None) -> None:
+        self.path = path
+        self.rows = rows
         self.labels = labels
         self.augment = augment
+        self.reader = PackedRows(max_open=1)
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        spectrogram = torch.from_numpy(np.asarray(self.spectrograms[index], dtype=np.float32))
+        row = self.reader.read(self.path, int(self.rows[index]))
+        spectrogram = torch.from_numpy(row.astype(np.float32))
         if self.augment is not None:
             spectrogram = augment_spectrogram(spectrogram, self.augment)
         return spectrogram, torch.tensor(int(self.labels[index]))
@@ -83,10 +91,9 @@ class BankDataModule(L.LightningDataModule):
         super().__init__()
         self.bank = bank
         self.train_config = train
-        x_train, y_train, _, _, x_val, y_val = bank.load_spectrograms()
         augment = bank.audio_config if train.augment else None
-        self.train_set = SpectrogramDataset(x_train, y_train, augment)
-        self.val_set = SpectrogramDataset(x_val, y_val)
+        self.train_set = SpectrogramDataset(bank.array_path, *bank.split_rows("train"), augment)
+        self.val_set = SpectrogramDataset(bank.array_path, *bank.split_rows("val"))
 
     def train_dataloader(self) -> DataLoader:
         sampler = None
@@ -115,6 +122,7 @@ class DrumModule(L.LightningModule):
         self.save_hyperparameters()
         self.config = Config.from_dict(config)
         self.model = build_model(self.config.model, self.config.audio.shape, num_classes)
+        self.started = time.monotonic()
 
     @property
     def conditional(self) -> bool:
@@ -149,6 +157,9 @@ class DrumModule(L.LightningModule):
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_index: int) -> None:
         losses = self.losses(batch)
         self.log_dict({f"val/{k}": v for k, v in losses.items()}, on_epoch=True, sync_dist=True)
+
+    def on_validation_epoch_end(self) -> None:
+        self.log("elapsed_s", time.monotonic() - self.started)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         train = self.config.train

@@ -1,0 +1,71 @@
+"""Read single rows of packed ``.npy`` arrays with plain file reads, without memory maps.
+
+A memory map keeps every page it has touched mapped into the process, so reading a large bank
+through one makes the process look as large as the bank. Reading rows by offset keeps a process's
+memory flat however large the array; the operating system's page cache still makes re-reads fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+
+class PackedRows:
+    """Rows of ``.npy`` files by index, keeping at most `max_open` files open (reopened lazily after pickling)."""
+
+    def __init__(self, max_open: int = 64) -> None:
+        self.max_open = max_open
+        self.open: dict[Path, tuple[BinaryIO, int, tuple[int, ...], np.dtype]] = {}
+
+    def _file(self, path: Path) -> tuple[BinaryIO, int, tuple[int, ...], np.dtype]:
+        """The open handle, data offset, row shape and dtype of `path`."""
+        if path not in self.open:
+            if len(self.open) >= self.max_open:
+                self.close()
+            handle = open(path, "rb")
+            major, _ = np.lib.format.read_magic(handle)
+            read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            shape, fortran_order, dtype = read_header(handle)
+            if fortran_order or not shape:
+                handle.close()
+                raise OSError(f"{path} is not a C-ordered array of rows")
+            self.open[path] = (handle, handle.tell(), tuple(shape[1:]), dtype)
+        return self.open[path]
+
+    def read_bytes(self, path: Path, row: int) -> bytes:
+        """The raw bytes of row `row` of the array in `path`."""
+        handle, offset, shape, dtype = self._file(path)
+        size = int(np.prod(shape)) * dtype.itemsize
+        handle.seek(offset + row * size)
+        data = handle.read(size)
+        if len(data) != size:
+            raise OSError(f"{path} is shorter than its header says")
+        return data
+
+    def read(self, path: Path, row: int) -> np.ndarray:
+        """Row `row` of the array in `path`, as a new array of the row's shape and dtype."""
+        _, _, shape, dtype = self._file(path)
+        return np.frombuffer(self.read_bytes(path, row), dtype=dtype).reshape(shape)
+
+    def row_shape(self, path: Path) -> tuple[tuple[int, ...], np.dtype]:
+        """Shape and dtype of one row of `path`."""
+        _, _, shape, dtype = self._file(path)
+        return shape, dtype
+
+    def close(self) -> None:
+        """Close every open file."""
+        for handle, *_ in self.open.values():
+            handle.close()
+        self.open.clear()
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"max_open": self.max_open, "open": {}}
+
+    def __enter__(self) -> PackedRows:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

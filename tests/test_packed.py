@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from dkvae.packed import PackedRows
+
+
+def test_rows_read_by_offset_equal_the_arrays_rows(tmp_path) -> None:
+    array = np.random.default_rng(0).random((7, 5, 3)).astype(np.float16)
+    np.save(tmp_path / "a.npy", array)
+    np.save(tmp_path / "b.npy", array[::-1].copy())
+    with PackedRows(max_open=1) as rows:
+        for index in (0, 3, 6):
+            np.testing.assert_array_equal(rows.read(tmp_path / "a.npy", index), array[index])
+            np.testing.assert_array_equal(rows.read(tmp_path / "b.npy", index), array[6 - index])
+        assert rows.row_shape(tmp_path / "a.npy") == ((5, 3), np.dtype(np.float16))
+        assert len(rows.open) == 1
+
+
+def test_pickling_drops_open_files_and_reading_reopens_them(tmp_path) -> None:
+    np.save(tmp_path / "a.npy", np.arange(12, dtype=np.float32).reshape(4, 3))
+    rows = PackedRows()
+    rows.read(tmp_path / "a.npy", 1)
+    copy = pickle.loads(pickle.dumps(rows))
+    assert copy.open == {}
+    np.testing.assert_array_equal(copy.read(tmp_path / "a.npy", 2), [6, 7, 8])
+
+
+def test_a_short_file_is_an_error(tmp_path) -> None:
+    np.save(tmp_path / "a.npy", np.zeros((4, 100), np.float32))
+    data = (tmp_path / "a.npy").read_bytes()
+    (tmp_path / "a.npy").write_bytes(data[: len(data) - 200])
+    with pytest.raises(OSError, match="shorter"):
+        PackedRows().read(tmp_path / "a.npy", 3)
