@@ -89,3 +89,26 @@ def test_train_with_ddp_on_two_cpu_processes(tiny_bank: Path, tmp_path: Path) ->
     assert result.returncode == 0, result.stderr[-3000:]
     assert "world_size=2" in result.stderr or "distributed_backend=gloo" in result.stderr
     assert (run / "model.safetensors").exists()
+
+
+def test_generate_writes_wavs_with_sidecars_and_refuses_a_broken_model(trained_run: Path, tmp_path: Path) -> None:
+    import json
+
+    import soundfile as sf
+
+    result = runner.invoke(app, ["generate", "--model", str(trained_run), "--instrument", "kick", "--count", "2",
+                                 "--seed", "3", "--out", str(tmp_path / "out")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    wavs = sorted((tmp_path / "out").glob("*.wav"))
+    assert [w.name for w in wavs] == ["kick_3_000.wav", "kick_3_001.wav"]
+    info = sf.info(wavs[0])
+    assert info.samplerate == 8000 and info.subtype == "PCM_16"
+    sidecar = json.loads(wavs[0].with_suffix(".json").read_text())
+    assert sidecar["instrument"] == "kick" and sidecar["seed"] == 3 and len(sidecar["latent"]) == 4
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"format": "something else"}')
+    failed = run_dkvae("generate", "--model", str(broken), "--instrument", "kick", "--out", str(tmp_path / "x"))
+    assert failed.returncode == 2 and "not a dkvae model directory" in failed.stderr
+    unknown = run_dkvae("generate", "--model", str(trained_run), "--instrument", "gong", "--out", str(tmp_path / "x"))
+    assert unknown.returncode == 2 and "this model knows: clap, cymbal" in unknown.stderr

@@ -173,6 +173,21 @@ def train(
     )
 
 
+@app.command()
+def generate(
+    model: Annotated[Path, typer.Option("--model", help="Model directory (a training run)")],
+    instrument: Annotated[str, typer.Option("--instrument", help="Drum class, e.g. kick or snare")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the WAV files")],
+    count: Annotated[int, typer.Option("--count", min=1, help="How many sounds")] = 8,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same sounds")] = 0,
+) -> None:
+    """Generate new drum sounds of one class: WAV files with a JSON sidecar each."""
+    from .generation import write_generated
+
+    paths = write_generated(model, instrument, count, seed, out)
+    console.print(f"wrote {len(paths)} sounds to {out}")
+
+
 def main() -> None:
     """Entry point: runs the app; a user error prints one line and exits with code 2."""
     try:
