@@ -150,3 +150,44 @@ def test_the_training_data_are_the_banks_spectrograms(tiny_bank) -> None:
     assert int(label) == y_train[3]
     spectrogram, label = data.val_set[0]
     np.testing.assert_array_equal(spectrogram.numpy(), x_val[0].astype(np.float32))
+
+
+@pytest.mark.parametrize("preset", ["default", "seed"])
+def test_the_real_presets_train_a_real_epoch(tmp_path_factory, preset) -> None:
+    from dkvae.config import get_preset
+    from dkvae.importers.synth import write_synth_bank
+
+    bank = write_synth_bank(tmp_path_factory.mktemp("presets") / "bank", per_class=6, seed=2, workers=1)
+    config = get_preset(preset)
+    config = dataclasses.replace(
+        config,
+        split=SplitConfig(test=0.15, val=0.15),
+        train=dataclasses.replace(config.train, epochs=1, batch_size=16, early_stopping_patience=0),
+    )
+    run = tmp_path_factory.mktemp("run") / preset
+    result = train(bank, run, config, progress_bar=False)
+    assert np.isfinite(result.best_val_loss)
+    loaded = load_model_dir(run)
+    assert loaded.config.audio == get_preset(preset).audio and loaded.config.model == get_preset(preset).model
+    document = json.loads((run / "config.json").read_text())
+    assert document["input_shape"] == list(get_preset(preset).audio.shape)
+
+
+def test_augmentation_shifts_gain_and_delays_within_bounds() -> None:
+    from dkvae.config import AudioConfig
+    from dkvae.training import AUGMENT_GAIN_DB, AUGMENT_SHIFT_FRAMES, augment_spectrogram
+
+    audio = AudioConfig()
+    spectrogram = torch.full((5, 20), 0.5)
+    spectrogram[:, 0] = 0.9
+    torch.manual_seed(0)
+    largest_gain = AUGMENT_GAIN_DB / (audio.max_db - audio.min_db)
+    delays = set()
+    for _ in range(50):
+        out = augment_spectrogram(spectrogram, audio)
+        assert out.shape == spectrogram.shape and 0 <= float(out.min()) and float(out.max()) <= 1
+        delay = int(torch.argmax(out[0]))
+        delays.add(delay)
+        assert not out[:, :delay].any()
+        assert abs(float(out[0, delay]) - 0.9) <= largest_gain + 1e-6
+    assert delays == set(range(AUGMENT_SHIFT_FRAMES + 1))

@@ -119,7 +119,7 @@ class ModelConfig:
     conditional: bool = True
     class_embedding_dim: int = 16
     #: Weight of the KL term against the reconstruction term (beta-VAE).
-    beta: float = 1e-3
+    beta: float = 1e-4
     #: Extra weight of the reconstruction error in the first `onset_frames` frames (drums live in their attacks).
     onset_weight: float = 0.0
     onset_frames: int = 8
