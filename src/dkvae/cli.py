@@ -147,7 +147,7 @@ def train(
     augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment", help="Random gain and delay")] = None,
     balance: Annotated[Optional[bool], typer.Option("--balance/--no-balance", help="Draw classes evenly")] = None,
     conditional: Annotated[Optional[bool], typer.Option("--conditional/--unconditional")] = None,
-    accelerator: Annotated[str, typer.Option("--accelerator", help="cpu, gpu or auto")] = "cpu",
+    accelerator: Annotated[str, typer.Option("--accelerator", help="cpu, gpu or auto (GPUs when present)")] = "auto",
     devices: Annotated[str, typer.Option("--devices", help="How many devices (or 'auto')")] = "1",
     num_nodes: Annotated[int, typer.Option("--num-nodes", min=1)] = 1,
     strategy: Annotated[str, typer.Option("--strategy", help="Lightning strategy: auto, ddp, ...")] = "auto",
