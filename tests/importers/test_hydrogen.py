@@ -12,7 +12,7 @@ import soundfile as sf
 
 from dkvae.classes import CLASSES
 from dkvae.errors import DkvaeError
-from dkvae.importers import hydrogen
+from dkvae.importers import hydrogen, licenses
 from dkvae.importers.hydrogen import SYSTEM_DRUMKITS_DIR, import_hydrogen
 
 SAMPLE_RATE = 22050
@@ -255,7 +255,7 @@ def test_license_from_debian_copyright(drumkits: Path, tmp_path: Path, monkeypat
         "Files: debian/*\nLicense: GPL-2+\n"
     )
     monkeypatch.setattr(hydrogen, "DPKG_INFO_DIR", dpkg)
-    monkeypatch.setattr(hydrogen, "DEBIAN_DOC_DIR", tmp_path / "doc")
+    monkeypatch.setattr(licenses, "DEBIAN_DOC_DIR", tmp_path / "doc")
 
     bank = tmp_path / "bank"
     import_hydrogen(bank, drumkits)

@@ -8,7 +8,6 @@ folder are refused.
 
 from __future__ import annotations
 
-import fnmatch
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -17,13 +16,12 @@ from pathlib import Path
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeElementTree
-import pandas as pd
 from defusedxml import DefusedXmlException
 
-from ..atomic import write_text
 from ..classes import CLASSES, classify_name, is_non_drum_name
 from ..errors import DkvaeError
-from .layout import MANIFEST_NAME, BankWriter, safe_name
+from .layout import BankWriter, safe_name
+from .licenses import UNKNOWN_LICENSE, debian_license, write_licenses
 
 SYSTEM_DRUMKITS_DIR = Path("/usr/share/hydrogen/data/drumkits")
 USER_DRUMKITS_DIR = Path.home() / ".hydrogen" / "data" / "drumkits"
@@ -32,13 +30,10 @@ DEFAULT_DRUMKITS_DIRS: tuple[Path, ...] = (SYSTEM_DRUMKITS_DIR, USER_DRUMKITS_DI
 
 KIT_FILE_NAME = "drumkit.xml"
 KIT_ARCHIVE_SUFFIX = ".h2drumkit"
-LICENSES_NAME = "LICENSES.md"
-UNKNOWN_LICENSE = "unknown"
 
 #: Debian's file lists say which package installed a kit; its copyright file gives the license.
 DPKG_INFO_DIR = Path("/var/lib/dpkg/info")
 DEBIAN_PACKAGE_PATTERN = "hydrogen-drumkits*.list"
-DEBIAN_DOC_DIR = Path("/usr/share/doc")
 #: The `source` recorded for kits that no Debian package installed.
 OTHER_SOURCE = "hydrogen"
 
@@ -213,76 +208,22 @@ def _debian_packages() -> dict[Path, str]:
     return packages
 
 
-def _copyright_paragraphs(text: str) -> list[dict[str, str]]:
-    """Parse a Debian machine-readable copyright file into paragraphs of lower-cased field -> value."""
-    paragraphs: list[dict[str, str]] = []
-    fields: dict[str, str] = {}
-    key = ""
-    for line in text.splitlines() + [""]:
-        if not line.strip():
-            if fields:
-                paragraphs.append(fields)
-            fields, key = {}, ""
-        elif line[0].isspace() and key:
-            fields[key] += "\n" + line.strip()
-        elif ":" in line:
-            key, value = line.split(":", 1)
-            key = key.strip().lower()
-            fields[key] = value.strip()
-    return paragraphs
-
-
 def _debian_license(package: str, kit: _Kit) -> str | None:
-    """The license the package's copyright file gives the kit: its ``Files:`` stanza, else the main one."""
-    path = DEBIAN_DOC_DIR / package / "copyright"
-    try:
-        paragraphs = _copyright_paragraphs(path.read_text(encoding="utf-8", errors="replace"))
-    except OSError:
-        return None
-    # Debian's stanzas name the upstream archives ("drumkits/HardElectro1.h2drumkit").
+    """The license the package's copyright file gives the kit (Debian's stanzas name the upstream archives)."""
     candidates = [
         form.format(name)
         for name in {kit.folder.name, kit.name}
         for form in ("{}", "{}" + KIT_ARCHIVE_SUFFIX, "drumkits/{}", "drumkits/{}" + KIT_ARCHIVE_SUFFIX)
     ]
-    found = None
-    for paragraph in paragraphs:  # the last matching stanza wins, as the format says
-        patterns = paragraph.get("files", "").split()
-        if any(fnmatch.fnmatchcase(c, p.replace("[", "[[]")) for p in patterns for c in candidates):
-            found = paragraph.get("license")
-    if found is None and paragraphs and "format" in paragraphs[0]:
-        found = paragraphs[0].get("license")  # the header's license covers the whole package
-    return found.splitlines()[0].strip() if found else None
+    return debian_license(package, candidates)
 
 
 def _kit_license(kit: _Kit, package: str) -> str:
     """The kit's own license, else the one its Debian package states, else "unknown"."""
     if kit.license:
         return kit.license
-    debian_license = _debian_license(package, kit) if package != OTHER_SOURCE else None
-    return debian_license or UNKNOWN_LICENSE
-
-
-def _write_licenses(bank: Path) -> None:
-    """Write ``BANK/LICENSES.md``: one section per kit in the bank's manifest (all imports, not just this one)."""
-    rows = pd.read_csv(bank / MANIFEST_NAME, dtype=str, keep_default_na=False)
-    rows = rows[rows["kit"] != ""]
-    if "author" not in rows:
-        rows = rows.assign(author="")
-    lines = ["# Licenses", "", "The sounds in this bank come from these kits; each keeps its own license.", ""]
-    for (source, kit), files in rows.groupby(["source", "kit"], sort=True):
-        authors = sorted({author for author in files["author"] if author}) or ["unknown"]
-        licenses = sorted({license for license in files["license"] if license}) or [UNKNOWN_LICENSE]
-        lines += [
-            f"## {kit}",
-            "",
-            f"- Author: {', '.join(authors)}",
-            f"- License: {'; '.join(licenses)}",
-            f"- Source: {source}",
-            f"- Files: {len(files)}",
-            "",
-        ]
-    write_text(bank / LICENSES_NAME, "\n".join(lines))
+    stated = _debian_license(package, kit) if package != OTHER_SOURCE else None
+    return stated or UNKNOWN_LICENSE
 
 
 # --- copying ------------------------------------------------------------------------------------
@@ -437,5 +378,5 @@ def import_hydrogen(
             kit_stem = _unique(safe_name(kit.name), taken_stems)
             if _import_kit(writer, kit, planned, kit_stem, package, report, tracker):
                 report.kits += 1
-    _write_licenses(Path(out))
+    write_licenses(Path(out))
     return report

@@ -1,0 +1,77 @@
+"""Licenses of imported sounds: Debian copyright files, and the bank's ``LICENSES.md``."""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+
+import pandas as pd
+
+from ..atomic import write_text
+from .layout import MANIFEST_NAME
+
+DEBIAN_DOC_DIR = Path("/usr/share/doc")
+LICENSES_NAME = "LICENSES.md"
+UNKNOWN_LICENSE = "unknown"
+
+
+def copyright_paragraphs(text: str) -> list[dict[str, str]]:
+    """Parse a Debian machine-readable copyright file into paragraphs of lower-cased field -> value."""
+    paragraphs: list[dict[str, str]] = []
+    fields: dict[str, str] = {}
+    key = ""
+    for line in text.splitlines() + [""]:
+        if not line.strip():
+            if fields:
+                paragraphs.append(fields)
+            fields, key = {}, ""
+        elif line[0].isspace() and key:
+            fields[key] += "\n" + line.strip()
+        elif ":" in line:
+            key, value = line.split(":", 1)
+            key = key.strip().lower()
+            fields[key] = value.strip()
+    return paragraphs
+
+
+def debian_license(package: str, candidates: list[str]) -> str | None:
+    """The license a Debian package's copyright file gives files named like `candidates`.
+
+    The last ``Files:`` stanza whose glob matches a candidate wins (as the format says); without one,
+    the header's license covers the whole package. Returns the license's first line, or None.
+    """
+    path = DEBIAN_DOC_DIR / package / "copyright"
+    try:
+        paragraphs = copyright_paragraphs(path.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return None
+    found = None
+    for paragraph in paragraphs:
+        patterns = paragraph.get("files", "").split()
+        if any(fnmatch.fnmatchcase(c, p.replace("[", "[[]")) for p in patterns for c in candidates):
+            found = paragraph.get("license")
+    if found is None and paragraphs and "format" in paragraphs[0]:
+        found = paragraphs[0].get("license")
+    return found.splitlines()[0].strip() if found else None
+
+
+def write_licenses(bank: Path) -> None:
+    """Write ``BANK/LICENSES.md``: one section per kit in the bank's manifest (all imports, not just the last)."""
+    rows = pd.read_csv(bank / MANIFEST_NAME, dtype=str, keep_default_na=False)
+    rows = rows[rows["kit"] != ""]
+    if "author" not in rows:
+        rows = rows.assign(author="")
+    lines = ["# Licenses", "", "The sounds in this bank come from these kits; each keeps its own license.", ""]
+    for (source, kit), files in rows.groupby(["source", "kit"], sort=True):
+        authors = sorted({author for author in files["author"] if author}) or ["unknown"]
+        licenses = sorted({license for license in files["license"] if license}) or [UNKNOWN_LICENSE]
+        lines += [
+            f"## {kit}",
+            "",
+            f"- Author: {', '.join(authors)}",
+            f"- License: {'; '.join(licenses)}",
+            f"- Source: {source}",
+            f"- Files: {len(files)}",
+            "",
+        ]
+    write_text(bank / LICENSES_NAME, "\n".join(lines))
