@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -16,6 +16,9 @@ from rich.table import Table
 from .bank import Bank, processed_dir_for
 from .config import PRESETS
 from .errors import DkvaeError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = typer.Typer(
     help="dkvae: an AI drum machine. Learn drum one-shots, generate new ones.",
@@ -98,6 +101,19 @@ def preprocess(
     )
 
 
+def count_table(title: str, data: pd.DataFrame, column: str, order: list[str] | None = None) -> Table:
+    """A Rich table of sounds per class (rows) and per value of `column` (columns), with totals."""
+    counts = data.pivot_table(index="label", columns=column, values="sample", aggfunc="count", fill_value=0)
+    values = [v for v in (order or sorted(counts.columns)) if v in counts.columns]
+    table = Table(title=title)
+    table.add_column("class")
+    for value in values + ["total"]:
+        table.add_column(str(value), justify="right")
+    for label, row in counts.iterrows():
+        table.add_row(str(label), *(str(int(row[v])) for v in values), str(int(row[values].sum())))
+    return table
+
+
 @app.command()
 def info(bank: Annotated[Path, typer.Argument(help="Bank folder")]) -> None:
     """Show a bank: classes, counts per split, sources and licenses, skipped files and why, settings."""
@@ -108,20 +124,14 @@ def info(bank: Annotated[Path, typer.Argument(help="Bank folder")]) -> None:
         console.print(f"run: dkvae preprocess {processed.original_dir}")
         return
     data = processed.data
-    counts = data.pivot_table(index="label", columns="split", values="sample", aggfunc="count", fill_value=0)
-    table = Table(title=f"{processed.id}: {len(data)} sounds, preset {processed.config.preset}")
-    table.add_column("class")
-    splits = [s for s in ("train", "test", "val") if s in counts.columns]
-    for split in splits + ["total"]:
-        table.add_column(split, justify="right")
-    for label, row in counts.iterrows():
-        table.add_row(str(label), *(str(int(row[s])) for s in splits), str(int(row[splits].sum())))
-    console.print(table)
-    for column in ("source", "license"):
-        if column in data.columns and data[column].astype(bool).any():
-            console.print(f"[bold]{column}[/bold]")
-            for value, count in data[column].replace("", "unknown").value_counts().items():
-                console.print(f"  {count:6d}  {value}")
+    title = f"{processed.id}: {len(data)} sounds, preset {processed.config.preset}"
+    console.print(count_table(title, data, "split", order=["train", "test", "val"]))
+    if "source" in data.columns and data["source"].astype(bool).any():
+        console.print(count_table("sounds per source", data.assign(source=data["source"].replace("", "unknown")), "source"))
+    if "license" in data.columns and data["license"].astype(bool).any():
+        console.print("[bold]licenses[/bold]")
+        for value, count in data["license"].replace("", "unknown").value_counts().items():
+            console.print(f"  {count:6d}  {value}", markup=False, highlight=False)
     skipped = processed.read_skipped()
     console.print(f"[bold]skipped[/bold]: {len(skipped)} files")
     for reason, count in skipped["reason"].str.split(":").str[0].value_counts().items():
