@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages dkvae's tests and demo need, only those missing (apt-get; sudo when not root).
 set -euo pipefail
-packages=(hydrogen-drumkits hydrogen-drumkits-effects)
+packages=(hydrogen-drumkits hydrogen-drumkits-effects lmms lmms-common)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -112,3 +112,22 @@ def test_generate_writes_wavs_with_sidecars_and_refuses_a_broken_model(trained_r
     assert failed.returncode == 2 and "not a dkvae model directory" in failed.stderr
     unknown = run_dkvae("generate", "--model", str(trained_run), "--instrument", "gong", "--out", str(tmp_path / "x"))
     assert unknown.returncode == 2 and "this model knows: clap, cymbal" in unknown.stderr
+
+
+def test_import_drumsynth_renders_presets_with_lmms(tmp_path: Path) -> None:
+    import shutil
+
+    import pytest
+
+    presets = Path("/usr/share/lmms/samples/drumsynth/tr808")
+    if shutil.which("lmms") is None or not presets.is_dir():
+        pytest.skip("lmms and lmms-common are not installed")
+    source = tmp_path / "drumsynth" / "tr808"
+    source.mkdir(parents=True)
+    for name in ("Kick.ds", "Snare.ds"):
+        shutil.copy(presets / name, source / name)
+    out = tmp_path / "bank"
+    result = runner.invoke(app, ["import", "drumsynth", str(tmp_path / "drumsynth"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "imported 2 sounds" in result.output
+    assert sorted(p.relative_to(out).as_posix() for p in out.glob("*/*.wav")) == ["kick/tr808__Kick.wav", "snare/tr808__Snare.wav"]

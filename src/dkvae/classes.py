@@ -55,12 +55,12 @@ _KEYWORDS: dict[Specificity, dict[str, tuple[str, ...]]] = {
     },
     Specificity.ABBREVIATION: {
         "kick": ("bd",),
-        "snare": ("sd", "snr", "rim", "stick"),
+        "snare": ("sd", "snr", "sn", "rim", "stick", "stk"),
         "hihat": ("hh", "ch", "oh", "chh", "ohh", "phh", "hhc", "hho", "hhp"),
         "tom": ("tm",),
         "cymbal": ("cy", "cym"),
-        "clap": ("cp",),
-        "perc": (),
+        "clap": ("cp", "clp"),
+        "perc": ("cow", "cga", "cab", "cui"),
     },
     Specificity.GENERIC: {
         "kick": ("808",),

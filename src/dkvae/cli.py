@@ -20,6 +20,8 @@ from .errors import DkvaeError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .importers.hydrogen import ImportReport
+
 app = typer.Typer(
     help="dkvae: an AI drum machine. Learn drum one-shots, generate new ones.",
     no_args_is_help=True,
@@ -49,6 +51,15 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
         yield update
 
 
+def print_import_report(report: ImportReport, out: Path) -> None:
+    """What an import wrote and what it left out, with each reason."""
+    counts = ", ".join(f"{label} {count}" for label, count in report.counts.items())
+    console.print(f"imported {report.total} sounds from {report.kits} kits into {out}: {counts}")
+    console.print(f"left out: {len(report.unsorted)} unsorted, {len(report.skipped)} other items")
+    for item, reason in report.unsorted + report.skipped:
+        console.print(f"  {item}: {reason}", markup=False, highlight=False)
+
+
 @import_app.command("hydrogen")
 def import_hydrogen(
     source: Annotated[Optional[Path], typer.Argument(help="Drumkits folder or one kit (default: Debian's)")] = None,
@@ -59,11 +70,21 @@ def import_hydrogen(
 
     with progress_bar("importing kits") as progress:
         report = run_import(out, source, progress=progress)
-    counts = ", ".join(f"{label} {count}" for label, count in report.counts.items())
-    console.print(f"imported {report.total} sounds from {report.kits} kits into {out}: {counts}")
-    console.print(f"left out: {len(report.unsorted)} unsorted instruments, {len(report.skipped)} other items")
-    for item, reason in report.unsorted + report.skipped:
-        console.print(f"  {item}: {reason}", markup=False, highlight=False)
+    print_import_report(report, out)
+
+
+@import_app.command("drumsynth")
+def import_drumsynth(
+    source: Annotated[Optional[Path], typer.Argument(help="DrumSynth presets folder (default: LMMS's)")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Bank folder to write")] = ...,  # type: ignore[assignment]
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="LMMS processes (default: cores)")] = None,
+) -> None:
+    """Render DrumSynth presets (.ds: TR-808, TR-909, Linn, CR-78, ...) with LMMS into a bank."""
+    from .importers.drumsynth import import_drumsynth as run_import
+
+    with progress_bar("rendering presets") as progress:
+        report = run_import(out, source, progress=progress, workers=workers)
+    print_import_report(report, out)
 
 
 @app.command("synth-bank")
