@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install the Debian packages dkvae's tests and demo need, only those missing (apt-get; sudo when not root).
 set -euo pipefail
-packages=(hydrogen-drumkits hydrogen-drumkits-effects lmms lmms-common)
+# --no-install-recommends below matters: fluidsynth's recommends pull in FluidR3, which is kept out of
+# this project's training data and machines' defaults (it is reserved for independent evaluation).
+packages=(hydrogen-drumkits hydrogen-drumkits-effects lmms lmms-common libfluidsynth3 timgm6mb-soundfont)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

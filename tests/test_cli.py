@@ -131,3 +131,17 @@ def test_import_drumsynth_renders_presets_with_lmms(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "imported 2 sounds" in result.output
     assert sorted(p.relative_to(out).as_posix() for p in out.glob("*/*.wav")) == ["kick/tr808__Kick.wav", "snare/tr808__Snare.wav"]
+
+
+def test_import_soundfont_renders_drum_kits(tmp_path: Path) -> None:
+    import pytest
+
+    font = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
+    if not font.exists():
+        pytest.skip("timgm6mb-soundfont is not installed")
+    out = tmp_path / "bank"
+    result = runner.invoke(app, ["import", "soundfont", str(font), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "imported 573 sounds from 7 kits" in result.output
+    missing = run_dkvae("import", "soundfont", str(tmp_path / "none.sf2"), "--out", str(out))
+    assert missing.returncode == 2 and missing.stderr.startswith("error:")

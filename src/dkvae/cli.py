@@ -40,15 +40,24 @@ USER_ERROR = 2
 
 @contextmanager
 def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A Rich progress bar; yields the ``progress(done, total)`` callback the API functions take."""
+    """A Rich progress bar; yields the ``progress(done, total)`` callback the API functions take.
+
+    The bar appears at the first update, so a command that fails before any work prints only its error.
+    """
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=progress_console, transient=False) as bar:
-        task = bar.add_task(description, total=None)
+    bar = Progress(*columns, console=progress_console, transient=False)
+    task = bar.add_task(description, total=None)
 
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+    def update(done: int, total: int) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, completed=done, total=total)
 
+    try:
         yield update
+    finally:
+        if bar.live.is_started:
+            bar.stop()
 
 
 def print_import_report(report: ImportReport, out: Path) -> None:
@@ -71,6 +80,20 @@ def import_hydrogen(
     with progress_bar("importing kits") as progress:
         report = run_import(out, source, progress=progress)
     print_import_report(report, out)
+
+
+@import_app.command("soundfont")
+def import_soundfont(
+    source: Annotated[Path, typer.Argument(help="A SoundFont file (.sf2)")],
+    out: Annotated[Path, typer.Option("--out", help="Bank folder to write")],
+) -> None:
+    """Render every drum-kit preset of a SoundFont key by key at three velocities with FluidSynth."""
+    from .importers.soundfont import import_soundfont as run_import
+
+    with progress_bar("rendering kits") as progress:
+        report = run_import(out, source, progress=progress)
+    print_import_report(report, out)
+    console.print(f"{report.silent} silent renders skipped, {len(report.cut_at_limit)} cut at the length limit")
 
 
 @import_app.command("drumsynth")
