@@ -216,3 +216,25 @@ def test_write_wav_round_trip(tmp_path) -> None:
     back, rate = sf.read(tmp_path / "x.wav", dtype="float32")
     assert rate == 44100
     np.testing.assert_array_equal(back, sound)
+
+
+def test_cut_at_decay_ends_mono_audio_at_minus_60_db_with_a_fade() -> None:
+    rate = 44100
+    sound = (np.exp(-np.arange(rate) / (rate * 0.01)) * np.cos(np.arange(rate) * 0.3)).astype(np.float32)
+    cut = audio.cut_at_decay(sound, -60.0, 220)
+    # exp(-t / 0.01 s) falls to -60 dB (1e-3) after 0.01 * ln(1000) s.
+    assert abs(len(cut) - 0.01 * np.log(1000) * rate) < 50
+    np.testing.assert_array_equal(cut[:-220], sound[: len(cut) - 220])
+    assert abs(cut[-1]) < 1e-6
+    assert audio.cut_at_decay(np.zeros(100, np.float32), -60.0, 64).size == 0
+
+
+def test_cut_at_decay_cuts_every_channel_at_the_same_sample() -> None:
+    rate = 44100
+    time = np.arange(rate) / rate
+    mono = (np.exp(-time * 100.0) * np.sin(2 * np.pi * 200.0 * time)).astype(np.float32)[:, None]
+    cut = audio.cut_at_decay(np.repeat(mono, 2, axis=1), -60.0, 64)
+    # exp(-100 t) reaches -60 dB at t = ln(1000) / 100 = 0.069 s
+    assert abs(len(cut) / rate - np.log(1000.0) / 100.0) < 0.002
+    assert np.abs(cut[-1]).max() < 1e-6 and cut.shape[1] == 2
+    assert len(audio.cut_at_decay(np.zeros((100, 2), np.float32), -60.0, 64)) == 0

@@ -102,6 +102,24 @@ def match_length(audio: np.ndarray, num_samples: int, fade_samples: int = 0) -> 
     return out
 
 
+def cut_at_decay(audio: np.ndarray, decay_db: float, fade_samples: int) -> np.ndarray:
+    """Cut ``(samples,)`` or ``(samples, channels)`` audio after its last sample within `decay_db` (dB, < 0) of its peak.
+
+    The last `fade_samples` kept samples get a half-cosine fade-out, so the cut adds no click.
+    Silence returns an empty array. Importers use it to end rendered notes where they have decayed.
+    """
+    magnitude = np.abs(audio).max(axis=1) if audio.ndim == 2 else np.abs(audio)
+    peak = magnitude.max(initial=0.0)
+    if peak <= 0:
+        return audio[:0]
+    end = int(np.flatnonzero(magnitude >= peak * 10.0 ** (decay_db / 20.0))[-1]) + 1
+    out = audio[:end].copy()
+    fade = min(fade_samples, end)
+    if fade > 0:
+        out[end - fade :] *= fade_out_curve(fade).astype(out.dtype).reshape((fade,) + (1,) * (out.ndim - 1))
+    return out
+
+
 def fade_out_curve(length: int) -> np.ndarray:
     """A half-cosine ramp from 1 down to 0 over `length` samples, ``(length,)`` float64."""
     return 0.5 * (1.0 + np.cos(np.pi * (np.arange(length) + 1) / length))

@@ -15,7 +15,6 @@ from dkvae.errors import DkvaeError
 from dkvae.importers import drumsynth
 from dkvae.importers.drumsynth import (
     SYSTEM_DRUMSYNTH_DIR,
-    cut_tail,
     import_drumsynth,
     preset_label,
     preset_seconds,
@@ -90,17 +89,6 @@ def test_preset_seconds_reads_the_longest_envelope(tmp_path: Path) -> None:
 )
 def test_preset_label(name: str, machine: str, label: str | None) -> None:
     assert preset_label(name, machine) == label
-
-
-def test_cut_tail_stops_at_the_decay_with_a_fade() -> None:
-    rate = 44100
-    audio = (np.exp(-np.arange(rate) / (rate * 0.01)) * np.cos(np.arange(rate) * 0.3)).astype(np.float32)
-    cut = cut_tail(audio, -60.0, 220)
-    # exp(-t / 0.01 s) falls to -60 dB (1e-3) after 0.01 * ln(1000) s.
-    assert abs(len(cut) - 0.01 * np.log(1000) * rate) < 50
-    np.testing.assert_array_equal(cut[:-220], audio[: len(cut) - 220])
-    assert abs(cut[-1]) < 1e-6
-    assert cut_tail(np.zeros(100, np.float32)).size == 0
 
 
 def test_missing_lmms_is_a_user_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

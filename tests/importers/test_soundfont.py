@@ -16,7 +16,6 @@ from dkvae.importers.soundfont import (
     MAX_RENDER_SECONDS,
     RENDER_SAMPLE_RATE,
     Preset,
-    cut_at_decay,
     drum_presets,
     import_soundfont,
     is_drum_preset,
@@ -103,19 +102,6 @@ def test_drum_presets_by_bank_and_name() -> None:
     melodic = [Preset("Red Zeppelin 4", 0, 0), Preset("Black Pearl 5", 0, 1)]
     assert drum_presets(melodic, "GeneralUser") == []
     assert drum_presets(melodic, "AVL_Drumkits") == melodic  # a drum-only font: every preset
-
-
-def test_cut_at_decay_cuts_at_minus_60_db_with_a_fade() -> None:
-    time = np.arange(RENDER_SAMPLE_RATE) / RENDER_SAMPLE_RATE
-    audio = (np.exp(-time * 100.0) * np.sin(2 * np.pi * 200.0 * time)).astype(np.float32)[:, None]
-    cut = cut_at_decay(np.repeat(audio, 2, axis=1), -60.0, 64)
-    # exp(-100 t) reaches -60 dB at t = ln(1000) / 100 = 0.069 s
-    assert abs(len(cut) / RENDER_SAMPLE_RATE - np.log(1000.0) / 100.0) < 0.002
-    assert np.abs(cut[-1]).max() < 1e-6 and cut.shape[1] == 2
-    assert len(cut_at_decay(np.zeros((100, 2), np.float32), -60.0, 64)) == 0
-
-
-# --- bad input ----------------------------------------------------------------------------------
 
 
 def test_import_rejects_missing_and_corrupt_files(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from xml.etree import ElementTree
 import numpy as np
 import soundfile as sf
 
-from ..audio import fade_out_curve, peak_db
+from ..audio import cut_at_decay, peak_db
 from ..classes import classify_name
 from ..config import SILENCE_FLOOR_DB
 from ..errors import DkvaeError
@@ -243,23 +243,6 @@ def _run_lmms(command: list[str], environment: dict[str, str], work_dir: Path, o
         raise RenderError(f"lmms failed (exit code {result.returncode}): {detail}")
 
 
-def cut_tail(audio: np.ndarray, threshold_db: float = TAIL_THRESHOLD_DB, fade_samples: int = 0) -> np.ndarray:
-    """Cut ``(samples,)`` audio after its last sample within `threshold_db` (dB, negative) of the peak.
-
-    The last `fade_samples` kept samples get a half-cosine fade-out. Silence returns an empty array.
-    """
-    magnitude = np.abs(audio)
-    peak = magnitude.max(initial=0.0)
-    if peak <= 0:
-        return audio[:0]
-    end = int(np.flatnonzero(magnitude >= peak * 10.0 ** (threshold_db / 20.0))[-1]) + 1
-    out = audio[:end].copy()
-    fade = min(fade_samples, end // 2)
-    if fade > 0:
-        out[end - fade :] *= fade_out_curve(fade).astype(out.dtype)
-    return out
-
-
 def _render_and_cut(preset: _Preset, lmms: str) -> np.ndarray:
     """The preset as it goes into the bank: rendered, tail cut, peak kept at most full scale."""
     audio = render_preset(preset.path, lmms)
@@ -268,7 +251,7 @@ def _render_and_cut(preset: _Preset, lmms: str) -> np.ndarray:
     level = peak_db(audio)
     if level < SILENCE_FLOOR_DB:
         raise RenderError(f"renders silence (peak {level:.0f} dBFS): not a preset LMMS can read")
-    audio = cut_tail(audio, TAIL_THRESHOLD_DB, round(TAIL_FADE_SECONDS * SAMPLE_RATE))
+    audio = cut_at_decay(audio, TAIL_THRESHOLD_DB, round(TAIL_FADE_SECONDS * SAMPLE_RATE))
     if level > 0:  # the float render may exceed full scale; a 16-bit file would clip it
         audio = audio / np.float32(10.0 ** (level / 20.0))
     return audio

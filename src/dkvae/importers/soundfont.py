@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..audio import cut_at_decay
 from ..classes import gm_note_class, name_words
 from ..config import SILENCE_FLOOR_DB
 from ..errors import DkvaeError
@@ -297,24 +298,6 @@ class _Synth:
         if self._settings:
             self._library.delete_fluid_settings(self._settings)
             self._settings = None
-
-
-def cut_at_decay(audio: np.ndarray, decay_db: float, fade_samples: int) -> np.ndarray:
-    """Cut ``(samples, channels)`` audio after its last sample within `decay_db` (dB, < 0) of its peak.
-
-    The last `fade_samples` before the cut are faded out with a half-cosine; silence returns ``audio[:0]``.
-    """
-    magnitude = np.abs(audio).max(axis=1) if audio.ndim == 2 else np.abs(audio)
-    peak = magnitude.max(initial=0.0)
-    if peak <= 0:
-        return audio[:0]
-    end = int(np.flatnonzero(magnitude >= peak * 10.0 ** (decay_db / 20.0))[-1]) + 1
-    out = audio[:end].copy()
-    fade = min(fade_samples, end)
-    if fade > 0:
-        curve = 0.5 * (1.0 + np.cos(np.pi * (np.arange(fade) + 1) / fade))
-        out[end - fade :] *= curve.astype(out.dtype).reshape((fade,) + (1,) * (out.ndim - 1))
-    return out
 
 
 def _pcm16(audio: np.ndarray) -> np.ndarray:
