@@ -233,3 +233,11 @@ def test_case_and_separators_do_not_change_the_class(
     assert classify_name(restyled) == plain
     assert classify_name(restyled.upper()) == plain
     assert classify_name(restyled.lower()) == plain
+
+
+def test_a_generic_word_in_a_later_name_does_not_decide() -> None:
+    # A folder "808 Kit" holds every kind of 808 sound: its files are not kicks for that.
+    assert classify_name("mystery", "808 Kit") is None
+    assert classify_name("clean_soft_808", "Misc") == "kick"
+    assert classify_name("take1", "Shakers") == "perc"
+    assert classify_name("01", "BD") == "kick"

@@ -145,3 +145,21 @@ def test_import_soundfont_renders_drum_kits(tmp_path: Path) -> None:
     assert "imported 573 sounds from 7 kits" in result.output
     missing = run_dkvae("import", "soundfont", str(tmp_path / "none.sf2"), "--out", str(out))
     assert missing.returncode == 2 and missing.stderr.startswith("error:")
+
+
+def test_import_folder_links_sorted_files_and_lists_the_rest(tmp_path: Path) -> None:
+    import soundfile as sf
+
+    from .conftest import drum_hit
+
+    library = tmp_path / "Samples"
+    (library / "808 Kit").mkdir(parents=True)
+    sf.write(library / "808 Kit" / "BD 01.wav", drum_hit("tone", 0.2), 44100)
+    sf.write(library / "808 Kit" / "mystery.wav", drum_hit("noise", 0.2), 44100)
+    out = tmp_path / "bank"
+    result = runner.invoke(app, ["import", "folder", str(library), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "imported 1 sounds" in result.output and "mystery" in result.output
+    linked = out / "kick" / "808_Kit__BD_01.wav"
+    assert linked.is_symlink() and linked.resolve() == (library / "808 Kit" / "BD 01.wav").resolve()
+    assert "808 Kit/mystery.wav" in (out / "unsorted.csv").read_text()

@@ -20,8 +20,8 @@ CLASSES: tuple[str, ...] = ("kick", "snare", "hihat", "tom", "cymbal", "clap", "
 class Specificity(IntEnum):
     """How strongly a keyword points at its class; the highest level present in a name decides."""
 
-    GENERIC = 1  # "808", "stick", "bell", "snap", "perc": true only when nothing better is said
-    ABBREVIATION = 2  # "bd", "sd", "hh", "oh", "cy", "rim": short or modifier-like
+    GENERIC = 1  # "808", "bell", "snap": true only when nothing better is said
+    ABBREVIATION = 2  # "bd", "sd", "hh", "oh", "cy", "rim", "perc": short, or a category word
     WORD = 3  # "kick", "snare", "hat", "crash", "conga"
     PHRASE = 4  # two words that name one thing: "bass drum", "side stick", "ride bell"
 
@@ -60,7 +60,7 @@ _KEYWORDS: dict[Specificity, dict[str, tuple[str, ...]]] = {
         "tom": ("tm",),
         "cymbal": ("cy", "cym"),
         "clap": ("cp", "clp"),
-        "perc": ("cow", "cga", "cab", "cui"),
+        "perc": ("perc", "percussion", "cow", "cga", "cab", "cui"),
     },
     Specificity.GENERIC: {
         "kick": ("808",),
@@ -69,7 +69,7 @@ _KEYWORDS: dict[Specificity, dict[str, tuple[str, ...]]] = {
         "tom": (),
         "cymbal": ("bell",),
         "clap": ("snap",),
-        "perc": ("perc", "percussion"),
+        "perc": (),
     },
 }
 
@@ -194,13 +194,14 @@ def is_non_drum_name(name: str) -> bool:
     return any(word in NON_DRUM_WORDS for word in name_words(name))
 
 
-def _classes_at_top_specificity(name: str) -> set[str]:
-    """The classes named by the most specific keywords in `name`; may hold the non-drum marker."""
+def _classes_at_top_specificity(name: str, least: Specificity = Specificity.GENERIC) -> set[str]:
+    """The classes named by the most specific keywords (of at least `least`) in `name`; may hold the non-drum marker."""
     words = name_words(name)
     if any(word in NON_DRUM_WORDS for word in words):
         return {_NON_DRUM}
     candidates = words + [first + second for first, second in zip(words, words[1:])]
     matches = [_KEYWORD_INDEX[word] for word in candidates if word in _KEYWORD_INDEX]
+    matches = [(label, specificity) for label, specificity in matches if specificity >= least]
     if not matches:
         return set()
     top = max(specificity for _, specificity in matches)
@@ -211,8 +212,10 @@ def classify_name(*names: str) -> str | None:
     """The drum class named by `names`, or None when no name says or the deciding name is unclear.
 
     Names are tried in order (e.g. instrument name, then file name): the first one that mentions any
-    keyword decides, and later ones are consulted only if earlier ones mention none. A deciding
-    name naming two classes at its top specificity ("Kick Snare"), or containing a non-drum word
+    keyword decides, and later ones are consulted only if earlier ones mention none. Later names
+    (folders, fallbacks) count only through keywords more specific than a generic one: a folder
+    "808 Kit" holds every kind of 808 sound, so it does not make its files kicks. A deciding name
+    naming two classes at its top specificity ("Kick Snare"), or containing a non-drum word
     ("Kick Guitar"), gives None.
 
     >>> classify_name("Sabian Hat Closed"), classify_name("808 Clap"), classify_name("clean_soft_808")
@@ -220,8 +223,8 @@ def classify_name(*names: str) -> str | None:
     >>> classify_name("Drum 1", "EE_Kick_Lite_1.flac")
     'kick'
     """
-    for name in names:
-        found = _classes_at_top_specificity(name)
+    for position, name in enumerate(names):
+        found = _classes_at_top_specificity(name, Specificity.GENERIC if position == 0 else Specificity.ABBREVIATION)
         if not found:
             continue
         if len(found) == 1 and _NON_DRUM not in found:

@@ -82,6 +82,20 @@ def import_hydrogen(
     print_import_report(report, out)
 
 
+@import_app.command("folder")
+def import_folder(
+    source: Annotated[Path, typer.Argument(help="A sample library: nested folders of sound files")],
+    out: Annotated[Path, typer.Option("--out", help="Bank folder to write")],
+    copy: Annotated[bool, typer.Option("--copy", help="Copy the files instead of linking to them")] = False,
+) -> None:
+    """Sort a messy sample library into a bank by file and folder names; the rest goes to unsorted.csv."""
+    from .importers.folder import import_folder as run_import
+
+    with progress_bar("sorting files") as progress:
+        report = run_import(out, source, copy=copy, progress=progress)
+    print_import_report(report, out)
+
+
 @import_app.command("soundfont")
 def import_soundfont(
     source: Annotated[Path, typer.Argument(help="A SoundFont file (.sf2)")],

@@ -1,0 +1,197 @@
+"""Import a folder of loose sample files (a messy personal library) into a bank, one folder per drum class.
+
+Backs ``dkvae import folder SOURCE --out BANK [--copy]``. Each audio file is classified by its own
+name first, then by the names of the folders above it (nearest first, up to the source folder).
+Nothing is guessed: a file whose names give no class, or an unclear one, is listed in
+``BANK/unsorted.csv`` with the reason. The user's files are never changed: the bank holds symbolic
+links to them (absolute paths), or copies with ``copy=True``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+import pandas as pd
+
+from ..atomic import atomic_path
+from ..bank import processed_dir_for
+from ..classes import classify_name, is_non_drum_name, name_words
+from ..config import AUDIO_EXTENSIONS
+from ..errors import DkvaeError
+from .hydrogen import ImportReport, ProgressCallback
+from .layout import BankWriter, relative_path, safe_name
+from .licenses import write_licenses
+
+#: The `source` column of rows this importer writes.
+FOLDER_SOURCE = "folder"
+#: Files left unsorted, with the reason, beside the manifest.
+UNSORTED_NAME = "unsorted.csv"
+UNSORTED_COLUMNS = ["file", "reason"]
+#: Joins the folder names and file name of a source file into one bank file name.
+PATH_SEPARATOR = "__"
+#: Hex digits of the path hash that tells apart two files whose safe names collide.
+COLLISION_HASH_LENGTH = 8
+
+NO_CLASS_REASON = "no class in its name"
+SEVERAL_CLASSES_REASON = "name matches several classes"
+NON_DRUM_REASON = "name says it is not a drum"
+
+
+def _audio_files(source: Path, excluded: set[Path]) -> list[Path]:
+    """Visible audio files under `source` (by extension), as paths relative to it, sorted.
+
+    Hidden files and folders, and the `excluded` folders (the bank itself, when inside `source`),
+    are skipped; folder links are not followed, so a link loop cannot trap the walk.
+    """
+    files: list[Path] = []
+    for root, dirs, names in os.walk(source):
+        here = Path(root)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (here / d).resolve() not in excluded)
+        for name in sorted(names):
+            if not name.startswith(".") and Path(name).suffix.lower() in AUDIO_EXTENSIONS:
+                files.append((here / name).relative_to(source))
+    return files
+
+
+def _names(relative: Path) -> list[str]:
+    """The names that classify a file, most telling first: its stem, then its folders from the nearest up."""
+    return [relative.stem, *reversed(relative.parent.parts)]
+
+
+def _word_classes(name: str) -> list[str]:
+    """The classes that single words (or adjacent word pairs) of `name` point at, sorted."""
+    words = name_words(name)
+    candidates = words + [first + second for first, second in zip(words, words[1:])]
+    return sorted({label for word in candidates if (label := classify_name(word))})
+
+
+def _says_something(name: str) -> bool:
+    """Whether `name` decides a classification on its own (it holds a keyword), even if it decides None."""
+    # A name without keywords defers to the next name, so two different fallbacks give two answers.
+    return classify_name(name, "kick") == classify_name(name, "snare")
+
+
+def unsorted_reason(names: list[str]) -> str:
+    """Why ``classify_name(*names)`` gives no class: no keyword at all, several classes, or a non-drum word.
+
+    >>> unsorted_reason(["bass synth", "Misc"]), unsorted_reason(["snare&hat", "Misc"])
+    ('name says it is not a drum', 'name matches several classes: hihat, snare')
+    """
+    for name in names:
+        if not _says_something(name):
+            continue
+        if is_non_drum_name(name):
+            return NON_DRUM_REASON
+        labels = _word_classes(name)
+        if len(labels) > 1:
+            return f"{SEVERAL_CLASSES_REASON}: {', '.join(labels)}"
+        return NON_DRUM_REASON  # a keyword that rules drums out ("bass" alone)
+    return NO_CLASS_REASON
+
+
+def bank_file_name(relative: Path) -> str:
+    """The stable, file-name-safe bank name of source file `relative`: its path with '/' as '__'.
+
+    >>> bank_file_name(Path("Drums/808 Kit/BD 01.WAV"))
+    'Drums__808_Kit__BD_01.wav'
+    """
+    parts = [safe_name(part) for part in relative.parent.parts] + [safe_name(relative.stem)]
+    return PATH_SEPARATOR.join(parts) + relative.suffix.lower()
+
+
+def _unique_name(relative: Path, taken: set[str]) -> str:
+    """`bank_file_name(relative)`, with a hash of the path added when another file already took it."""
+    name = bank_file_name(relative)
+    if name.casefold() in taken:
+        digest = hashlib.sha1(relative.as_posix().encode("utf-8")).hexdigest()[:COLLISION_HASH_LENGTH]
+        stem, suffix = os.path.splitext(name)
+        name = f"{stem}-{digest}{suffix}"
+    taken.add(name.casefold())
+    return name
+
+
+def _link(target: Path, source_file: Path) -> None:
+    """Make `target` a symbolic link to `source_file`, atomically (a temporary link, then a rename)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.parent / f".{target.name}.{secrets.token_hex(8)}.tmp"
+    try:
+        os.symlink(source_file, temporary)
+        os.replace(temporary, target)
+    finally:
+        if temporary.is_symlink():
+            temporary.unlink()
+
+
+def _write_unsorted(out: Path, unsorted: list[tuple[str, str]]) -> None:
+    """Write ``BANK/unsorted.csv`` (file, reason) atomically; an empty file keeps its header."""
+    with atomic_path(out / UNSORTED_NAME) as tmp:
+        pd.DataFrame(unsorted, columns=UNSORTED_COLUMNS).to_csv(tmp, index=False)
+
+
+def import_folder(
+    out: str | os.PathLike[str],
+    source: str | os.PathLike[str],
+    copy: bool = False,
+    progress: ProgressCallback | None = None,
+) -> ImportReport:
+    """Import the audio files under `source` into the bank at `out` and return what was imported and left out.
+
+    Each classified file becomes ``BANK/<class>/<path__with__folders>.<ext>``: a symbolic link to
+    the original (absolute path), or a copy when `copy` is True. Files no name classifies are listed
+    in ``BANK/unsorted.csv`` and in ``report.unsorted`` as (path relative to `source`, reason).
+    Rerunning updates the bank in place. `progress(done, total)` is called after each audio file.
+
+    Raises DkvaeError if `source` is not a folder or holds no audio files.
+    """
+    out_dir = Path(out).expanduser()
+    source_dir = Path(source).expanduser()
+    if not source_dir.is_dir():
+        raise DkvaeError(f"sample folder not found: {source_dir}")
+    source_dir = source_dir.resolve()
+    excluded = {out_dir.resolve(), processed_dir_for(out_dir.resolve())}
+    files = _audio_files(source_dir, excluded)
+    if not files:
+        extensions = ", ".join(sorted(AUDIO_EXTENSIONS))
+        raise DkvaeError(f"no audio files in {source_dir} (looked for {extensions})")
+
+    report = ImportReport()
+    kits: set[str] = set()
+    taken: set[str] = set()
+    with BankWriter(out_dir) as writer:
+        for done, relative in enumerate(files, start=1):
+            original = source_dir / relative
+            posix = relative.as_posix()
+            names = _names(relative)
+            label = classify_name(*names)
+            if not original.exists():
+                report.skipped.append((posix, "a broken link"))
+            elif label is None:
+                report.unsorted.append((posix, unsorted_reason(names)))
+            else:
+                kit = relative.parts[0] if len(relative.parts) > 1 else ""
+                meta = {
+                    "source": FOLDER_SOURCE,
+                    "kit": kit,
+                    "instrument": relative.stem,
+                    "license": "",
+                    "group": posix,
+                    "original": posix,
+                }
+                name = _unique_name(relative, taken)
+                if copy:
+                    writer.copy_file(label, name, original, **meta)
+                else:
+                    _link(out_dir / relative_path(label, name), original)
+                    writer.record(label, name, **meta)
+                report.counts[label] += 1
+                if kit:
+                    kits.add(kit)
+            if progress:
+                progress(done, len(files))
+    report.kits = len(kits)
+    _write_unsorted(out_dir, report.unsorted)
+    write_licenses(out_dir)
+    return report
