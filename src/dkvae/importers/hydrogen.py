@@ -20,7 +20,7 @@ from defusedxml import DefusedXmlException
 
 from ..classes import CLASSES, classify_name, is_non_drum_name
 from ..errors import DkvaeError
-from .layout import BankWriter, safe_name
+from .layout import BankWriter, safe_name, unique_name
 from .licenses import UNKNOWN_LICENSE, debian_license, write_licenses
 
 SYSTEM_DRUMKITS_DIR = Path("/usr/share/hydrogen/data/drumkits")
@@ -246,16 +246,6 @@ def _sample_path(kit: _Kit, reference: str, names: dict[str, str]) -> Path:
     return path
 
 
-def _unique(stem: str, taken: set[str]) -> str:
-    """`stem`, or `stem_2`, `stem_3`, ... whichever is not in `taken` yet (and take it)."""
-    candidate, number = stem, 1
-    while candidate in taken:
-        number += 1
-        candidate = f"{stem}_{number}"
-    taken.add(candidate)
-    return candidate
-
-
 def _plan_kit(kit: _Kit) -> tuple[list[tuple[_Instrument, str]], list[tuple[str, str]]]:
     """The instruments of `kit` to import with their classes, and the unsorted ones with reasons."""
     planned, unsorted = [], []
@@ -300,7 +290,7 @@ def _import_kit(
     taken_stems: set[str] = set()
     count = 0
     for instrument, label in planned:
-        instrument_stem = _unique(safe_name(instrument.name), taken_stems)
+        instrument_stem = unique_name(safe_name(instrument.name), taken_stems)
         item = f"{kit.name}/{instrument.name}"
         for index, layer in enumerate(instrument.layers):
             progress.advance()
@@ -375,7 +365,7 @@ def import_hydrogen(
     with BankWriter(out) as writer:
         for kit, planned in plans:
             package = packages.get(Path(os.path.abspath(kit.folder)), OTHER_SOURCE)
-            kit_stem = _unique(safe_name(kit.name), taken_stems)
+            kit_stem = unique_name(safe_name(kit.name), taken_stems)
             if _import_kit(writer, kit, planned, kit_stem, package, report, tracker):
                 report.kits += 1
     write_licenses(Path(out))

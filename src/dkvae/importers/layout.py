@@ -27,6 +27,16 @@ def safe_name(text: str) -> str:
     return text or "unnamed"
 
 
+def unique_name(stem: str, taken: set[str]) -> str:
+    """`stem`, or `stem_2`, `stem_3`, ... whichever is not in `taken` yet (and take it)."""
+    candidate, number = stem, 1
+    while candidate in taken:
+        number += 1
+        candidate = f"{stem}_{number}"
+    taken.add(candidate)
+    return candidate
+
+
 def relative_path(label: str, name: str) -> str:
     """Where a file of class `label` named `name` lives inside a bank (posix, file-name-safe)."""
     return f"{safe_name(label)}/{safe_name(name)}"

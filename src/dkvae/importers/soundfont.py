@@ -32,7 +32,7 @@ from ..classes import gm_note_class, name_words
 from ..config import SILENCE_FLOOR_DB
 from ..errors import DkvaeError
 from .hydrogen import ImportReport
-from .layout import BankWriter, safe_name
+from .layout import BankWriter, safe_name, unique_name
 from .licenses import UNKNOWN_LICENSE, debian_license, write_licenses
 
 #: Output sample rate of every render (Hz).
@@ -323,16 +323,6 @@ def _debian_package(font: Path) -> str | None:
     return None
 
 
-def _unique(stem: str, taken: set[str]) -> str:
-    """`stem`, or `stem_2`, `stem_3`, ... whichever is not in `taken` yet (and take it)."""
-    candidate, number = stem, 1
-    while candidate in taken:
-        number += 1
-        candidate = f"{stem}_{number}"
-    taken.add(candidate)
-    return candidate
-
-
 def import_soundfont(
     out: str | os.PathLike[str],
     source: str | os.PathLike[str],
@@ -392,7 +382,7 @@ def import_soundfont(
     try:
         with BankWriter(out) as writer:
             for preset in chosen:
-                preset_stem = _unique(safe_name(preset.name), taken_stems)
+                preset_stem = unique_name(safe_name(preset.name), taken_stems)
                 if not synth.select(preset):
                     report.skipped.append((f"{font.name}/{preset.name}", "FluidSynth cannot select this preset"))
                     done += len(key_list) * len(velocity_list)
