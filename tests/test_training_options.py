@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dkvae import DkvaeError
+from dkvae.config import get_preset
+from dkvae.training_options import build_config
+
+
+def test_options_override_the_preset_and_none_means_not_given(tmp_path) -> None:
+    config = build_config(tmp_path / "run", False, preset="seed", kind="ae", epochs=3, latent_dim=None, beta=0.5)
+    seed = get_preset("seed")
+    assert config.audio == seed.audio and config.model.kind == "ae" and config.model.architecture == "seed"
+    assert config.train.epochs == 3 and config.model.beta == 0.5
+    assert config.model.latent_dim == seed.model.latent_dim
+
+
+def test_a_config_file_replaces_the_preset_and_a_resumed_run_keeps_its_saved_config(tmp_path) -> None:
+    custom = get_preset("default").to_dict()
+    custom["model"]["latent_dim"] = 7
+    (tmp_path / "mine.json").write_text(json.dumps(custom))
+    assert build_config(tmp_path / "run", False, config_file=tmp_path / "mine.json").model.latent_dim == 7
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "run.json").write_text(json.dumps({"config": custom}))
+    resumed = build_config(tmp_path / "run", True, preset="seed", epochs=9)
+    assert resumed.model.latent_dim == 7 and resumed.audio == get_preset("default").audio and resumed.train.epochs == 9
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"preset": "huge"}, "unknown preset"),
+        ({"kind": "gan"}, "unknown model"),
+        ({"architecture": "transformer"}, "unknown architecture"),
+        ({"latent_dim": 0}, "invalid training options"),
+    ],
+)
+def test_bad_options_are_user_errors(tmp_path, arguments, message) -> None:
+    with pytest.raises(DkvaeError, match=message):
+        build_config(tmp_path / "run", False, **arguments)
+
+
+def test_a_missing_or_foreign_config_file_is_a_user_error(tmp_path) -> None:
+    with pytest.raises(DkvaeError, match="not found"):
+        build_config(tmp_path / "run", False, config_file=tmp_path / "nope.json")
+    (tmp_path / "bad.json").write_text('{"audio": {"colour": 1}}')
+    with pytest.raises(DkvaeError, match="not a dkvae config"):
+        build_config(tmp_path / "run", False, config_file=tmp_path / "bad.json")
