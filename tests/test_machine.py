@@ -18,3 +18,11 @@ def test_a_loaded_model_generates_per_class_without_pickle(trained_run, no_pickl
         machine.generate("cowbell")
 
 
+
+
+def test_asking_for_no_sounds_is_a_user_error(trained_run) -> None:
+    machine = DrumMachine.load(trained_run)
+    with pytest.raises(DkvaeError, match="at least 1"):
+        machine.generate("kick", n=0)
+    with pytest.raises(DkvaeError, match="at least 1"):
+        machine.render(np.zeros((0, machine.latent_dim), np.float32), "kick")

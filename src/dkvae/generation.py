@@ -23,7 +23,7 @@ def write_generated(
     """
     machine = DrumMachine.load(model)
     latents = machine.sample_latents(count, seed)
-    audio = machine.generate(instrument, count, seed)
+    audio = machine.render(latents, instrument)
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []

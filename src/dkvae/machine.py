@@ -52,6 +52,8 @@ class DrumMachine:
 
     def sample_latents(self, n: int, seed: int) -> np.ndarray:
         """`n` latent vectors ``(n, latent_dim)`` from the standard normal prior, fixed by `seed`."""
+        if n < 1:
+            raise DkvaeError("the number of sounds must be at least 1")
         generator = torch.Generator().manual_seed(seed)
         return torch.randn(n, self.latent_dim, generator=generator).numpy()
 
@@ -63,13 +65,16 @@ class DrumMachine:
         conditional = bool(getattr(self.model, "conditional", False))
         return self.model.decode(z, labels if conditional else None).clamp(0, 1).numpy()
 
-    def generate(self, instrument: str, n: int = 1, seed: int = 0) -> np.ndarray:
-        """`n` new sounds of `instrument`, ``(n, samples)`` float32 at `sample_rate`; the same seed gives the same sounds."""
-        if n < 1:
+    def render(self, latents: np.ndarray, instrument: str) -> np.ndarray:
+        """Sounds ``(n, samples)`` float32 at `sample_rate` from latent vectors ``(n, latent_dim)`` of one class."""
+        if len(latents) < 1:
             raise DkvaeError("the number of sounds must be at least 1")
-        spectrograms = self.decode_spectrograms(self.sample_latents(n, seed), instrument)
+        spectrograms = self.decode_spectrograms(latents, instrument)
         normalization = self.directory.normalization
         low = normalization.get("min_value") if self.config.audio.normalization == "minmax" else None
         high = normalization.get("max_value") if self.config.audio.normalization == "minmax" else None
-        audio = spectrogram_to_audio(spectrograms, self.config.audio, low, high)
-        return audio.astype(np.float32)
+        return spectrogram_to_audio(spectrograms, self.config.audio, low, high).astype(np.float32)
+
+    def generate(self, instrument: str, n: int = 1, seed: int = 0) -> np.ndarray:
+        """`n` new sounds of `instrument`, ``(n, samples)`` float32 at `sample_rate`; the same seed gives the same sounds."""
+        return self.render(self.sample_latents(n, seed), instrument)
