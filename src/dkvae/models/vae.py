@@ -55,8 +55,10 @@ def gaussian_kl(mean: Tensor, logvar: Tensor) -> Tensor:
     return 0.5 * (mean.square() + logvar.exp() - 1.0 - logvar)
 
 
-class VariationalAutoencoder(nn.Module):
-    """A (conditional) VAE over spectrograms ``(batch, freq, time)`` in [0, 1]."""
+class LatentCodec(nn.Module):
+    """What the VAE and the plain autoencoder share: class conditioning, the encoder and decoder
+    stacks, the step from a latent code to the decoder, `decode`, and the reconstruction loss terms.
+    """
 
     def __init__(self, config: ModelConfig, input_shape: tuple[int, int], num_classes: int) -> None:
         super().__init__()
@@ -66,27 +68,51 @@ class VariationalAutoencoder(nn.Module):
         self.conditional = config.conditional and num_classes > 1
         self.conditioning = ClassConditioning(num_classes, config.class_embedding_dim, self.conditional)
         self.encoder, self.decoder = encoder_decoder(config, self.input_shape)
-        features = self.encoder.num_features + self.conditioning.output_dim
-        self.to_mean = nn.Linear(features, config.latent_dim)
-        self.to_logvar = nn.Linear(features, config.latent_dim)
-        self.from_latent = nn.Linear(config.latent_dim + self.conditioning.output_dim, self.decoder.num_features)
+        #: Width of `features`: the encoder's flat output plus the class embedding.
+        self.num_features = self.encoder.num_features + self.conditioning.output_dim
+
+    def latent_to_decoder(self) -> nn.Linear:
+        """The layer from a (conditioned) latent code to the decoder's flat input."""
+        return nn.Linear(self.config.latent_dim + self.conditioning.output_dim, self.decoder.num_features)
+
+    def features(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Encoder features ``(batch, num_features)`` of ``x (batch, freq, time)``, class embedding appended."""
+        check_input_shape(x, self.input_shape)
+        return self.conditioning(self.encoder(x), labels)
+
+    def decode(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Spectrograms ``(batch, freq, time)`` from latents ``(batch, latent_dim)``.
+
+        Deterministic: decode the posterior mean (or the code) to reconstruct without sampling noise.
+        """
+        return self.decoder(self.from_latent(self.conditioning(z, labels)))
+
+    def reconstruction_losses(self, x: Tensor, reconstruction: Tensor) -> dict[str, Tensor]:
+        """The onset-weighted ``reconstruction`` error, and ``l2`` on the encoder's kernels for the seed architecture."""
+        config = self.config
+        losses = {"reconstruction": reconstruction_error(x, reconstruction, config.onset_frames, config.onset_weight)}
+        if config.architecture == "seed":
+            losses["l2"] = seed_l2_penalty(self.encoder)
+        return losses
+
+
+class VariationalAutoencoder(LatentCodec):
+    """A (conditional) VAE over spectrograms ``(batch, freq, time)`` in [0, 1]."""
+
+    def __init__(self, config: ModelConfig, input_shape: tuple[int, int], num_classes: int) -> None:
+        super().__init__(config, input_shape, num_classes)
+        self.to_mean = nn.Linear(self.num_features, config.latent_dim)
+        self.to_logvar = nn.Linear(self.num_features, config.latent_dim)
+        self.from_latent = self.latent_to_decoder()
 
     def encode(self, x: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Posterior parameters ``(mean, logvar)``, each ``(batch, latent_dim)``, of ``x (batch, freq, time)``."""
-        check_input_shape(x, self.input_shape)
-        features = self.conditioning(self.encoder(x), labels)
+        features = self.features(x, labels)
         return self.to_mean(features), self.to_logvar(features)
 
     def reparameterize(self, mean: Tensor, logvar: Tensor) -> Tensor:
         """A sample ``z = mean + exp(logvar / 2) * eps`` ``(batch, latent_dim)``; it samples in eval mode too."""
         return mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
-
-    def decode(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
-        """Spectrograms ``(batch, freq, time)`` from latents ``(batch, latent_dim)``.
-
-        Deterministic: decode the posterior mean to reconstruct without sampling noise.
-        """
-        return self.decoder(self.from_latent(self.conditioning(z, labels)))
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> ModelOutput:
         """Encode, sample z, decode: ``x (batch, freq, time)``, ``labels (batch,)`` -> `ModelOutput`."""
@@ -100,13 +126,10 @@ class VariationalAutoencoder(nn.Module):
         ``reconstruction`` is the onset-weighted MSE; ``kl`` is summed over latent dimensions and averaged over the batch.
         """
         assert output.logvar is not None
-        losses = {
-            "reconstruction": reconstruction_error(x, output.reconstruction, self.config.onset_frames, self.config.onset_weight),
-            "kl": gaussian_kl(output.mean, output.logvar).sum(dim=1).mean(),
-        }
+        losses = self.reconstruction_losses(x, output.reconstruction)
+        losses["kl"] = gaussian_kl(output.mean, output.logvar).sum(dim=1).mean()
         losses["loss"] = losses["reconstruction"] + beta * losses["kl"]
-        if self.config.architecture == "seed":
-            losses["l2"] = seed_l2_penalty(self.encoder)
+        if "l2" in losses:
             losses["loss"] = losses["loss"] + losses["l2"]
         return losses
 
