@@ -107,14 +107,15 @@ class Bank:
         self.config = self._resolve_config(preset)
         self.instruments = self._class_folders()
         self.data = pd.DataFrame(columns=SAMPLE_COLUMNS)
-        if process and not self.is_processed():
+        state = self._committed_state()
+        if process and not self._is_current(state):
             self.preprocess_wav_files(workers=workers, progress=progress)
-        elif self._committed_state() is not None:
-            self._refresh()
+        elif state is not None:
+            self._use(state[0])
 
-    def _refresh(self) -> None:
-        """Load the committed samples.csv into `data` and take the class names from it."""
-        self.data = self.read_data()
+    def _use(self, samples: pd.DataFrame) -> None:
+        """Take committed samples as `data` and their class names as `instruments`."""
+        self.data = samples
         self.instruments = sorted(self.data["label"].unique())
 
     def get_dirs(self, path: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -183,11 +184,12 @@ class Bank:
 
     def is_processed(self) -> bool:
         """True when the processed bank exists, has this bank's settings, and matches the files on disk."""
+        return self._is_current(self._committed_state())
+
+    def _is_current(self, state: tuple[pd.DataFrame, pd.DataFrame] | None) -> bool:
+        """`is_processed` for an already read committed state (see `_committed_state`)."""
         saved = self._saved_config()
-        if saved is None or not saved.same_data(self.config):
-            return False
-        state = self._committed_state()
-        if state is None:
+        if saved is None or not saved.same_data(self.config) or state is None:
             return False
         samples, skipped = state
         done = set(zip(samples["original_path"], samples["size"], samples["mtime_ns"]))
@@ -254,7 +256,7 @@ class Bank:
         known.update((o.key, o) for o in fresh)
         outcomes = [known[f.key] for f in scan.files] + scan.rejected
         self._commit(outcomes, scan.labels)
-        self._refresh()
+        self._use(self.read_data())
 
     def _known_outcomes(self) -> dict[tuple[str, int, int], Outcome]:
         """Outcomes of the last committed run, reusable for files that did not change since."""
