@@ -7,6 +7,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from dkvae.cli import app
+from dkvae.errors import DkvaeError
 
 from .conftest import tiny_config
 from .importers.test_hydrogen import drumkits, no_debian  # noqa: F401  (fixtures)
@@ -163,3 +164,13 @@ def test_import_folder_links_sorted_files_and_lists_the_rest(tmp_path: Path) -> 
     linked = out / "kick" / "808_Kit__BD_01.wav"
     assert linked.is_symlink() and linked.resolve() == (library / "808 Kit" / "BD 01.wav").resolve()
     assert "808 Kit/mystery.wav" in (out / "unsorted.csv").read_text()
+
+
+def test_import_debian_without_packages_prints_the_install_line(tmp_path: Path, monkeypatch) -> None:
+    from dkvae.importers import debian
+
+    monkeypatch.setattr(debian, "is_installed", lambda package: False)
+    result = runner.invoke(app, ["import", "debian", "--out", str(tmp_path / "drums")])
+    assert isinstance(result.exception, DkvaeError)  # main() turns it into one line and exit code 2
+    assert "apt-get install --no-install-recommends" in str(result.exception)
+    assert "hydrogen-drumkits" in str(result.exception) and not (tmp_path / "drums").exists()

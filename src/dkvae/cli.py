@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from .bank import Bank, processed_dir_for
@@ -58,6 +58,27 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
     finally:
         if bar.live.is_started:
             bar.stop()
+
+
+@contextmanager
+def stage_progress_bars() -> Iterator[Callable[[str, int, int], None]]:
+    """Rich progress bars, one per stage; yields the ``progress(stage, done, total)`` callback."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    bars = Progress(*columns, console=progress_console, transient=False)
+    tasks: dict[str, TaskID] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if not bars.live.is_started:
+            bars.start()
+        if stage not in tasks:
+            tasks[stage] = bars.add_task(stage, total=total)
+        bars.update(tasks[stage], completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if bars.live.is_started:
+            bars.stop()
 
 
 def print_import_report(report: ImportReport, out: Path) -> None:
@@ -122,6 +143,25 @@ def import_drumsynth(
     with progress_bar("rendering presets") as progress:
         report = run_import(out, source, progress=progress, workers=workers)
     print_import_report(report, out)
+
+
+@import_app.command("debian")
+def import_debian(
+    out: Annotated[Path, typer.Option("--out", help="Bank folder to write")],
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="LMMS processes (default: cores)")] = None,
+) -> None:
+    """Import all Debian-packaged drums (Hydrogen, AVL, TimGM6mb, csound GM, LMMS, eXaDrums) into one bank."""
+    from .importers.debian import import_debian as run_import
+
+    with stage_progress_bars() as progress:
+        report = run_import(out, progress=progress, workers=workers)
+    print_import_report(report, out)
+    sources = ", ".join(f"{source} {count}" for source, count in sorted(report.sources.items()))
+    console.print(f"per source: {sources}")
+    exact = sum(duplicate.kind == "exact" for duplicate in report.duplicates)
+    console.print(f"duplicates dropped: {exact} exact, {len(report.duplicates) - exact} near (listed in duplicates.csv)")
+    if report.missing:
+        console.print(f"not installed, so not imported: {', '.join(report.missing)}; run: {report.install_hint}")
 
 
 @app.command("synth-bank")

@@ -34,8 +34,20 @@ def copyright_paragraphs(text: str) -> list[dict[str, str]]:
     return paragraphs
 
 
+def _suffixes(candidate: str) -> list[str]:
+    """``a/b/c.wav`` -> ``c.wav``, ``b/c.wav``, ``a/b/c.wav``: an installed path ends like the source tree's path."""
+    parts = [part for part in candidate.split("/") if part]
+    return ["/".join(parts[index:]) for index in range(len(parts) - 1, -1, -1)]
+
+
+def _matches(candidate: str, pattern: str) -> bool:
+    """Whether a file (a name or a path) matches a ``Files:`` glob by its name or by a tail of its path."""
+    pattern = pattern.replace("[", "[[]")
+    return any(fnmatch.fnmatchcase(suffix, pattern) for suffix in _suffixes(candidate))
+
+
 def debian_license(package: str, candidates: list[str]) -> str | None:
-    """The license a Debian package's copyright file gives files named like `candidates`.
+    """The license a Debian package's copyright file gives files named like `candidates` (names or installed paths).
 
     The last ``Files:`` stanza whose glob matches a candidate wins (as the format says); without one,
     the header's license covers the whole package. Returns the license's first line, or None.
@@ -48,7 +60,7 @@ def debian_license(package: str, candidates: list[str]) -> str | None:
     found = None
     for paragraph in paragraphs:
         patterns = paragraph.get("files", "").split()
-        if any(fnmatch.fnmatchcase(c, p.replace("[", "[[]")) for p in patterns for c in candidates):
+        if any(_matches(candidate, pattern) for pattern in patterns for candidate in candidates):
             found = paragraph.get("license")
     if found is None and paragraphs and "format" in paragraphs[0]:
         found = paragraphs[0].get("license")
