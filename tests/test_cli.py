@@ -174,3 +174,16 @@ def test_import_debian_without_packages_prints_the_install_line(tmp_path: Path, 
     assert isinstance(result.exception, DkvaeError)  # main() turns it into one line and exit code 2
     assert "apt-get install --no-install-recommends" in str(result.exception)
     assert "hydrogen-drumkits" in str(result.exception) and not (tmp_path / "drums").exists()
+
+
+def test_import_sfz_from_the_command_line(tmp_path: Path) -> None:
+    from .importers.test_sfz import write_sound
+
+    write_sound(tmp_path / "kit" / "samples" / "kick.wav", 1)
+    write_sound(tmp_path / "kit" / "samples" / "snare.wav", 2)
+    (tmp_path / "kit" / "kit.sfz").write_text("<region> sample=samples/kick.wav key=36\n<region> sample=samples/snare.wav key=38\n")
+    out = tmp_path / "bank"
+    result = runner.invoke(app, ["import", "sfz", str(tmp_path / "kit" / "kit.sfz"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "imported 2 sounds" in result.output
+    assert sorted(p.parent.name for p in out.glob("*/*.wav")) == ["kick", "snare"]

@@ -131,6 +131,19 @@ def import_soundfont(
     console.print(f"{report.silent} silent renders skipped, {len(report.cut_at_limit)} cut at the length limit")
 
 
+@import_app.command("sfz")
+def import_sfz(
+    source: Annotated[Path, typer.Argument(help="An .sfz file, or a folder of them")],
+    out: Annotated[Path, typer.Option("--out", help="Bank folder to write")],
+) -> None:
+    """Import the samples of SFZ kits, classified by GM note and by name; each sample once."""
+    from .importers.sfz import import_sfz as run_import
+
+    with progress_bar("reading regions") as progress:
+        report = run_import(out, source, progress=progress)
+    print_import_report(report, out)
+
+
 @import_app.command("drumsynth")
 def import_drumsynth(
     source: Annotated[Optional[Path], typer.Argument(help="DrumSynth presets folder (default: LMMS's)")] = None,
