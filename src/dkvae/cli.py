@@ -18,6 +18,7 @@ from .config import PRESETS
 from .errors import DkvaeError
 
 if TYPE_CHECKING:
+    from .machine import DrumMachine
     import pandas as pd
 
     from .importers.hydrogen import ImportReport
@@ -108,12 +109,18 @@ def import_folder(
     source: Annotated[Path, typer.Argument(help="A sample library: nested folders of sound files")],
     out: Annotated[Path, typer.Option("--out", help="Bank folder to write")],
     copy: Annotated[bool, typer.Option("--copy", help="Copy the files instead of linking to them")] = False,
+    model: Annotated[
+        Optional[Path], typer.Option("--model", help="A trained classifier: sorts by sound what names cannot")
+    ] = None,
+    threshold: Annotated[
+        float, typer.Option("--threshold", min=0.0, max=1.0, help="Least classifier confidence to accept")
+    ] = 0.8,
 ) -> None:
-    """Sort a messy sample library into a bank by file and folder names; the rest goes to unsorted.csv."""
+    """Sort a messy sample library into a bank by file and folder names (and by sound with --model); the rest goes to unsorted.csv."""
     from .importers.folder import import_folder as run_import
 
     with progress_bar("sorting files") as progress:
-        report = run_import(out, source, copy=copy, progress=progress)
+        report = run_import(out, source, copy=copy, progress=progress, model=model, threshold=threshold)
     print_import_report(report, out)
 
 
@@ -294,19 +301,116 @@ def train(
     )
 
 
+ModelOption = Annotated[Optional[Path], typer.Option("--model", help="Model directory (default: the bundled model)")]
+OutOption = Annotated[Path, typer.Option("--out", help="Folder for the WAV files and their JSON sidecars")]
+BitDepthOption = Annotated[int, typer.Option("--bit-depth", help="16 or 24")]
+
+
+def load_machine(model: Path | None) -> DrumMachine:
+    """The model directory `model`, or the bundled model."""
+    from .machine import DrumMachine
+
+    return DrumMachine.load(model)
+
+
+def print_written(paths: list[Path], out: Path) -> None:
+    console.print(f"wrote {len(paths)} sound{'s' if len(paths) != 1 else ''} (WAV + JSON sidecar) to {out}")
+
+
 @app.command()
 def generate(
-    model: Annotated[Path, typer.Option("--model", help="Model directory (a training run)")],
     instrument: Annotated[str, typer.Option("--instrument", help="Drum class, e.g. kick or snare")],
-    out: Annotated[Path, typer.Option("--out", help="Folder for the WAV files")],
+    out: OutOption,
+    model: ModelOption = None,
     count: Annotated[int, typer.Option("--count", min=1, help="How many sounds")] = 8,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same sounds")] = 0,
+    bit_depth: BitDepthOption = 16,
 ) -> None:
-    """Generate new drum sounds of one class: WAV files with a JSON sidecar each."""
+    """Generate new drum sounds of one class."""
     from .generation import write_generated
 
-    paths = write_generated(model, instrument, count, seed, out)
-    console.print(f"wrote {len(paths)} sounds to {out}")
+    machine = load_machine(model)
+    print_written(write_generated(machine, instrument, count, seed, out, bit_depth), out)
+
+
+@app.command()
+def kit(
+    out: OutOption,
+    model: ModelOption = None,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same kit")] = 0,
+    bit_depth: BitDepthOption = 16,
+) -> None:
+    """Generate a kit: one new sound per class, named by its General MIDI note (36_kick.wav, 38_snare.wav, ...)."""
+    from .generation import write_kit
+
+    machine = load_machine(model)
+    print_written(write_kit(machine, seed, out, bit_depth), out)
+
+
+@app.command()
+def reconstruct(
+    files: Annotated[list[Path], typer.Argument(help="Sound files to pass through the model")],
+    out: OutOption,
+    model: ModelOption = None,
+    bit_depth: BitDepthOption = 16,
+) -> None:
+    """Encode and decode sounds: OUT/<file stem>.wav is how the model hears each one."""
+    from .generation import write_reconstructions
+
+    machine = load_machine(model)
+    written, skipped = write_reconstructions(machine, files, out, bit_depth)
+    print_written(written, out)
+    for file, reason in skipped:
+        console.print(f"  skipped {file}: {reason}", markup=False, highlight=False)
+    if not written:
+        raise DkvaeError("no file could be reconstructed")
+
+
+@app.command()
+def interpolate(
+    file_a: Annotated[Path, typer.Argument(help="The sound to start from")],
+    file_b: Annotated[Path, typer.Argument(help="The sound to end at")],
+    out: OutOption,
+    steps: Annotated[int, typer.Option("--steps", min=2, help="Sounds in the morph, both ends included")] = 8,
+    method: Annotated[Optional[str], typer.Option("--method", help="slerp or linear (default: slerp)")] = None,
+    model: ModelOption = None,
+    bit_depth: BitDepthOption = 16,
+) -> None:
+    """Morph from one sound to another through the latent space."""
+    from .generation import write_interpolation
+
+    machine = load_machine(model)
+    print_written(write_interpolation(machine, file_a, file_b, steps, out, method, bit_depth), out)
+
+
+@app.command()
+def vary(
+    file: Annotated[Path, typer.Argument(help="The sound to vary")],
+    out: OutOption,
+    count: Annotated[int, typer.Option("--count", min=1, help="How many variations")] = 8,
+    amount: Annotated[float, typer.Option("--amount", min=0.0, help="How far from the original (latent units)")] = 0.3,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same variations")] = 0,
+    model: ModelOption = None,
+    bit_depth: BitDepthOption = 16,
+) -> None:
+    """Make variations of a sound: its neighbours in the latent space."""
+    from .generation import write_variations
+
+    machine = load_machine(model)
+    print_written(write_variations(machine, file, count, amount, seed, out, bit_depth), out)
+
+
+@app.command()
+def render(
+    sidecar: Annotated[Path, typer.Argument(help="A sound's JSON sidecar")],
+    out: OutOption,
+    model: ModelOption = None,
+) -> None:
+    """Re-create a sound from its sidecar, bit for bit (same model, same latent, same settings)."""
+    from .generation import render_sidecar
+
+    path = render_sidecar(sidecar, out, model)
+    console.print(f"wrote {path}")
 
 
 def main() -> None:

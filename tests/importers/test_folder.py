@@ -1,16 +1,22 @@
-"""Tests for the loose-folder importer, on a small messy sample library written here."""
+"""Tests for the loose-folder importer, on a small messy sample library written here, with and without a classifier."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+import torch
 
 from dkvae import Bank
+from dkvae.audio import load_sound, log_spectrogram, normalize
+from dkvae.checkpoint import load_model_dir, save_model_dir
+from dkvae.classes import CLASSES
 from dkvae.errors import DkvaeError
 from dkvae.importers.folder import (
     NO_CLASS_REASON,
@@ -20,6 +26,10 @@ from dkvae.importers.folder import (
     import_folder,
     unsorted_reason,
 )
+from dkvae.models import build_model
+from dkvae.training import train
+
+from ..conftest import tiny_config
 
 SAMPLE_RATE = 22050
 
@@ -193,3 +203,122 @@ def test_bank_processes_the_linked_files(library: Path, tmp_path: Path) -> None:
     bank = Bank(out, workers=1)
     assert len(bank.data) == report.total
     assert sorted(bank.instruments) == sorted(label for label, count in report.counts.items() if count)
+
+
+# --- classifying the files no name classifies -----------------------------------------------------
+
+#: Files of `LIBRARY` the classifier is asked about: their names say nothing or name several classes.
+UNNAMED = ["Misc/field recording.flac", "Misc/snare&hat.wav", "Ünïcode Drums/Tambourin Schlag é.wav"]
+#: Sounds of the classifier's own training classes, added under names that say nothing.
+TAKES = {"Misc/take 1.wav": "kick", "Misc/take 2.wav": "hihat", "Misc/take 3.wav": "cymbal"}
+#: A file with an audio extension that holds no audio.
+UNDECODABLE = "Misc/take 7.wav"
+
+
+#: Enough training for the tiny classifier's confidences to spread (about 0.3..0.65), in a few seconds.
+CLASSIFIER_TRAINING = {"epochs": 10, "learning_rate": 1e-2}
+
+
+@pytest.fixture(scope="module")
+def classifier_run(tiny_bank: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A drum classifier trained briefly on the tiny synthetic bank (its run folder is a model directory)."""
+    config = tiny_config(kind="classifier")
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, **CLASSIFIER_TRAINING))
+    run = tmp_path_factory.mktemp("classifier") / "run"
+    train(tiny_bank, run, config, progress_bar=False)
+    return run
+
+
+@pytest.fixture
+def unnamed(library: Path, tiny_bank: Path) -> list[str]:
+    """The files of `library` no name classifies, after adding `TAKES` (copies of the tiny bank's sounds)."""
+    for relative, label in TAKES.items():
+        shutil.copyfile(min((tiny_bank / label).glob("*.wav")), library / relative)
+    return [*UNNAMED, *TAKES]
+
+
+def own_predictions(model: Path, root: Path, files: list[str]) -> dict[str, tuple[str, float]]:
+    """The classifier's (argmax class, softmax confidence) for each file, computed here one file at a time."""
+    directory = load_model_dir(model)
+    audio = directory.config.audio
+    predictions = {}
+    for relative in files:
+        sound, _ = load_sound(root / relative, audio)
+        spectrogram, _, _ = normalize(log_spectrogram(sound, audio.n_fft, audio.hop_length).numpy(), audio)
+        stored = torch.from_numpy(spectrogram.astype(np.float16).astype(np.float32))  # as a bank stores it
+        with torch.no_grad():
+            probabilities = torch.softmax(directory.model(stored[None]), dim=1)[0]
+        predictions[relative] = (directory.class_names[int(probabilities.argmax())], float(probabilities.max()))
+    return predictions
+
+
+def test_at_threshold_zero_every_decodable_unnamed_file_gets_the_classifiers_class(
+    library: Path, tmp_path: Path, classifier_run: Path, unnamed: list[str]
+) -> None:
+    (library / UNDECODABLE).write_bytes(b"RIFF but not really a wave file")
+    expected = own_predictions(classifier_run, library, unnamed)
+    out = tmp_path / "bank"
+    report = import_folder(out, library, model=classifier_run, threshold=0.0)
+
+    rows = manifest(out).set_index("original")
+    named = {source: label for source, label in LIBRARY.items() if label}
+    assert set(rows.index) == set(named) | set(unnamed)
+    for source, label in named.items():
+        assert (rows.loc[source, "label"], rows.loc[source, "labelled_by"]) == (label, "name")
+    for source, (label, confidence) in expected.items():
+        assert rows.loc[source, "label"] == label
+        by, _, value = rows.loc[source, "labelled_by"].partition(":")
+        assert by == "classifier" and float(value) == pytest.approx(confidence, abs=0.006)
+        assert (out / rows.loc[source, "original_path"]).resolve() == (library / source).resolve()
+    assert sum(report.counts.values()) == len(named) + len(unnamed)
+    reasons = dict(report.unsorted)
+    assert reasons["Misc/bass synth.wav"] == NON_DRUM_REASON  # the name rules drums out: never classified
+    assert reasons[UNDECODABLE].startswith(f"{NO_CLASS_REASON}; classifier: cannot decode")
+    assert set(reasons) == {"Misc/bass synth.wav", UNDECODABLE}
+
+
+def test_above_the_threshold_only_confident_files_are_imported(
+    library: Path, tmp_path: Path, classifier_run: Path, unnamed: list[str]
+) -> None:
+    expected = own_predictions(classifier_run, library, unnamed)
+    low, high = sorted(confidence for _, confidence in expected.values())[:2]
+    threshold = (low + high) / 2  # between the two least confident files: all but one pass
+    out = tmp_path / "bank"
+    report = import_folder(out, library, model=classifier_run, threshold=threshold)
+    rows = manifest(out)
+    classified = rows[rows["labelled_by"] != "name"]
+    confident = {source: label for source, (label, confidence) in expected.items() if confidence > threshold}
+    assert dict(zip(classified["original"], classified["label"])) == confident
+    (left_out,) = [source for source, (_, confidence) in expected.items() if confidence < threshold]
+    label, confidence = expected[left_out]
+    reason = dict(report.unsorted)[left_out]
+    assert reason.endswith(f"classifier: {confidence:.2f} {label} < {threshold:.2f}")
+
+
+def test_over_one_no_file_is_labelled_by_the_classifier(
+    library: Path, tmp_path: Path, classifier_run: Path, unnamed: list[str]
+) -> None:
+    expected = own_predictions(classifier_run, library, unnamed)
+    import_folder(tmp_path / "names", library)
+    out = tmp_path / "bank"
+    report = import_folder(out, library, model=classifier_run, threshold=1.01)
+    pd.testing.assert_frame_equal(manifest(out), manifest(tmp_path / "names"))
+    assert set(manifest(out)["labelled_by"]) == {"name"}
+    reasons = dict(report.unsorted)
+    for source, (label, confidence) in expected.items():
+        name_reason, _, classifier_reason = reasons[source].partition("; ")
+        assert name_reason in (NO_CLASS_REASON, "name matches several classes: hihat, snare")
+        shown, shown_label, _, shown_threshold = classifier_reason.removeprefix("classifier: ").split()
+        assert float(shown) == pytest.approx(confidence, abs=0.006)
+        assert (shown_label, shown_threshold) == (label, "1.01")
+
+
+def test_the_model_must_be_a_classifier(library: Path, tmp_path: Path) -> None:
+    config = tiny_config()  # a VAE
+    vae = tmp_path / "vae"
+    save_model_dir(vae, build_model(config.model, config.audio.shape, len(CLASSES)), config, list(CLASSES))
+    with pytest.raises(DkvaeError, match="holds a vae model, not a classifier"):
+        import_folder(tmp_path / "bank", library, model=vae)
+    with pytest.raises(DkvaeError, match="model directory not found"):
+        import_folder(tmp_path / "bank", library, model=tmp_path / "missing")
+    assert not (tmp_path / "bank").exists()  # refused before anything was written

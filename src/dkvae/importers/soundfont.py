@@ -1,17 +1,27 @@
 """Import the drum kits of a SoundFont (``.sf2``) into a bank by rendering each GM drum key with FluidSynth.
 
-Backs ``dkvae import soundfont FILE.sf2 --out BANK``. The preset list is read by a small parser of
-the file's RIFF ``pdta/phdr`` chunk (which also rejects files that are not SoundFonts); the kits are
-rendered in-process through libfluidsynth (Debian: ``libfluidsynth3``) over ctypes, one synth for the
-whole file and one note at a time, each note rendered only until its voices end. Every render is
-cut where it has decayed to `DECAY_DB` below its peak; exact duplicates (GM fonts reuse samples
-across kits) are kept once.
+Backs ``dkvae import soundfont FILE.sf2 --out BANK``. The presets and their key layouts are read by a
+small parser of the file's RIFF ``pdta`` chunk (which also rejects files that are not SoundFonts); the
+kits are rendered in-process through libfluidsynth (Debian: ``libfluidsynth3``) over ctypes, one
+synth for the whole file and one note at a time, each note rendered only until its voices end. Every
+render is cut where it has decayed to `DECAY_DB` below its peak; exact duplicates (GM fonts reuse
+samples across kits) are kept once.
 
 Which presets are drum kits: every preset in `DRUM_BANK` (128, the GM percussion bank); a preset in
 another bank whose name has one of `KIT_WORDS` ("Standard Drums", "Drum Kit"), unless it is one of
 the General MIDI melodic percussion programs 112..119 (Steel Drums, Taiko Drum, Synth Drum, ...);
-and, in a font with no preset of either kind whose file name has one of those words (a drum-only
-font such as ``MyDrumkits.sf2``), all of its presets.
+a preset in another bank whose keys are laid out like a kit (below); and, in a font with no preset
+of any of these kinds whose file name has one of those words (a drum-only font such as
+``MyDrumkits.sf2``), all of its presets.
+
+The key layout is read from the preset -> instrument -> sample zones of the ``pdta`` chunk (each
+zone's key range is its preset zone's range cut by its instrument zone's). A kit puts one drum on
+each key: its zones map at least `MIN_KIT_SAMPLES` distinct samples to narrow ranges (at most
+`KIT_ZONE_KEYS` keys) inside the GM percussion keys 35..81, and those are at least `KIT_SAMPLE_SHARE`
+of the samples it plays there and on wider ranges. A melodic instrument stretches a few samples
+over wide ranges (a piano's few narrow zones are outnumbered by its wide ones). This finds kits
+filed in bank 0 under a player's name, such as the AVL Drumkits' "Black_Pearl_4pc". Where the rule
+guesses wrong, ``import_soundfont(..., presets=[...])`` picks the presets by name or (bank, program).
 """
 
 from __future__ import annotations
@@ -19,16 +29,17 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import hashlib
+import itertools
 import os
 import struct
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..audio import cut_at_decay
-from ..classes import gm_note_class, name_words
+from ..classes import classify_name, gm_note_class, name_words
 from ..config import SILENCE_FLOOR_DB
 from ..errors import DkvaeError
 from .hydrogen import ImportReport
@@ -53,12 +64,25 @@ FADE_SECONDS = 0.005
 #: at velocity 127 (median -12 dBFS). Louder fonts are clipped to full scale.
 SYNTH_GAIN = 0.4
 
+#: Characters stripped from the shared start of a key's sample names ("36-Pearl22Kick-1", "-2" ...).
+SAMPLE_NAME_SEPARATORS = " -_."
+#: A shared start of sample names shorter than this says nothing; the GM key name is used instead.
+MIN_SHARED_NAME = 3
+
 #: The SoundFont bank that holds General MIDI percussion kits.
 DRUM_BANK = 128
 #: Words in a preset (or file) name that say it is a drum kit (plurals count too).
 KIT_WORDS: frozenset[str] = frozenset({"drum", "drumkit", "kit", "perc", "percussion"})
 #: General MIDI melodic programs that are single pitched percussion instruments, not kits.
 GM_MELODIC_PERCUSSION = range(112, 120)
+#: A zone at most this many keys wide holds one drum; a melodic zone stretches its sample wider.
+KIT_ZONE_KEYS = 2
+#: A preset outside `DRUM_BANK` is a kit when at least this many distinct samples sit on narrow zones
+#: inside `GM_DRUM_KEYS` (the AVL kits have 118, GM kits 30..39; GM pianos have up to 11, see below) ...
+MIN_KIT_SAMPLES = 6
+#: ... and those are at least this share of its narrow-in-GM and wide samples (kits: 0.97..1; the
+#: melodic presets of TimGM6mb and sf_GMbank: at most 0.46, Piano 3's 11 narrow against 13 wide).
+KIT_SAMPLE_SHARE = 0.75
 
 #: Debian's file lists say which package installed a font; its copyright file gives the license.
 DPKG_INFO_DIR = Path("/var/lib/dpkg/info")
@@ -97,16 +121,34 @@ class SoundfontReport(ImportReport):
 
 @dataclass(frozen=True)
 class Preset:
-    """One preset header of a SoundFont: its name, bank and program numbers."""
+    """One preset of a SoundFont: its name, bank and program numbers, and how its keys are laid out."""
 
     name: str
     bank: int
     program: int
+    #: Distinct samples its zones put on at most `KIT_ZONE_KEYS` keys inside `GM_DRUM_KEYS`.
+    narrow_samples: int = 0
+    #: Distinct samples its zones stretch over more than `KIT_ZONE_KEYS` keys.
+    wide_samples: int = 0
+    #: The names of the samples each key of `GM_DRUM_KEYS` plays (keys it plays nothing on left out).
+    key_samples: Mapping[int, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
 
 
 # --- reading the preset list ---------------------------------------------------------------------
 
 _PHDR_RECORD = struct.Struct("<20sHHHIII")  # name, preset, bank, bag index, library, genre, morphology
+_BAG_RECORD = struct.Struct("<HH")  # generator index, modulator index
+_GENERATOR_RECORD = struct.Struct("<HH")  # operator, amount (a key range: low key byte, high key byte)
+_INSTRUMENT_RECORD = struct.Struct("<20sH")  # name, bag index
+_SAMPLE_RECORD = struct.Struct("<20sIIIIIBbHH")  # name, start, end, loops, rate, pitch, correction, link, type
+#: SoundFont 2.04 generator numbers: a zone's key range, and what it plays (instrument or sample).
+KEY_RANGE_GENERATOR = 43
+INSTRUMENT_GENERATOR = 41
+SAMPLE_GENERATOR = 53
+_ALL_KEYS = (0, 127)
+
+#: A zone: (low key, high key, index of the instrument or sample it plays).
+Zone = tuple[int, int, int]
 
 
 def _chunks(data: bytes, start: int, end: int) -> Iterable[tuple[bytes, int, int]]:
@@ -121,32 +163,137 @@ def _chunks(data: bytes, start: int, end: int) -> Iterable[tuple[bytes, int, int
         position = body + size + (size & 1)  # chunks are padded to even sizes
 
 
-def parse_presets(data: bytes) -> list[Preset]:
-    """The presets of the SoundFont file contents `data`, in file order, without the terminal "EOP".
-
-    Raises ValueError with a one-line reason if `data` is not a SoundFont (RIFF ``sfbk``) or its preset
-    header chunk is missing or malformed.
-    """
+def _pdta(data: bytes) -> dict[bytes, memoryview]:
+    """The sub-chunks of the ``pdta`` list of SoundFont file contents `data`, by id."""
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"sfbk":
         raise ValueError("not a SoundFont file (no RIFF 'sfbk' header)")
     riff_end = min(len(data), 8 + struct.unpack_from("<I", data, 4)[0])
+    view = memoryview(data)
     for chunk_id, start, end in _chunks(data, 12, riff_end):
-        if chunk_id != b"LIST" or data[start : start + 4] != b"pdta":
-            continue
-        for sub_id, sub_start, sub_end in _chunks(data, start + 4, end):
-            if sub_id != b"phdr":
-                continue
-            size = sub_end - sub_start
-            if size % _PHDR_RECORD.size or size < 2 * _PHDR_RECORD.size:
-                raise ValueError(f"malformed preset headers (phdr chunk of {size} bytes)")
-            presets = []
-            for offset in range(sub_start, sub_end - _PHDR_RECORD.size, _PHDR_RECORD.size):
-                raw_name, program, bank, *_ = _PHDR_RECORD.unpack_from(data, offset)
-                name = raw_name.split(b"\0", 1)[0].decode("latin-1").strip()
-                presets.append(Preset(name or f"preset {bank}:{program}", bank, program))
-            return presets
-        raise ValueError("no preset headers (no 'phdr' chunk in 'pdta')")
+        if chunk_id == b"LIST" and data[start : start + 4] == b"pdta":
+            return {sub_id: view[sub_start:sub_end] for sub_id, sub_start, sub_end in _chunks(data, start + 4, end)}
     raise ValueError("no preset data (no LIST 'pdta' chunk)")
+
+
+def _records(chunks: dict[bytes, memoryview], chunk_id: bytes, record: struct.Struct) -> list[tuple]:
+    """The records of one hydra chunk, its terminal record included; ValueError if missing or malformed."""
+    name = chunk_id.decode("latin-1")
+    if chunk_id not in chunks:
+        raise ValueError(f"no {name!r} chunk in 'pdta'")
+    body = chunks[chunk_id]
+    if len(body) % record.size or len(body) < record.size:
+        raise ValueError(f"malformed {name!r} chunk of {len(body)} bytes")
+    return list(record.iter_unpack(body))
+
+
+def _check_indices(starts: Sequence[int], count: int, what: str) -> None:
+    """Raise ValueError unless the start indices `starts` never decrease and stay within `count` items."""
+    if any(later < earlier for earlier, later in itertools.pairwise(starts)) or starts[-1] > count:
+        raise ValueError(f"malformed {what} indices")
+
+
+def _zones(
+    bag_starts: Sequence[int], generators: Sequence[tuple[int, int]], first: int, end: int, link: int
+) -> list[Zone]:
+    """The zones of bags ``first..end-1``: each bag's key range and its `link` generator's amount.
+
+    A first bag without `link` is the global zone: its key range is the default of the others.
+    Other bags without `link` are ignored, as the SoundFont 2.04 specification says.
+    """
+    zones: list[Zone] = []
+    default = _ALL_KEYS
+    for bag in range(first, end):
+        keys, target = None, None
+        for operator, amount in generators[bag_starts[bag] : bag_starts[bag + 1]]:
+            if operator == KEY_RANGE_GENERATOR:
+                keys = (amount & 0xFF, amount >> 8)
+            elif operator == link:
+                target = amount
+        if target is not None:
+            zones.append((*(keys or default), target))
+        elif bag == first and keys:
+            default = keys
+    return zones
+
+
+def _key_layout(
+    preset_zones: list[Zone], instrument_zones: Sequence[list[Zone]], sample_names: Sequence[str]
+) -> tuple[int, int, dict[int, frozenset[str]]]:
+    """One preset's `Preset.narrow_samples`, `Preset.wide_samples` and `Preset.key_samples`.
+
+    Each sample's keys are its instrument zone's range cut by its preset zone's.
+    """
+    narrow: set[int] = set()
+    wide: set[int] = set()
+    keys: dict[int, set[str]] = {}
+    for low, high, instrument in preset_zones:
+        for sample_low, sample_high, sample in instrument_zones[instrument]:
+            first, last = max(low, sample_low), min(high, sample_high)
+            if last - first + 1 > KIT_ZONE_KEYS:
+                wide.add(sample)
+            elif first <= last and first in GM_DRUM_KEYS and last in GM_DRUM_KEYS:
+                narrow.add(sample)
+            for key in range(max(first, GM_DRUM_KEYS.start), min(last + 1, GM_DRUM_KEYS.stop)):
+                keys.setdefault(key, set()).add(sample_names[sample])
+    return len(narrow), len(wide), {key: frozenset(names) for key, names in keys.items()}
+
+
+def _record_name(raw: bytes) -> str:
+    """A hydra record's name: its 20 bytes up to the first NUL, as text."""
+    return raw.split(b"\0", 1)[0].decode("latin-1").strip()
+
+
+def parse_presets(data: bytes) -> list[Preset]:
+    """The presets of the SoundFont file contents `data`, in file order, without the terminal "EOP".
+
+    Each comes with its key layout (`Preset.narrow_samples`, `Preset.wide_samples`). Raises ValueError
+    with a one-line reason if `data` is not a SoundFont (RIFF ``sfbk``), or its preset data chunks are
+    missing or malformed (wrong sizes, indices out of order or pointing past their chunk).
+    """
+    chunks = _pdta(data)
+    if b"phdr" not in chunks:
+        raise ValueError("no preset headers (no 'phdr' chunk in 'pdta')")
+    size = len(chunks[b"phdr"])
+    if size % _PHDR_RECORD.size or size < 2 * _PHDR_RECORD.size:
+        raise ValueError(f"malformed preset headers (phdr chunk of {size} bytes)")
+    headers = list(_PHDR_RECORD.iter_unpack(chunks[b"phdr"]))
+    pbag, pgen, inst, ibag, igen, shdr = (
+        _records(chunks, chunk_id, record)
+        for chunk_id, record in [
+            (b"pbag", _BAG_RECORD),
+            (b"pgen", _GENERATOR_RECORD),
+            (b"inst", _INSTRUMENT_RECORD),
+            (b"ibag", _BAG_RECORD),
+            (b"igen", _GENERATOR_RECORD),
+            (b"shdr", _SAMPLE_RECORD),
+        ]
+    )
+    sample_names = [_record_name(record[0]) for record in shdr[:-1]]  # without the terminal "EOS"
+
+    preset_bags = [header[3] for header in headers]
+    preset_generators = [bag[0] for bag in pbag]
+    instrument_bags = [instrument[1] for instrument in inst]
+    instrument_generators = [bag[0] for bag in ibag]
+    _check_indices(preset_bags, len(pbag) - 1, "preset bag")
+    _check_indices(preset_generators, len(pgen), "preset generator")
+    _check_indices(instrument_bags, len(ibag) - 1, "instrument bag")
+    _check_indices(instrument_generators, len(igen), "instrument generator")
+
+    instrument_zones = [
+        _zones(instrument_generators, igen, start, end, SAMPLE_GENERATOR)
+        for start, end in itertools.pairwise(instrument_bags)
+    ]
+    if any(sample >= len(sample_names) for zones in instrument_zones for *_, sample in zones):
+        raise ValueError("an instrument zone plays a sample that does not exist")
+    presets = []
+    for header, end in zip(headers, preset_bags[1:]):
+        raw_name, program, bank, start, *_ = header
+        zones = _zones(preset_generators, pgen, start, end, INSTRUMENT_GENERATOR)
+        if any(instrument >= len(instrument_zones) for *_, instrument in zones):
+            raise ValueError("a preset zone plays an instrument that does not exist")
+        layout = _key_layout(zones, instrument_zones, sample_names)
+        presets.append(Preset(_record_name(raw_name) or f"preset {bank}:{program}", bank, program, *layout))
+    return presets
 
 
 def read_presets(path: str | os.PathLike[str]) -> list[Preset]:
@@ -164,9 +311,39 @@ def _has_kit_word(name: str) -> bool:
     return any(word in KIT_WORDS or word.removesuffix("s") in KIT_WORDS for word in name_words(name))
 
 
+def has_kit_layout(preset: Preset) -> bool:
+    """Whether the keys of `preset` are laid out like a drum kit's (see the module doc)."""
+    narrow = preset.narrow_samples
+    return narrow >= MIN_KIT_SAMPLES and narrow >= KIT_SAMPLE_SHARE * (narrow + preset.wide_samples)
+
+
+def key_class(preset: Preset, key: int) -> str | None:
+    """The drum class of `key` in `preset`: its General MIDI percussion class, except outside `DRUM_BANK`.
+
+    A kit in another bank need not follow General MIDI (the AVL kits put a hi-hat swish on key 48,
+    GM's Hi-Mid Tom, and crash chokes on 50 and 58), so there the names of the samples on the key
+    decide when the ones that name a class all name the same one.
+    """
+    if preset.bank != DRUM_BANK:
+        named = {label for name in preset.key_samples.get(key, ()) if (label := classify_name(name))}
+        if len(named) == 1:
+            return named.pop()
+    return gm_note_class(key)
+
+
+def key_instrument(preset: Preset, key: int) -> str:
+    """What plays `key` in `preset`: the General MIDI key name, or outside `DRUM_BANK` (see `key_class`) the
+    start its sample names share ("36-Pearl22Kick" for "36-Pearl22Kick-1", "36-Pearl22Kick-2", ...)."""
+    if preset.bank != DRUM_BANK:
+        shared = os.path.commonprefix(sorted(preset.key_samples.get(key, ()))).strip(SAMPLE_NAME_SEPARATORS)
+        if len(shared) >= MIN_SHARED_NAME:
+            return shared
+    return GM_DRUM_NAMES.get(key, f"note {key}")
+
+
 def is_drum_preset(preset: Preset) -> bool:
-    """Whether `preset` is a drum kit: in the GM percussion bank, or named like a kit (see module doc)."""
-    if preset.bank == DRUM_BANK:
+    """Whether `preset` is a drum kit: in the GM percussion bank, named like a kit, or laid out like one."""
+    if preset.bank == DRUM_BANK or has_kit_layout(preset):
         return True
     return _has_kit_word(preset.name) and preset.program not in GM_MELODIC_PERCUSSION
 
@@ -340,11 +517,13 @@ def import_soundfont(
     decayed to `DECAY_DB` below its peak. Each render becomes
     ``out/<class>/<font>__<preset>__<key>_v<velocity>.wav`` with a manifest row (source: the Debian
     package that installed the font, else "soundfont"; kit: the preset name; instrument: the GM key
-    name; note; velocity 1..127; license; group ``font/preset/key`` so a key's velocities share a
-    split; bank and program). Silent renders (keys the kit lacks) are counted in ``report.silent``;
-    exact duplicates of an earlier render are skipped as "duplicate of ...". `out/LICENSES.md` is
-    rewritten. `presets` (names or ``(bank, program)`` pairs) and `keys` narrow the import, mainly
-    for tests. `progress(done, total)` is called after each render.
+    name, or in a kit outside bank 128 its sample names, see `key_instrument`; note; velocity 1..127;
+    license; group ``font/preset/key`` so a key's velocities share a split; bank and program). The
+    class is the key's (`key_class`). Silent renders (keys the kit lacks) are counted in
+    ``report.silent``; exact duplicates of an earlier render are skipped as "duplicate of ...".
+    `out/LICENSES.md` is rewritten. `presets` (names or ``(bank, program)`` pairs) overrides the
+    detection (any preset can be rendered as a kit, and a kit the rule misses can be named); `keys`
+    narrows the import, mainly for tests. `progress(done, total)` is called after each render.
 
     Raises DkvaeError if `source` is missing, not a SoundFont, has no drum-kit preset (or none of
     `presets`), or if FluidSynth is not installed.
@@ -354,7 +533,9 @@ def import_soundfont(
     if presets is None:
         chosen = drum_presets(all_presets, font.stem)
         if not chosen:
-            raise DkvaeError(f"No drum-kit presets (bank {DRUM_BANK} or named like a kit) in SoundFont {font}")
+            raise DkvaeError(
+                f"No drum-kit presets (bank {DRUM_BANK}, named or laid out like a kit) in SoundFont {font}"
+            )
     else:
         wanted = list(presets)
         chosen = sorted(
@@ -389,7 +570,7 @@ def import_soundfont(
                     continue
                 written = 0
                 for key in key_list:
-                    label = gm_note_class(key)
+                    label = key_class(preset, key)
                     assert label is not None
                     group = f"{font_stem}/{preset_stem}/{key}"
                     for velocity in velocity_list:
@@ -419,7 +600,7 @@ def import_soundfont(
                                     RENDER_SAMPLE_RATE,
                                     source=source_name,
                                     kit=preset.name,
-                                    instrument=GM_DRUM_NAMES.get(key, f"note {key}"),
+                                    instrument=key_instrument(preset, key),
                                     license=license,
                                     note=key,
                                     velocity=velocity,
