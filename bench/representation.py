@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 
 from dkvae.audio import BadAudio, load_sound, log_spectrogram, normalize, spectrogram_to_audio
-from dkvae.config import AUDIO_EXTENSIONS, AudioConfig
+from dkvae.config import AUDIO_EXTENSIONS, AudioConfig, InversionConfig
 
 RATE = 44100
 CANDIDATES = {
@@ -65,7 +65,7 @@ def measure(path: Path, name: str, config: AudioConfig) -> dict[str, float] | No
     kept = np.sum(long_sound[: config.num_samples].astype(np.float64) ** 2) / energy
     normalized, low, high = normalize(log_spectrogram(sound, config.n_fft, config.hop_length).numpy(), config)
     stored = normalized.astype(np.float16).astype(np.float32)
-    rebuilt = spectrogram_to_audio(stored, config, low, high, iterations=32)
+    rebuilt = spectrogram_to_audio(stored, config, low, high, InversionConfig(method="gla", iterations=32))
     convergence, log_distance = compare(sound, rebuilt)
     attack = int(ATTACK_SECONDS * RATE)
     attack_kept = np.max(np.abs(rebuilt[:attack])) / max(np.max(np.abs(sound[:attack])), 1e-9)

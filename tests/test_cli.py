@@ -97,13 +97,17 @@ def test_generate_writes_wavs_with_sidecars_and_refuses_a_broken_model(trained_r
 
     import soundfile as sf
 
-    result = runner.invoke(app, ["generate", "--model", str(trained_run), "--instrument", "kick", "--count", "2",
-                                 "--seed", "3", "--out", str(tmp_path / "out")])  # fmt: skip
-    assert result.exit_code == 0, result.output
-    wavs = sorted((tmp_path / "out").glob("*.wav"))
+    def generate(out: Path) -> list[Path]:
+        result = runner.invoke(app, ["generate", "--model", str(trained_run), "--instrument", "kick", "--count", "2",
+                                     "--seed", "3", "--out", str(out)])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        return sorted(out.glob("*.wav"))
+
+    wavs = generate(tmp_path / "out")
     assert [w.name for w in wavs] == ["kick_3_000.wav", "kick_3_001.wav"]
+    assert [w.read_bytes() for w in wavs] == [w.read_bytes() for w in generate(tmp_path / "again")]
     info = sf.info(wavs[0])
-    assert info.samplerate == 8000 and info.subtype == "PCM_16"
+    assert info.samplerate == 44100 and info.subtype == "PCM_16"
     sidecar = json.loads(wavs[0].with_suffix(".json").read_text())
     assert sidecar["instrument"] == "kick" and sidecar["seed"] == 3 and len(sidecar["latent"]) == 4
     broken = tmp_path / "broken"
@@ -113,6 +117,42 @@ def test_generate_writes_wavs_with_sidecars_and_refuses_a_broken_model(trained_r
     assert failed.returncode == 2 and "not a dkvae model directory" in failed.stderr
     unknown = run_dkvae("generate", "--model", str(trained_run), "--instrument", "gong", "--out", str(tmp_path / "x"))
     assert unknown.returncode == 2 and "this model knows: clap, cymbal" in unknown.stderr
+
+
+def test_kit_reconstruct_interpolate_vary_and_render(trained_run: Path, tmp_path: Path) -> None:
+    import soundfile as sf
+
+    from .conftest import drum_hit
+
+    sf.write(tmp_path / "kick.wav", drum_hit("tone", 0.4, seed=2), 44100)
+    sf.write(tmp_path / "snare.wav", drum_hit("noise", 0.4, seed=3), 44100)
+    (tmp_path / "empty.wav").write_bytes(b"")
+    model = ["--model", str(trained_run)]
+    commands = {
+        "kit": ["kit", *model, "--seed", "3", "--bit-depth", "24", "--out", str(tmp_path / "kit")],
+        "rec": ["reconstruct", str(tmp_path / "kick.wav"), str(tmp_path / "empty.wav"), *model, "--out", str(tmp_path / "rec")],
+        "morph": ["interpolate", str(tmp_path / "kick.wav"), str(tmp_path / "snare.wav"), "--steps", "3", *model,
+                  "--out", str(tmp_path / "morph")],
+        "vars": ["vary", str(tmp_path / "snare.wav"), "--count", "2", "--amount", "0.3", *model, "--out", str(tmp_path / "vars")],
+    }  # fmt: skip
+    outputs = {}
+    for name, arguments in commands.items():
+        result = runner.invoke(app, arguments)
+        assert result.exit_code == 0, (name, result.output)
+        outputs[name] = result.output
+    assert sorted(p.name for p in (tmp_path / "kit").glob("*.wav")) == [
+        "36_kick.wav", "38_snare.wav", "39_clap.wav", "42_hihat.wav", "45_tom.wav", "49_cymbal.wav", "56_perc.wav"
+    ]  # fmt: skip
+    assert sf.info(tmp_path / "kit" / "36_kick.wav").subtype == "PCM_24"
+    assert [p.name for p in (tmp_path / "rec").glob("*.wav")] == ["kick.wav"]
+    assert "skipped" in outputs["rec"] and "empty.wav" in outputs["rec"]
+    assert len(list((tmp_path / "morph").glob("*.wav"))) == 3
+    assert len(list((tmp_path / "vars").glob("*.json"))) == 2
+    result = runner.invoke(app, ["render", str(tmp_path / "morph" / "morph_01.json"), "--out", str(tmp_path / "again")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "again" / "morph_01.wav").read_bytes() == (tmp_path / "morph" / "morph_01.wav").read_bytes()
+    nothing = run_dkvae("reconstruct", str(tmp_path / "empty.wav"), *model, "--out", str(tmp_path / "none"))
+    assert nothing.returncode == 2 and "no file could be reconstructed" in nothing.stderr
 
 
 def test_import_drumsynth_renders_presets_with_lmms(tmp_path: Path) -> None:

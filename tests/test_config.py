@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from dkvae.config import AudioConfig, Config, SplitConfig, get_preset
+from dkvae.config import AudioConfig, Config, InversionConfig, SplitConfig, get_preset
 
 
 def test_seed_preset_has_the_seeds_settings() -> None:
@@ -56,3 +56,27 @@ def test_unknown_keys_in_a_saved_config_are_refused() -> None:
     data["audio"]["colour"] = "red"
     with pytest.raises(TypeError):
         Config.from_dict(data)
+
+
+def test_inversion_settings_round_trip_and_old_configs_without_them_still_load() -> None:
+    config = dataclasses.replace(get_preset("default"), inversion=InversionConfig(method="fgla", iterations=12, momentum=0.9))
+    assert Config.from_json(config.to_json()) == config
+    old = config.to_dict()
+    del old["inversion"]
+    assert Config.from_dict(old).inversion == InversionConfig()
+    with pytest.raises(ValueError):
+        Config.from_dict({**old, "inversion": {"method": "istft"}})
+
+
+def test_inversion_does_not_change_the_processed_data() -> None:
+    config = get_preset("default")
+    changed = dataclasses.replace(config, inversion=InversionConfig(method="gla", iterations=64))
+    assert changed.same_data(config)
+    assert changed.data_json() == config.data_json()
+    assert "inversion" not in config.data_json()
+
+
+def test_seed_preset_inverts_as_the_seed_did_and_default_by_the_benchmarks_choice() -> None:
+    assert get_preset("seed").inversion == InversionConfig(method="gla", iterations=64)
+    assert get_preset("default").inversion == InversionConfig()
+    assert InversionConfig().method == "pghi"

@@ -1,26 +1,115 @@
+"""Tests for writing generated sounds: files, sidecars, and re-rendering a sound bit for bit from its sidecar."""
+
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
+import pytest
 import soundfile as sf
 
-from dkvae.generation import write_generated
+from dkvae.config import OUTPUT_FADE_SECONDS, OUTPUT_SAMPLE_RATE
+from dkvae.errors import DkvaeError
+from dkvae.generation import (
+    SIDECAR_FORMAT,
+    kit_file_name,
+    read_sidecar,
+    render_sidecar,
+    write_generated,
+    write_interpolation,
+    write_kit,
+    write_reconstructions,
+    write_variations,
+)
 from dkvae.machine import DrumMachine
 
+from .conftest import drum_hit
 
-def test_generated_files_match_the_machine_and_their_sidecars_recall_them(trained_run, tmp_path) -> None:
-    paths = write_generated(trained_run, "snare", 3, 11, tmp_path / "out")
+
+@pytest.fixture(scope="module")
+def machine(trained_run) -> DrumMachine:
+    return DrumMachine.load(trained_run)
+
+
+@pytest.fixture
+def sounds(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    sf.write(folder / "my kick.wav", drum_hit("tone", 0.4, 48000, seed=2), 48000)
+    sf.write(folder / "snare.flac", drum_hit("noise", 0.4, 44100, seed=4), 44100)
+    sf.write(folder / "silent.wav", np.zeros(4000, np.float32), 44100)
+    (folder / "broken.wav").write_bytes(b"RIFF\x00\x00")
+    return folder
+
+
+def test_generated_files_match_the_machine(machine, tmp_path) -> None:
+    paths = write_generated(machine, "snare", 3, 11, tmp_path / "out")
     assert [p.name for p in paths] == ["snare_11_000.wav", "snare_11_001.wav", "snare_11_002.wav"]
-    machine = DrumMachine.load(trained_run)
     expected = machine.generate("snare", 3, 11)
     for index, path in enumerate(paths):
         written, rate = sf.read(path, dtype="float32")
-        assert rate == machine.sample_rate
-        peak = max(float(np.max(np.abs(expected[index]))), 1.0)
-        np.testing.assert_allclose(written, expected[index] / peak, atol=1 / 32768 + 1e-6)
-        sidecar = json.loads(path.with_suffix(".json").read_text())
-        assert sidecar["model_id"] == machine.directory.model_id and sidecar["index"] == index
-        latent = np.array(sidecar["latent"], dtype=np.float32)
-        decoded = machine.decode_spectrograms(latent[None], sidecar["instrument"])
-        np.testing.assert_allclose(decoded, machine.decode_spectrograms(machine.sample_latents(3, 11)[index : index + 1], "snare"), atol=1e-4)
+        assert rate == OUTPUT_SAMPLE_RATE and sf.info(path).subtype == "PCM_16"
+        body = len(written) - round(OUTPUT_FADE_SECONDS * OUTPUT_SAMPLE_RATE)  # then the trimmed tail's fade
+        np.testing.assert_allclose(written[:body], expected[index][:body], atol=1 / 32768 + 1e-6)
+        sidecar = read_sidecar(path.with_suffix(".json"))
+        assert sidecar["format"] == SIDECAR_FORMAT and sidecar["model_id"] == machine.model_id
+        assert (sidecar["instrument"], sidecar["seed"], sidecar["index"]) == ("snare", 11, index)
+        np.testing.assert_array_equal(np.float32(sidecar["latent"]), machine.sample_latents(3, 11)[index])
+
+
+def test_render_recreates_every_kind_of_sound_bit_for_bit(machine, sounds, tmp_path) -> None:
+    made = (
+        write_generated(machine, "kick", 2, 4, tmp_path / "gen", bit_depth=24)
+        + write_kit(machine, 1, tmp_path / "kit")
+        + write_reconstructions(machine, [sounds / "my kick.wav"], tmp_path / "rec")[0]
+        + write_interpolation(machine, sounds / "my kick.wav", sounds / "snare.flac", 3, tmp_path / "morph")
+        + write_variations(machine, sounds / "snare.flac", 2, 0.4, 5, tmp_path / "vary")
+    )
+    for path in made:
+        again = render_sidecar(path.with_suffix(".json"), tmp_path / "again" / path.parent.name)
+        assert again.name == path.name
+        assert again.read_bytes() == path.read_bytes(), path
+
+
+def test_render_refuses_another_model_and_bad_sidecars(machine, trained_run, tmp_path) -> None:
+    path = write_generated(machine, "kick", 1, 0, tmp_path / "gen")[0]
+    sidecar = json.loads(path.with_suffix(".json").read_text())
+    sidecar["model_id"] = "000000000000"
+    (tmp_path / "other.json").write_text(json.dumps(sidecar))
+    with pytest.raises(DkvaeError, match="made by model 000000000000"):
+        render_sidecar(tmp_path / "other.json", tmp_path / "out")
+    (tmp_path / "foreign.json").write_text('{"hello": 1}')
+    with pytest.raises(DkvaeError, match="not a dkvae sound sidecar"):
+        render_sidecar(tmp_path / "foreign.json", tmp_path / "out")
+    with pytest.raises(DkvaeError, match="cannot read sidecar"):
+        render_sidecar(tmp_path / "missing.json", tmp_path / "out")
+    moved = tmp_path / "moved model"
+    shutil.copytree(trained_run, moved)
+    assert render_sidecar(path.with_suffix(".json"), tmp_path / "out", model=moved).read_bytes() == path.read_bytes()
+
+
+def test_kit_files_are_named_by_gm_note(machine, tmp_path) -> None:
+    paths = write_kit(machine, 3, tmp_path / "kit")
+    assert sorted(p.name for p in paths) == sorted(kit_file_name(name) for name in machine.instruments)
+    assert kit_file_name("kick") == "36_kick.wav" and kit_file_name("snare") == "38_snare.wav"
+    assert json.loads((tmp_path / "kit" / "36_kick.json").read_text())["details"]["note"] == 36
+
+
+def test_reconstruct_skips_unusable_files_with_reasons(machine, sounds, tmp_path) -> None:
+    files = sorted(sounds.iterdir())
+    written, skipped = write_reconstructions(machine, files, tmp_path / "rec")
+    assert sorted(p.name for p in written) == ["my kick.wav", "snare.wav"]
+    reasons = {name.rsplit("/", 1)[-1]: reason for name, reason in skipped}
+    assert "silent" in reasons["silent.wav"] and "cannot read" in reasons["broken.wav"]
+    assert not (tmp_path / "rec" / "silent.wav").exists()
+
+
+def test_interpolation_sidecars_record_the_class_blend(machine, sounds, tmp_path) -> None:
+    paths = write_interpolation(machine, sounds / "my kick.wav", sounds / "snare.flac", 4, tmp_path / "morph", "linear")
+    assert [p.name for p in paths] == [f"morph_{i:02d}.wav" for i in range(4)]
+    documents = [read_sidecar(p.with_suffix(".json")) for p in paths]
+    assert all(d["details"]["method"] == "linear" for d in documents)
+    blends = [d["class_weights"] for d in documents]
+    if blends[0] is not None:  # the two inputs were heard as different classes
+        assert all(abs(sum(w) - 1) < 1e-5 for w in blends) and blends[0] != blends[-1]

@@ -17,7 +17,16 @@ import soxr
 import torch
 
 from .atomic import atomic_path
-from .config import AMPLITUDE_FLOOR, MAX_LEAD_IN_SECONDS, MIN_SOUND_SECONDS, SILENCE_FLOOR_DB, AudioConfig
+from .config import (
+    AMPLITUDE_FLOOR,
+    MAX_LEAD_IN_SECONDS,
+    MIN_SOUND_SECONDS,
+    OUTPUT_PEAK_DB,
+    SILENCE_FLOOR_DB,
+    AudioConfig,
+    InversionConfig,
+)
+from .inversion import invert
 
 
 class BadAudio(Exception):
@@ -172,12 +181,52 @@ def _read_sound(handle: sf.SoundFile, config: AudioConfig) -> tuple[np.ndarray, 
         raise BadAudio(f"too short: under {MIN_SOUND_SECONDS * 1000:g} ms of sound")
 
     level = peak_db(segment)
+    info = SoundInfo(rate, channels, frames, round(level, 3), round((offset + start) / rate, 6))
+    return _fit(segment, rate, config), info
+
+
+def _fit(segment: np.ndarray, rate: int, config: AudioConfig) -> np.ndarray:
+    """A mono segment starting at its onset, resampled, fitted to length and peak-scaled as `config` says."""
     audio = resample(segment, rate, config.sample_rate)
     audio = match_length(audio, config.num_samples, round(config.fade_out * config.sample_rate))
     if config.peak_normalize:
-        audio = audio * np.float32(1.0 / max(float(np.max(np.abs(audio))), floor))
-    info = SoundInfo(rate, channels, frames, round(level, 3), round((offset + start) / rate, 6))
-    return audio.astype(np.float32, copy=False), info
+        audio = audio * np.float32(1.0 / max(float(np.max(np.abs(audio))), 10.0 ** (SILENCE_FLOOR_DB / 20.0)))
+    return audio.astype(np.float32, copy=False)
+
+
+def prepare_sound(audio: np.ndarray, sample_rate: int, config: AudioConfig) -> np.ndarray:
+    """The normalized spectrogram ``(freq, frames)`` of an in-memory sound ``(samples[, channels])``, as the bank makes it.
+
+    The same steps as `load_sound` and the preprocessor (mono, lead-in trimmed, resampled, fitted,
+    peak-scaled, log-spectrogram, normalized), so a user's sound meets a model as its training data did.
+    Raises `BadAudio` when the sound is silent, too short or not finite.
+    """
+    mono = to_mono(np.asarray(audio, dtype=np.float32))
+    if mono.size == 0:
+        raise BadAudio("empty: no audio frames")
+    if not np.isfinite(mono).all():
+        raise BadAudio("invalid: NaN or infinite samples")
+    if np.abs(mono).max() < 10.0 ** (SILENCE_FLOOR_DB / 20.0):
+        raise BadAudio("silent: no sample above the silence floor")
+    start = find_onset(mono, config.trim_db, math.ceil(config.pre_roll * sample_rate))
+    needed = math.ceil(config.num_samples * sample_rate / config.sample_rate) + math.ceil(config.pre_roll * sample_rate) + 16
+    segment = mono[start : start + needed]
+    if sound_span(segment, config.trim_db) < MIN_SOUND_SECONDS * sample_rate:
+        raise BadAudio(f"too short: under {MIN_SOUND_SECONDS * 1000:g} ms of sound")
+    spectrogram = log_spectrogram(_fit(segment, sample_rate, config), config.n_fft, config.hop_length).numpy()
+    return normalize(spectrogram, config)[0].astype(np.float32)
+
+
+def finish_sound(audio: np.ndarray, fade_samples: int, peak_db_level: float = OUTPUT_PEAK_DB) -> np.ndarray:
+    """A generated sound ``(samples,)`` made ready to play: DC removed, peak at `peak_db_level` dBFS, faded out at the end."""
+    out = np.asarray(audio, dtype=np.float64) - float(np.mean(audio))
+    peak = float(np.max(np.abs(out), initial=0.0))
+    if peak > 0:
+        out *= 10.0 ** (peak_db_level / 20.0) / peak
+    fade = min(fade_samples, len(out))
+    if fade > 0:
+        out[len(out) - fade :] *= fade_out_curve(fade)
+    return out.astype(np.float32)
 
 
 def _read_block(handle: sf.SoundFile, count: int, frames: int, start: int) -> np.ndarray:
@@ -255,24 +304,10 @@ def denormalize(normalized: np.ndarray, min_value: float, max_value: float) -> n
     return normalized * (max_value - min_value) + min_value
 
 
-def griffin_lim(
-    magnitude: torch.Tensor, n_fft: int, hop_length: int, num_samples: int, iterations: int = 32
-) -> torch.Tensor:
-    """Plain Griffin-Lim phase recovery: ``(..., freq, frames)`` STFT magnitudes to ``(..., num_samples)``.
-
-    The baseline inversion (zero initial phase, so it is deterministic); `dkvae.inversion` has faster,
-    better ones.
-    """
-    window = _window(n_fft, magnitude.device)
-    spectrum = magnitude.to(torch.complex64)
-    audio = torch.istft(spectrum, n_fft, hop_length, window=window, center=True, length=num_samples)
-    for _ in range(iterations):
-        rebuilt = torch.stft(
-            audio, n_fft, hop_length, window=window, center=True, pad_mode="constant", return_complex=True
-        )
-        spectrum = magnitude * torch.exp(1j * torch.angle(rebuilt))
-        audio = torch.istft(spectrum, n_fft, hop_length, window=window, center=True, length=num_samples)
-    return audio
+def stft_magnitude(spectrogram_db: np.ndarray | torch.Tensor, n_fft: int) -> torch.Tensor:
+    """Inverse of `log_spectrogram`'s scaling: dB ``(..., freq, frames)`` to float32 STFT magnitudes as ``torch.stft`` makes them."""
+    level = torch.as_tensor(spectrogram_db, dtype=torch.float32)
+    return torch.pow(10.0, level / 20.0) * _magnitude_scale(n_fft)
 
 
 def spectrogram_to_audio(
@@ -280,18 +315,18 @@ def spectrogram_to_audio(
     config: AudioConfig,
     min_value: float | None = None,
     max_value: float | None = None,
-    iterations: int = 32,
+    inversion: InversionConfig | None = None,
 ) -> np.ndarray:
-    """Turn a normalized spectrogram ``(..., freq, frames)`` back into audio ``(..., config.num_samples)``.
+    """Turn a normalized spectrogram ``(..., freq, frames)`` back into float32 audio ``(..., config.num_samples)``.
 
     `min_value`/`max_value` default to the global dB range; pass a sample's own values for ``minmax``.
+    `inversion` chooses the phase recovery (`dkvae.inversion.invert`); None is ``InversionConfig()``.
     """
     low = config.min_db if min_value is None else min_value
     high = config.max_db if max_value is None else max_value
-    spectrogram_db = denormalize(np.asarray(normalized, dtype=np.float32), low, high)
-    magnitude = torch.from_numpy(10.0 ** (spectrogram_db / 20.0) * _magnitude_scale(config.n_fft))
-    audio = griffin_lim(magnitude.float(), config.n_fft, config.hop_length, config.num_samples, iterations)
-    return audio.numpy()
+    magnitude = stft_magnitude(denormalize(np.asarray(normalized, dtype=np.float32), low, high), config.n_fft)
+    settings = InversionConfig() if inversion is None else inversion
+    return invert(magnitude, config.n_fft, config.hop_length, config.num_samples, settings).numpy()
 
 
 def write_wav(

@@ -23,7 +23,7 @@ import pandas as pd
 
 from . import audio
 from .atomic import atomic_path, write_text
-from .config import AUDIO_EXTENSIONS, AudioConfig, Config, SplitConfig, get_preset
+from .config import AUDIO_EXTENSIONS, AudioConfig, Config, InversionConfig, SplitConfig, get_preset
 from .errors import DkvaeError
 from .importers.layout import MANIFEST_NAME
 from .packed import PackedRows
@@ -448,9 +448,10 @@ class Bank:
         config: AudioConfig | None = None,
         min_value: float | None = None,
         max_value: float | None = None,
+        inversion: InversionConfig | None = None,
     ) -> np.ndarray:
-        """Invert a normalized spectrogram to audio with the baseline Griffin-Lim."""
-        return audio.spectrogram_to_audio(normalized, config or AudioConfig(), min_value, max_value)
+        """Invert a normalized spectrogram to audio (default: `InversionConfig()`; the seed preset's is 64 plain Griffin-Lim iterations)."""
+        return audio.spectrogram_to_audio(normalized, config or AudioConfig(), min_value, max_value, inversion)
 
     spectogram_to_audio = spectrogram_to_audio
 

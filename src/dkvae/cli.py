@@ -413,6 +413,40 @@ def render(
     console.print(f"wrote {path}")
 
 
+@app.command()
+def evaluate(
+    bank: Annotated[Path, typer.Argument(help="A processed bank: the model is measured on its test split")],
+    out: Annotated[Path, typer.Option("--out", help="Report folder: report.md, metrics.json, PNGs, cached classifier")],
+    model: ModelOption = None,
+    count: Annotated[int, typer.Option("--count", min=2, help="Sounds generated per class")] = 64,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated sounds and of every random choice")] = 0,
+) -> None:
+    """Measure a model: reconstruction, generation against real-data ceilings and a noise floor, latent space; write a report."""
+    from .evaluation.evaluate import evaluate as run_evaluation
+
+    with stage_progress_bars() as progress:
+        metrics = run_evaluation(bank, out, model, count=count, seed=seed, progress=progress)
+    console.print(f"wrote {out / 'report.md'} and {out / 'metrics.json'} in {metrics['seconds']['total']:.0f} s")
+
+
+@app.command()
+def compare(reports: Annotated[list[Path], typer.Argument(help="Two or more report folders from dkvae evaluate")]) -> None:
+    """Print evaluation reports side by side; the better figure of each metric is bold and starred."""
+    from .evaluation.compare import compare_reports, row_title
+    from .evaluation.report import format_value
+
+    comparison = compare_reports(reports)
+    table = Table(title="evaluation reports (* better)")
+    for column in ["section", "metric", *comparison.names]:
+        table.add_column(column, justify="left" if column in ("section", "metric") else "right")
+    for row in comparison.rows:
+        cells = [f"[bold]{format_value(v)} *[/bold]" if i == row.best else format_value(v) for i, v in enumerate(row.values)]
+        table.add_row(row.section, row_title(row), *cells)
+    console.print(table)
+    for note in comparison.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
+
+
 def main() -> None:
     """Entry point: runs the app; a user error prints one line and exits with code 2."""
     try:

@@ -1,23 +1,49 @@
-"""`DrumMachine`: generate drum sounds from a trained model directory."""
+"""`DrumMachine`: generate, encode, decode, reconstruct, interpolate, vary and kit drum sounds with a trained model."""
 
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 
-from .audio import spectrogram_to_audio
+from .audio import (
+    BadAudio,
+    cut_at_decay,
+    finish_sound,
+    prepare_sound,
+    resample,
+    spectrogram_to_audio,
+    write_wav,
+)
 from .checkpoint import ModelDirectory, load_model_dir
+from .config import OUTPUT_FADE_SECONDS, OUTPUT_SAMPLE_RATE, TAIL_DB
 from .errors import DkvaeError
+
+#: Folder of the bundled default model inside the installed package.
+PRETRAINED_DIR = "pretrained"
+#: How `interpolate` walks the latent space by default (see bench/interpolation.py for the choice).
+DEFAULT_INTERPOLATION: Literal["slerp", "linear"] = "slerp"
+#: WAV sample formats `save_wav` writes, by bit depth.
+WAV_SUBTYPES = {16: "PCM_16", 24: "PCM_24"}
+
+#: An instrument name, or one weight per class ``(num_classes,)`` / ``(n, num_classes)`` to blend classes.
+Classes = str | np.ndarray
+
+
+def bundled_model_dir() -> Path:
+    """Where the bundled default model lives in the installed package."""
+    return Path(str(resources.files("dkvae") / PRETRAINED_DIR))
 
 
 class DrumMachine:
-    """A trained generator: latent vectors in, drum sounds out.
+    """A trained generator: latent vectors in, drum sounds out, at `OUTPUT_SAMPLE_RATE`.
 
-    >>> machine = DrumMachine.load("runs/vae")  # doctest: +SKIP
-    >>> snares = machine.generate("snare", n=8, seed=7)  # (8, samples) at machine.sample_rate
+    >>> machine = DrumMachine.load()                   # the bundled model
+    >>> snares = machine.generate("snare", n=8, seed=7)  # (8, samples) float32 at machine.sample_rate
     """
 
     def __init__(self, directory: ModelDirectory) -> None:
@@ -29,19 +55,34 @@ class DrumMachine:
         self.instruments = list(directory.class_names)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> DrumMachine:
-        """Load the model directory at `path` (weights as safetensors, settings as JSON; nothing is unpickled)."""
-        return cls(load_model_dir(Path(path)))
+    def load(cls, path: str | os.PathLike[str] | None = None) -> DrumMachine:
+        """Load a model directory (default: the bundled model); weights are safetensors, settings JSON, nothing unpickled."""
+        return cls(load_model_dir(bundled_model_dir() if path is None else Path(path)))
 
     @property
     def sample_rate(self) -> int:
-        """Sample rate of the generated audio, in Hz."""
+        """Sample rate of every sound this machine returns, in Hz."""
+        return OUTPUT_SAMPLE_RATE
+
+    @property
+    def model_sample_rate(self) -> int:
+        """Sample rate the model works at, in Hz (its sounds are resampled to `sample_rate`)."""
         return self.config.audio.sample_rate
 
     @property
     def latent_dim(self) -> int:
         """Size of the latent vectors."""
         return self.config.model.latent_dim
+
+    @property
+    def model_id(self) -> str:
+        """Digest of the model's weights: what a sidecar records to recall a sound."""
+        return self.directory.model_id
+
+    @property
+    def conditional(self) -> bool:
+        """True when the model is told the drum class (then every decode needs one)."""
+        return bool(getattr(self.model, "conditional", False))
 
     def class_index(self, instrument: str) -> int:
         """The model's index for `instrument`; an unknown name lists the known ones."""
@@ -50,31 +91,223 @@ class DrumMachine:
         except ValueError:
             raise DkvaeError(f"unknown instrument {instrument!r}; this model knows: {', '.join(self.instruments)}") from None
 
+    def class_weights(self, classes: Classes, n: int) -> np.ndarray:
+        """``(n, num_classes)`` class weights (rows sum to 1) for an instrument name or given weights."""
+        if isinstance(classes, str) and not classes and not self.conditional:
+            return np.full((n, len(self.instruments)), 1.0 / len(self.instruments), np.float32)  # ignored
+        if isinstance(classes, str):
+            weights = np.zeros((n, len(self.instruments)), np.float32)
+            weights[:, self.class_index(classes)] = 1.0
+            return weights
+        weights = np.broadcast_to(np.asarray(classes, np.float32), (n, len(self.instruments)))
+        if (weights < 0).any() or not np.allclose(weights.sum(axis=1), 1.0, atol=1e-4):
+            raise DkvaeError("class weights must be non-negative and sum to 1")
+        return weights.copy()
+
+    # --- latents -------------------------------------------------------------------------------
+
     def sample_latents(self, n: int, seed: int) -> np.ndarray:
-        """`n` latent vectors ``(n, latent_dim)`` from the standard normal prior, fixed by `seed`."""
+        """`n` latent vectors ``(n, latent_dim)`` float32 from the standard normal prior, fixed by `seed`."""
         if n < 1:
             raise DkvaeError("the number of sounds must be at least 1")
         generator = torch.Generator().manual_seed(seed)
         return torch.randn(n, self.latent_dim, generator=generator).numpy()
 
-    @torch.inference_mode()
-    def decode_spectrograms(self, latents: np.ndarray, instrument: str) -> np.ndarray:
-        """Normalized spectrograms ``(n, freq, frames)`` for latent vectors ``(n, latent_dim)`` of one class."""
-        z = torch.as_tensor(latents, dtype=torch.float32)
-        labels = torch.full((len(z),), self.class_index(instrument), dtype=torch.long)
-        conditional = bool(getattr(self.model, "conditional", False))
-        return self.model.decode(z, labels if conditional else None).clamp(0, 1).numpy()
+    def spectrogram(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        """The model-ready normalized spectrogram ``(freq, frames)`` of a user's sound ``(samples[, channels])``.
 
-    def render(self, latents: np.ndarray, instrument: str) -> np.ndarray:
-        """Sounds ``(n, samples)`` float32 at `sample_rate` from latent vectors ``(n, latent_dim)`` of one class."""
+        Raises DkvaeError when the sound is silent, too short or not finite.
+        """
+        try:
+            return prepare_sound(np.asarray(audio, np.float32), sample_rate, self.config.audio)
+        except BadAudio as reason:
+            raise DkvaeError(f"cannot use this sound: {reason}") from None
+
+    @torch.inference_mode()
+    def _encode_spectrograms(self, spectrograms: np.ndarray, labels: torch.Tensor | None) -> np.ndarray:
+        x = torch.as_tensor(np.asarray(spectrograms), dtype=torch.float32)
+        encoded = self.model.encode(x, labels if self.conditional else None)
+        return (encoded[0] if isinstance(encoded, tuple) else encoded).numpy()
+
+    def encode_spectrograms(self, spectrograms: np.ndarray, instrument: str) -> np.ndarray:
+        """Latents ``(n, latent_dim)`` (posterior means) of normalized spectrograms ``(n, freq, frames)`` of one class."""
+        labels = torch.full((len(spectrograms),), self.class_index(instrument)) if self.conditional else None
+        return self._encode_spectrograms(spectrograms, labels)
+
+    @torch.inference_mode()
+    def classify(self, audio: np.ndarray, sample_rate: int) -> str:
+        """The instrument whose decoding reconstructs `audio` best (analysis by synthesis; the model's own judgement).
+
+        An unconditional model has no say: it returns "" (any class decodes alike).
+        """
+        if not self.conditional:
+            return ""
+        spectrogram = self.spectrogram(audio, sample_rate)
+        count = len(self.instruments)
+        labels = torch.arange(count)
+        batch = np.repeat(spectrogram[None], count, axis=0)
+        latents = torch.as_tensor(self._encode_spectrograms(batch, labels))
+        rebuilt = self.model.decode(latents, labels).numpy()
+        errors = ((rebuilt - spectrogram[None]) ** 2).mean(axis=(1, 2))
+        return self.instruments[int(errors.argmin())]
+
+    def encode(self, audio: np.ndarray, sample_rate: int, instrument: str | None = None) -> np.ndarray:
+        """The latent vector ``(latent_dim,)`` of a user's sound (the posterior mean); its class is inferred unless given."""
+        spectrogram = self.spectrogram(audio, sample_rate)
+        if instrument is None:
+            instrument = self.classify(audio, sample_rate)
+        return self.encode_spectrograms(spectrogram[None], instrument)[0]
+
+    # --- sounds ----------------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def decode_spectrograms(self, latents: np.ndarray, classes: Classes) -> np.ndarray:
+        """Normalized spectrograms ``(n, freq, frames)`` for latents ``(n, latent_dim)`` of one class or a class blend."""
+        z = torch.as_tensor(np.asarray(latents, np.float32).reshape(-1, self.latent_dim))
+        weights = torch.as_tensor(self.class_weights(classes, len(z)))
+        return self.model.decode(z, weights if self.conditional else None).clamp(0, 1).numpy()
+
+    def render(self, latents: np.ndarray, classes: Classes) -> np.ndarray:
+        """Finished sounds ``(n, samples)`` float32 at `sample_rate` for latents ``(n, latent_dim)``.
+
+        Each sound is decoded, inverted to audio (the config's inversion method), resampled to
+        `OUTPUT_SAMPLE_RATE`, and finished: peak-normalized with headroom and faded out at the end.
+        Sounds are computed one at a time, so a sound is bit-identical however many are rendered with it.
+        """
+        latents = np.asarray(latents, np.float32).reshape(-1, self.latent_dim)
         if len(latents) < 1:
             raise DkvaeError("the number of sounds must be at least 1")
-        spectrograms = self.decode_spectrograms(latents, instrument)
-        normalization = self.directory.normalization
-        low = normalization.get("min_value") if self.config.audio.normalization == "minmax" else None
-        high = normalization.get("max_value") if self.config.audio.normalization == "minmax" else None
-        return spectrogram_to_audio(spectrograms, self.config.audio, low, high).astype(np.float32)
+        weights = self.class_weights(classes, len(latents))
+        return np.stack([self._render_one(latent, weight) for latent, weight in zip(latents, weights)])
+
+    def _render_one(self, latent: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        spectrogram = self.decode_spectrograms(latent[None], weights[None])
+        normalization = self.directory.normalization if self.config.audio.normalization == "minmax" else {}
+        audio = spectrogram_to_audio(
+            spectrogram,
+            self.config.audio,
+            normalization.get("min_value"),
+            normalization.get("max_value"),
+            self.config.inversion,
+        )[0]
+        audio = resample(audio, self.model_sample_rate, OUTPUT_SAMPLE_RATE)
+        return finish_sound(audio, round(OUTPUT_FADE_SECONDS * OUTPUT_SAMPLE_RATE))
 
     def generate(self, instrument: str, n: int = 1, seed: int = 0) -> np.ndarray:
         """`n` new sounds of `instrument`, ``(n, samples)`` float32 at `sample_rate`; the same seed gives the same sounds."""
+        self.class_index(instrument)
         return self.render(self.sample_latents(n, seed), instrument)
+
+    def decode(self, z: np.ndarray, instrument: Classes) -> np.ndarray:
+        """Sounds for latents: ``(latent_dim,)`` -> ``(samples,)``, ``(n, latent_dim)`` -> ``(n, samples)``."""
+        z = np.asarray(z, np.float32)
+        audio = self.render(z, instrument)
+        return audio[0] if z.ndim == 1 else audio
+
+    def reconstruct(self, audio: np.ndarray, sample_rate: int, instrument: str | None = None) -> np.ndarray:
+        """The model's rendering ``(samples,)`` of a user's sound: encode (class inferred unless given), then decode."""
+        instrument = instrument or self.classify(audio, sample_rate)
+        return self.decode(self.encode(audio, sample_rate, instrument), instrument)
+
+    def interpolation_latents(
+        self, start: np.ndarray, end: np.ndarray, steps: int, method: Literal["slerp", "linear"] | None = None
+    ) -> np.ndarray:
+        """`steps` latents ``(steps, latent_dim)`` from `start` to `end` inclusive, spherical or linear."""
+        if steps < 2:
+            raise DkvaeError("an interpolation needs at least 2 steps")
+        method = method or DEFAULT_INTERPOLATION
+        if method not in ("slerp", "linear"):
+            raise DkvaeError(f"unknown interpolation {method!r}; use slerp or linear")
+        return interpolate_latents(np.asarray(start, np.float32), np.asarray(end, np.float32), steps, method)
+
+    def morph_plan(
+        self,
+        a: np.ndarray,
+        rate_a: int,
+        b: np.ndarray,
+        rate_b: int,
+        steps: int,
+        method: Literal["slerp", "linear"] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Latents ``(steps, latent_dim)`` and class weights ``(steps, num_classes)`` of a morph from `a` to `b`.
+
+        The endpoints are the two sounds' latents; the classes are blended linearly when they differ.
+        """
+        classes = [self.classify(a, rate_a), self.classify(b, rate_b)]
+        latents = self.interpolation_latents(self.encode(a, rate_a, classes[0]), self.encode(b, rate_b, classes[1]), steps, method)
+        weights = np.linspace(self.class_weights(classes[0], 1)[0], self.class_weights(classes[1], 1)[0], steps)
+        return latents, weights.astype(np.float32)
+
+    def interpolate(
+        self,
+        a: np.ndarray,
+        b: np.ndarray,
+        steps: int = 8,
+        sample_rate: int = OUTPUT_SAMPLE_RATE,
+        method: Literal["slerp", "linear"] | None = None,
+    ) -> np.ndarray:
+        """A morph ``(steps, samples)`` from sound `a` to sound `b` (both at `sample_rate`), endpoints included.
+
+        The latents are interpolated (`method`, default `DEFAULT_INTERPOLATION`); when the two sounds
+        are of different classes, the class is blended linearly along the way too.
+        """
+        latents, weights = self.morph_plan(a, sample_rate, b, sample_rate, steps, method)
+        return self.render(latents, weights)
+
+    def variation_latents(
+        self, audio: np.ndarray, sample_rate: int, n: int, amount: float, seed: int
+    ) -> tuple[np.ndarray, str]:
+        """Latents ``(n, latent_dim)`` around a sound's own (plus `amount` times standard normal noise), and its class."""
+        if amount < 0:
+            raise DkvaeError("the amount of variation must be >= 0")
+        instrument = self.classify(audio, sample_rate)
+        latents = self.encode(audio, sample_rate, instrument)[None] + amount * self.sample_latents(n, seed)
+        return latents.astype(np.float32), instrument
+
+    def vary(
+        self, audio: np.ndarray, sample_rate: int, n: int = 8, amount: float = 0.3, seed: int = 0
+    ) -> np.ndarray:
+        """`n` variations ``(n, samples)`` of a user's sound, `amount` away from it in latent space."""
+        latents, instrument = self.variation_latents(audio, sample_rate, n, amount, seed)
+        return self.render(latents, instrument)
+
+    def kit(self, seed: int = 0) -> dict[str, np.ndarray]:
+        """One new sound per instrument, ``{instrument: (samples,)}``; the same seed gives the same kit."""
+        return {instrument: self.generate(instrument, 1, seed)[0] for instrument in self.instruments}
+
+    def save_wav(self, path: str | os.PathLike[str], audio: np.ndarray, bit_depth: int = 16) -> Path:
+        """Write one sound ``(samples,)`` at `sample_rate` as a WAV file (trailing silence trimmed), atomically."""
+        if bit_depth not in WAV_SUBTYPES:
+            raise DkvaeError(f"bit depth must be one of {sorted(WAV_SUBTYPES)}, got {bit_depth}")
+        trimmed = cut_at_decay(np.asarray(audio, np.float32), TAIL_DB, round(OUTPUT_FADE_SECONDS * OUTPUT_SAMPLE_RATE))
+        if len(trimmed) == 0:
+            trimmed = np.zeros(1, np.float32)
+        write_wav(path, trimmed, OUTPUT_SAMPLE_RATE, WAV_SUBTYPES[bit_depth])
+        return Path(path)
+
+
+def interpolate_latents(start: np.ndarray, end: np.ndarray, steps: int, method: Literal["slerp", "linear"]) -> np.ndarray:
+    """`steps` points ``(steps, dim)`` from `start` to `end` ``(dim,)``, endpoints exact.
+
+    ``slerp`` follows the great circle between the two directions while the norm changes linearly,
+    which keeps every point as typical of a Gaussian prior as its endpoints (a straight line dips
+    toward the origin, where codes are rarer); ``linear`` is the straight line.
+    """
+    fractions = np.linspace(0.0, 1.0, steps, dtype=np.float64)[:, None]
+    a, b = start.astype(np.float64), end.astype(np.float64)
+    if method == "linear":
+        points = (1 - fractions) * a + fractions * b
+    else:
+        norm_a, norm_b = np.linalg.norm(a), np.linalg.norm(b)
+        if norm_a == 0 or norm_b == 0:
+            points = (1 - fractions) * a + fractions * b
+        else:
+            unit_a, unit_b = a / norm_a, b / norm_b
+            angle = np.arccos(np.clip(unit_a @ unit_b, -1.0, 1.0))
+            if angle < 1e-6:
+                directions = (1 - fractions) * unit_a + fractions * unit_b
+            else:
+                directions = (np.sin((1 - fractions) * angle) * unit_a + np.sin(fractions * angle) * unit_b) / np.sin(angle)
+            points = directions * ((1 - fractions) * norm_a + fractions * norm_b)
+    points[0], points[-1] = a, b
+    return points.astype(np.float32)

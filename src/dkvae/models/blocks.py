@@ -279,7 +279,9 @@ def encoder_decoder(config: ModelConfig, input_shape: tuple[int, int]) -> tuple[
 class ClassConditioning(nn.Module):
     """A learned embedding of the drum class appended to a feature vector; a no-op when disabled.
 
-    ``(batch, features), (batch,) -> (batch, features + output_dim)``.
+    ``(batch, features), (batch,) -> (batch, features + output_dim)``. Labels may also be class
+    weights ``(batch, num_classes)`` (rows summing to 1): the embedding is then the weighted mean of
+    the class embeddings, which blends classes (a kick-to-snare morph).
     """
 
     def __init__(self, num_classes: int, embedding_dim: int, enabled: bool) -> None:
@@ -289,12 +291,21 @@ class ClassConditioning(nn.Module):
         self.output_dim = embedding_dim if enabled else 0
 
     def forward(self, features: Tensor, labels: Tensor | None) -> Tensor:
-        """`features` with the embedding of `labels` (class indices, long) appended; labels are ignored when disabled."""
+        """`features` with the embedding of `labels` (class indices, long; or class weights, float) appended.
+
+        Labels are ignored when disabled.
+        """
         if self.embedding is None:
             return features
         if labels is None:
             raise ValueError("this model is conditional on the drum class: pass labels, a (batch,) tensor of class indices")
-        if labels.shape != (features.shape[0],):
-            expected = features.shape[0]
-            raise ValueError(f"labels must have shape ({expected},), one class index per item; got {tuple(labels.shape)}")
+        batch = features.shape[0]
+        if labels.is_floating_point():
+            if labels.shape != (batch, self.embedding.num_embeddings):
+                raise ValueError(
+                    f"class weights must have shape ({batch}, {self.embedding.num_embeddings}); got {tuple(labels.shape)}"
+                )
+            return torch.cat([features, labels.to(features.dtype) @ self.embedding.weight], dim=1)
+        if labels.shape != (batch,):
+            raise ValueError(f"labels must have shape ({batch},), one class index per item; got {tuple(labels.shape)}")
         return torch.cat([features, self.embedding(labels)], dim=1)

@@ -1,0 +1,100 @@
+"""Generation speed: one sound's latency against the seed's 64-iteration Griffin-Lim, and batch throughput.
+
+Latency (1 CPU thread, median of `--runs`, interleaved with the baselines so all see the same load):
+``DrumMachine.render`` of one latent — decode, inversion (the model's configured method), resampling
+to 44.1 kHz and finishing — against the seed's inversion alone at the seed's settings (22.05 kHz,
+n_fft 512, hop 256) on the spectrogram of the same sound: the seed's own call, librosa's
+``griffinlim`` with 64 iterations (the speed-up is against it), and our torch Griffin-Lim with 64
+iterations for reference.
+
+Throughput (2 threads): sounds per second of ``dkvae generate --count N`` (WAVs and sidecars
+written), median of `--batch-runs`.
+
+    python bench/generation.py --runs 15 --count 256
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dkvae.audio import denormalize, prepare_sound, spectrogram_to_audio
+from dkvae.config import get_preset
+from dkvae.generation import write_generated
+from dkvae.machine import DrumMachine
+
+
+def seconds(work: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start
+
+
+def librosa_baseline(normalized: np.ndarray) -> Callable[[], object] | None:
+    """The seed's own call: librosa.griffinlim, 64 iterations (its defaults), on the same magnitude (None without librosa)."""
+    try:
+        import librosa
+    except ImportError:
+        return None
+    seed = get_preset("seed")
+    magnitude = 10.0 ** (denormalize(normalized, seed.audio.min_db, seed.audio.max_db) / 20.0)
+    return lambda: librosa.griffinlim(magnitude, n_iter=64, hop_length=seed.audio.hop_length, n_fft=seed.audio.n_fft)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=None, help="model directory (default: the bundled model)")
+    parser.add_argument("--instrument", default="snare")
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--count", type=int, default=256)
+    parser.add_argument("--batch-runs", type=int, default=3)
+    args = parser.parse_args()
+    machine = DrumMachine.load(args.model)
+    seed = get_preset("seed")
+    latent = machine.sample_latents(1, 0)
+    sound = machine.render(latent, args.instrument)[0]
+    seed_spectrogram = prepare_sound(sound, machine.sample_rate, seed.audio)[None]
+
+    torch.set_num_threads(1)
+    candidates: dict[str, Callable[[], object]] = {
+        "dkvae_render": lambda: machine.render(latent, args.instrument),
+        "seed_gl64": lambda: spectrogram_to_audio(seed_spectrogram, seed.audio, inversion=seed.inversion),
+    }
+    librosa_call = librosa_baseline(seed_spectrogram[0])
+    if librosa_call is None:
+        raise SystemExit("this benchmark needs librosa (pip install -e .[dev]): the seed's Griffin-Lim is librosa's")
+    candidates["seed_gl64_librosa"] = librosa_call
+    for work in candidates.values():
+        work()  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    for _ in range(args.runs):
+        for name, work in candidates.items():
+            times[name].append(seconds(work))
+    latency = {name: round(statistics.median(values) * 1000, 2) for name, values in times.items()}
+
+    torch.set_num_threads(2)
+    rates = []
+    for _ in range(args.batch_runs):
+        with tempfile.TemporaryDirectory() as out:
+            rates.append(args.count / seconds(lambda: write_generated(machine, args.instrument, args.count, 1, out)))
+    print(json.dumps({
+        "model": str(machine.directory.path),
+        "inversion": vars(machine.config.inversion),
+        "latency_ms": latency,
+        "speedup_over_seed_gl64_librosa": round(latency["seed_gl64_librosa"] / latency["dkvae_render"], 2),
+        "speedup_over_torch_gl64": round(latency["seed_gl64"] / latency["dkvae_render"], 2),
+        "generate_sounds_per_s": round(statistics.median(rates), 1),
+        "count": args.count,
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import math
+
+import librosa
+import numpy as np
+import pytest
+import torch
+
+from dkvae import inversion
+from dkvae.config import InversionConfig
+
+RATE, N_FFT, HOP, SAMPLES = 16000, 512, 128, 8192
+STFT = {"n_fft": N_FFT, "hop_length": HOP, "center": True, "pad_mode": "constant"}
+ITERATIONS = 16
+#: Momentum of the librosa call each method is compared with (fast Griffin-Lim follows PGHI).
+MOMENTUM = {"gla": 0.0, "fgla": 0.99, "pghi": 0.99}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small transforms run fastest on one thread, and on a busy machine far more steadily."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def signal(kind: str) -> np.ndarray:
+    """A test sound of `SAMPLES` samples at `RATE` Hz, float32."""
+    t = np.arange(SAMPLES) / RATE
+    rng = np.random.default_rng(1)
+    if kind == "sine burst":
+        return (np.exp(-t * 12.0) * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)
+    if kind == "click":
+        click = np.zeros(SAMPLES, dtype=np.float32)
+        click[1000] = 1.0
+        return click
+    if kind == "noise burst":
+        return (0.3 * np.exp(-t * 30.0) * rng.standard_normal(SAMPLES)).astype(np.float32)
+    # A kick: a sine swept down from 200 to 60 Hz with a short noise burst on top.
+    body = np.sin(2 * np.pi * np.cumsum(60.0 + 140.0 * np.exp(-t * 40.0)) / RATE)
+    return (0.8 * np.exp(-t * 8.0) * body + 0.3 * np.exp(-t * 60.0) * rng.standard_normal(SAMPLES)).astype(np.float32)
+
+
+SIGNALS = ("sine burst", "click", "noise burst", "drum hit")
+
+
+def magnitude(audio: np.ndarray) -> np.ndarray:
+    """``|STFT|`` with the settings of `dkvae.audio.log_spectrogram` (centred, zero-padded, periodic Hann)."""
+    return np.abs(librosa.stft(audio, **STFT))
+
+
+def convergence(target: np.ndarray, audio: np.ndarray | torch.Tensor) -> float:
+    """Spectral convergence ``||S - |STFT(audio)|||_F / ||S||_F``."""
+    return float(np.linalg.norm(magnitude(np.asarray(audio)) - target) / np.linalg.norm(target))
+
+
+def invert(target: np.ndarray, method: str, iterations: int, samples: int = SAMPLES) -> torch.Tensor:
+    return inversion.invert(torch.from_numpy(target), N_FFT, HOP, samples, InversionConfig(method, iterations))
+
+
+@pytest.mark.parametrize("method", ["gla", "fgla", "pghi"])
+@pytest.mark.parametrize("kind", SIGNALS)
+def test_every_method_converges_at_least_as_well_as_librosa(kind, method) -> None:
+    target = magnitude(signal(kind))
+    ours = convergence(target, invert(target, method, ITERATIONS))
+    reference = librosa.griffinlim(
+        target, n_iter=ITERATIONS, momentum=MOMENTUM[method], init=None, length=SAMPLES, **STFT
+    )
+    if method == "pghi":
+        assert ours < 0.6 * convergence(target, reference)
+    else:
+        # The same algorithm as librosa's: equal up to float32 rounding, which the momentum amplifies.
+        assert ours <= 1.03 * convergence(target, reference) + 1e-4
+
+
+@pytest.mark.parametrize("kind", SIGNALS)
+def test_pghi_alone_is_much_better_than_zero_phase(kind) -> None:
+    target = magnitude(signal(kind))
+    assert convergence(target, invert(target, "pghi", 0)) < 0.4 * convergence(target, invert(target, "gla", 0))
+
+
+@pytest.mark.parametrize("frequency", [97.0, 440.0, 1000.3, 3333.3])
+def test_pghi_phase_turns_at_a_stationary_sines_frequency(frequency) -> None:
+    sine = np.sin(2 * np.pi * frequency * np.arange(SAMPLES) / RATE).astype(np.float32)
+    phase = inversion.pghi_phase(torch.from_numpy(magnitude(sine)), N_FFT, HOP)
+    peak = round(frequency / RATE * N_FFT)
+    per_frame = 2 * math.pi * frequency * HOP / RATE
+    # Frames whose window lies wholly inside the sound; the peak bin and its neighbours.
+    turn = phase[peak - 1 : peak + 2, 5:-5].diff(dim=-1) - per_frame
+    assert torch.remainder(turn + math.pi, 2 * math.pi).sub(math.pi).abs().max() < 0.05
+
+
+@pytest.mark.parametrize("method", ["gla", "fgla", "pghi"])
+def test_a_batch_gives_what_each_spectrogram_gives_alone(method) -> None:
+    targets = np.stack([magnitude(signal(kind)) for kind in SIGNALS]).reshape(2, 2, N_FFT // 2 + 1, -1)
+    together = invert(targets, method, 4)
+    assert together.shape == (2, 2, SAMPLES)
+    for index in np.ndindex(2, 2):
+        torch.testing.assert_close(together[index], invert(targets[index], method, 4), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("method", ["gla", "fgla", "pghi"])
+@pytest.mark.parametrize("samples", [SAMPLES, SAMPLES - 77, N_FFT + 3])
+def test_output_has_the_requested_length_and_is_deterministic(method, samples) -> None:
+    target = magnitude(signal("drum hit")[:samples])
+    first = invert(target, method, 3, samples)
+    assert first.shape == (samples,) and first.dtype == torch.float32
+    assert torch.equal(first, invert(target, method, 3, samples))
+
+
+def test_silence_inverts_to_silence() -> None:
+    silent = np.zeros((N_FFT // 2 + 1, 1 + SAMPLES // HOP), dtype=np.float32)
+    for method in ("gla", "fgla", "pghi"):
+        assert not invert(silent, method, 2).any()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"method": "istft"},
+        {"iterations": -1},
+        {"iterations": 2.5},
+        {"iterations": True},
+        {"momentum": -0.1},
+        {"momentum": 1.5},
+    ],
+)
+def test_bad_settings_are_refused(changes) -> None:
+    with pytest.raises(ValueError):
+        InversionConfig(**changes)
+
+
+def test_bad_shapes_and_tolerances_are_refused() -> None:
+    target = torch.from_numpy(magnitude(signal("click")))
+    with pytest.raises(ValueError, match="freq, frames"):
+        inversion.invert(target, N_FFT, HOP, SAMPLES + HOP, InversionConfig())
+    with pytest.raises(ValueError, match="freq, frames"):
+        inversion.invert(target[:-1], N_FFT, HOP, SAMPLES, InversionConfig())
+    with pytest.raises(ValueError, match="tolerance"):
+        inversion.pghi_phase(target, N_FFT, HOP, tolerance_db=0.0)
