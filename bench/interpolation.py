@@ -7,9 +7,9 @@ scored two ways, medians over the pairs:
 - evenness: the largest step between neighbouring spectrograms over the mean step (mean absolute
   difference of normalized spectrograms); 1.0 means every step changes the sound equally, a big value
   means the morph jumps somewhere;
-- typicality: the mean log-density of the path's latents under the standard normal prior, relative
-  to the endpoints' mean (0 = as typical as the real sounds; negative = the path leaves the region the
-  decoder was trained on).
+- norm dip: the smallest latent norm along the path over the endpoints' mean norm (1 = the path
+  stays as far from the origin as the real sounds' codes; a straight line between two codes dips
+  toward the origin, where few training codes lie).
 
     python bench/interpolation.py runs/drums-default data/drums --pairs 64 --steps 9
 """
@@ -27,19 +27,13 @@ from dkvae import Bank
 from dkvae.machine import DrumMachine, interpolate_latents
 
 
-def log_prior(latents: np.ndarray) -> np.ndarray:
-    """Standard normal log-density of each latent ``(n, dim)``, constants dropped."""
-    return -0.5 * (latents.astype(np.float64) ** 2).sum(axis=1)
-
-
 def score(machine: DrumMachine, start: np.ndarray, end: np.ndarray, instrument: str, steps: int, method: str) -> tuple[float, float]:
     latents = interpolate_latents(start, end, steps, method)  # type: ignore[arg-type]
     spectrograms = machine.decode_spectrograms(latents, instrument)
     distances = np.abs(np.diff(spectrograms, axis=0)).mean(axis=(1, 2))
     evenness = float(distances.max() / max(distances.mean(), 1e-12))
-    prior = log_prior(latents)
-    typicality = float(prior[1:-1].mean() - prior[[0, -1]].mean())
-    return evenness, typicality
+    norms = np.linalg.norm(latents.astype(np.float64), axis=1)
+    return evenness, float(norms.min() / norms[[0, -1]].mean())
 
 
 def main() -> None:
@@ -54,16 +48,16 @@ def main() -> None:
     bank = Bank(args.bank, preset=machine.config, process=False)
     _, _, x_test, y_test, _, _ = bank.load_spectrograms()
     rng = np.random.default_rng(args.seed)
-    results: dict[str, dict[str, list[float]]] = {m: {"evenness": [], "typicality": []} for m in ("slerp", "linear")}
+    results: dict[str, dict[str, list[float]]] = {m: {"evenness": [], "norm_dip": []} for m in ("slerp", "linear")}
     for _ in range(args.pairs):
         label = int(rng.choice(np.unique(y_test)))
         first, second = rng.choice(np.flatnonzero(y_test == label), 2, replace=False)
         instrument = bank.instruments[label]
         mean = machine.encode_spectrograms(x_test[[first, second]], instrument)
         for method in results:
-            evenness, typicality = score(machine, mean[0], mean[1], instrument, args.steps, method)
+            evenness, norm_dip = score(machine, mean[0], mean[1], instrument, args.steps, method)
             results[method]["evenness"].append(evenness)
-            results[method]["typicality"].append(typicality)
+            results[method]["norm_dip"].append(norm_dip)
     summary = {
         method: {name: round(statistics.median(values), 4) for name, values in figures.items()}
         for method, figures in results.items()

@@ -5,9 +5,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from dkvae import DkvaeError
-from dkvae.checkpoint import check_audio_matches, load_model_dir
+from dkvae.checkpoint import check_audio_matches, load_model_dir, save_model_dir
 from dkvae.config import AudioConfig, get_preset
 
 
@@ -62,3 +63,15 @@ def test_other_audio_settings_are_refused() -> None:
     check_audio_matches(AudioConfig(), AudioConfig())
     with pytest.raises(DkvaeError, match="sample_rate 44100 vs 22050"):
         check_audio_matches(AudioConfig(), get_preset("seed").audio)
+
+
+def test_weights_stored_as_float16_load_back_into_float32(trained_run, tmp_path) -> None:
+    original = load_model_dir(trained_run)
+    save_model_dir(tmp_path / "half", original.model, original.config, original.class_names,
+                   original.normalization, original.training, weights_dtype=torch.float16)  # fmt: skip
+    half = load_model_dir(tmp_path / "half")
+    for name, tensor in half.model.state_dict().items():
+        reference = original.model.state_dict()[name]
+        assert tensor.dtype == reference.dtype
+        torch.testing.assert_close(tensor, reference.half().to(reference.dtype))
+    assert (tmp_path / "half" / "model.safetensors").stat().st_size < 0.6 * (trained_run / "model.safetensors").stat().st_size

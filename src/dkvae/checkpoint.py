@@ -17,6 +17,7 @@ from typing import Any
 
 import safetensors
 import safetensors.torch
+import torch
 from torch import nn
 
 from .atomic import atomic_path, write_text
@@ -52,11 +53,18 @@ def save_model_dir(
     class_names: list[str],
     normalization: dict[str, float] | None = None,
     training: dict[str, Any] | None = None,
+    weights_dtype: torch.dtype | None = None,
 ) -> str:
-    """Write `model` and its metadata to the directory `path`; returns the model id (a weights digest)."""
+    """Write `model` and its metadata to the directory `path`; returns the model id (a weights digest).
+
+    `weights_dtype` (e.g. ``torch.float16``, to halve a bundled model's size) stores floating-point
+    weights in that type; loading casts them back to the model's own.
+    """
     directory = Path(path)
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    if weights_dtype is not None:
+        tensors = {name: t.to(weights_dtype) if t.is_floating_point() else t for name, t in tensors.items()}
     with atomic_path(directory / WEIGHTS_NAME) as tmp:
         safetensors.torch.save_file(tensors, str(tmp), metadata={"format": FORMAT})
     model_id = _digest(directory / WEIGHTS_NAME)

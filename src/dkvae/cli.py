@@ -372,7 +372,7 @@ def interpolate(
     file_b: Annotated[Path, typer.Argument(help="The sound to end at")],
     out: OutOption,
     steps: Annotated[int, typer.Option("--steps", min=2, help="Sounds in the morph, both ends included")] = 8,
-    method: Annotated[Optional[str], typer.Option("--method", help="slerp or linear (default: slerp)")] = None,
+    method: Annotated[Optional[str], typer.Option("--method", help="linear or slerp (default: linear, the evener morph)")] = None,
     model: ModelOption = None,
     bit_depth: BitDepthOption = 16,
 ) -> None:

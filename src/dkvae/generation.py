@@ -23,7 +23,7 @@ from .atomic import write_text
 from .classes import KIT_NOTES
 from .config import MAX_LEAD_IN_SECONDS
 from .errors import DkvaeError
-from .machine import DrumMachine, bundled_model_dir
+from .machine import DEFAULT_INTERPOLATION, DrumMachine, bundled_model_dir
 
 SIDECAR_FORMAT = "dkvae-sound"
 #: What a sidecar's ``model`` says for the bundled model (its install path differs per machine).
@@ -167,7 +167,7 @@ def write_interpolation(
     (audio_a, rate_a), (audio_b, rate_b) = read_sound_file(file_a), read_sound_file(file_b)
     latents, weights = machine.morph_plan(audio_a, rate_a, audio_b, rate_b, steps, method)  # type: ignore[arg-type]
     blended = not np.array_equal(weights[0], weights[-1])
-    details = {"from": str(file_a), "to": str(file_b), "steps": steps, "method": method or "default"}
+    details = {"from": str(file_a), "to": str(file_b), "steps": steps, "method": method or DEFAULT_INTERPOLATION}
     paths = []
     for step, (latent, weight) in enumerate(zip(latents, weights)):
         instrument = machine.instruments[int(weight.argmax())]

@@ -25,8 +25,10 @@ from .errors import DkvaeError
 
 #: Folder of the bundled default model inside the installed package.
 PRETRAINED_DIR = "pretrained"
-#: How `interpolate` walks the latent space by default (see bench/interpolation.py for the choice).
-DEFAULT_INTERPOLATION: Literal["slerp", "linear"] = "slerp"
+#: How `interpolate` walks the latent space by default. bench/interpolation.py measured the evenness of
+#: morphs (largest step between neighbouring spectrograms over the mean step; 1 is perfectly even):
+#: linear 1.17, spherical 1.24, median of 48 same-class test pairs of the Debian bank, 9 steps.
+DEFAULT_INTERPOLATION: Literal["slerp", "linear"] = "linear"
 #: WAV sample formats `save_wav` writes, by bit depth.
 WAV_SUBTYPES = {16: "PCM_16", 24: "PCM_24"}
 
