@@ -98,6 +98,10 @@ def test_import_debian_gives_the_promised_bank(debian_bank):
     expected = {source.package for source in DEBIAN_SOURCES} - {"hydrogen-drumkits-effects"}
     assert expected <= set(manifest["source"])
     assert not manifest["license"].isin(["", "unknown"]).any()
+    licenses = manifest.groupby("source")["license"].agg(set).to_dict()
+    assert licenses["avldrums.lv2-soundfont"] == {"CC-BY-SA-3.0"}  # its copyright file's "sf2/*" stanza
+    assert licenses["csound-soundfont"] == {"public-domain"}
+    assert licenses["timgm6mb-soundfont"] == {"GPL-2"} and licenses["exadrums"] == {"BSD-3-Clause"}
     assert not manifest["kit"].str.lower().str.contains("fluid").any()
     assert all((out / path).is_file() for path in manifest["original_path"])
     duplicates = pd.read_csv(out / DUPLICATES_NAME)

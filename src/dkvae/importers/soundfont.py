@@ -485,8 +485,11 @@ def _pcm16(audio: np.ndarray) -> np.ndarray:
 # --- importing -----------------------------------------------------------------------------------
 
 
-def _debian_package(font: Path) -> str | None:
-    """The Debian package that installed `font`, from dpkg's file lists, or None."""
+def _debian_package(font: Path) -> tuple[str, list[str]] | None:
+    """The Debian package that installed `font` and every path it installed under the font's name, or None.
+
+    The paths let the package's copyright file be matched however it names the font's folder.
+    """
     if not DPKG_INFO_DIR.is_dir():
         return None
     wanted = {os.path.abspath(font), os.path.realpath(font)}
@@ -496,7 +499,8 @@ def _debian_package(font: Path) -> str | None:
         except OSError:
             continue
         if wanted.intersection(lines):
-            return listing.stem.split(":", 1)[0]
+            names = {font.name, Path(os.path.realpath(font)).name}
+            return listing.stem.split(":", 1)[0], [line for line in lines if Path(line).name in names]
     return None
 
 
@@ -549,9 +553,9 @@ def import_soundfont(
     if any(not 1 <= velocity <= 127 for velocity in velocity_list):
         raise DkvaeError(f"MIDI velocities must be 1..127, got {velocity_list}")
 
-    package = _debian_package(font)
-    source_name = package or OTHER_SOURCE
-    license = (debian_license(package, [font.name]) if package else None) or UNKNOWN_LICENSE
+    installed = _debian_package(font)
+    source_name = installed[0] if installed else OTHER_SOURCE
+    license = (debian_license(installed[0], installed[1]) if installed else None) or UNKNOWN_LICENSE
     font_stem = safe_name(font.stem)
     report = SoundfontReport()
     total = len(chosen) * len(key_list) * len(velocity_list)
