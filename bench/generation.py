@@ -59,7 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     machine = DrumMachine.load(args.model)
     seed = get_preset("seed")
-    latent = machine.sample_latents(1, 0)
+    latent = machine.sample_latents(1, 0, args.instrument)
     sound = machine.render(latent, args.instrument)[0]
     seed_spectrogram = prepare_sound(sound, machine.sample_rate, seed.audio)[None]
 

@@ -23,6 +23,7 @@ from torch import nn
 from .atomic import atomic_path, write_text
 from .config import AudioConfig, Config
 from .errors import DkvaeError
+from .latent_prior import LatentPrior
 from .models import build_model
 
 WEIGHTS_NAME = "model.safetensors"
@@ -44,6 +45,8 @@ class ModelDirectory:
     training: dict[str, Any] = field(default_factory=dict)
     model_id: str = ""
     path: Path | None = None
+    #: Per-class Gaussians of the training sounds' latents, when fitted (see `dkvae.latent_prior`).
+    latent_prior: LatentPrior | None = None
 
 
 def save_model_dir(
@@ -92,6 +95,9 @@ def load_model_dir(path: str | os.PathLike[str]) -> ModelDirectory:
         model = build_model(config.model, config.audio.shape, len(class_names))
         tensors = safetensors.torch.load_file(str(directory / WEIGHTS_NAME))
         model.load_state_dict(tensors, strict=True)
+        latent_prior = LatentPrior.load(directory)
+        if latent_prior is not None and latent_prior.mean.shape != (len(class_names), config.model.latent_dim):
+            raise ValueError(f"its latent prior has shape {latent_prior.mean.shape}, not (classes, latent_dim)")
     except FileNotFoundError:
         raise DkvaeError(f"{directory} has no {WEIGHTS_NAME}") from None
     except (KeyError, TypeError, ValueError, RuntimeError, safetensors.SafetensorError) as error:
@@ -105,6 +111,7 @@ def load_model_dir(path: str | os.PathLike[str]) -> ModelDirectory:
         training=dict(document.get("training", {})),
         model_id=str(document.get("model_id", "")),
         path=directory,
+        latent_prior=latent_prior,
     )
 
 

@@ -137,6 +137,8 @@ class SplitConfig:
 
 
 ModelKind = Literal["vae", "ae", "classifier"]
+#: The model kinds that decode latents into sounds (a `DrumMachine` can load them).
+GENERATOR_KINDS: tuple[str, ...] = ("vae", "ae")
 Architecture = Literal["conv", "dense", "seed"]
 
 

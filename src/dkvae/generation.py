@@ -100,8 +100,7 @@ def write_generated(
     machine: DrumMachine, instrument: str, count: int, seed: int, out: str | os.PathLike[str], bit_depth: int = 16
 ) -> list[Path]:
     """`count` new sounds of `instrument` as ``OUT/<instrument>_<seed>_<index>.wav`` with sidecars."""
-    machine.class_index(instrument)
-    latents = machine.sample_latents(count, seed)
+    latents = machine.sample_latents(count, seed, instrument)
     folder = Path(out)
     return [
         write_sound(
@@ -126,7 +125,7 @@ def write_kit(machine: DrumMachine, seed: int, out: str | os.PathLike[str], bit_
     folder = Path(out)
     paths = []
     for instrument in machine.instruments:
-        latent = machine.sample_latents(1, seed)[0]
+        latent = machine.sample_latents(1, seed, instrument)[0]
         recipe = Recipe("kit", latent.tolist(), instrument, seed=seed, details={"note": KIT_NOTES.get(instrument)})
         audio = machine.render(latent[None], instrument)[0]
         paths.append(write_sound(machine, folder / kit_file_name(instrument), audio, recipe, bit_depth))

@@ -20,8 +20,9 @@ from .audio import (
     write_wav,
 )
 from .checkpoint import ModelDirectory, load_model_dir
-from .config import OUTPUT_FADE_SECONDS, OUTPUT_SAMPLE_RATE, TAIL_DB
+from .config import GENERATOR_KINDS, OUTPUT_FADE_SECONDS, OUTPUT_SAMPLE_RATE, TAIL_DB
 from .errors import DkvaeError
+from .latent_prior import LatentPrior, fit_latent_prior
 
 #: Folder of the bundled default model inside the installed package.
 PRETRAINED_DIR = "pretrained"
@@ -49,7 +50,7 @@ class DrumMachine:
     """
 
     def __init__(self, directory: ModelDirectory) -> None:
-        if directory.config.model.kind not in ("vae", "ae"):
+        if directory.config.model.kind not in GENERATOR_KINDS:
             raise DkvaeError(f"a {directory.config.model.kind} model cannot generate sounds; use a vae or ae model")
         self.directory = directory
         self.model = directory.model
@@ -108,12 +109,39 @@ class DrumMachine:
 
     # --- latents -------------------------------------------------------------------------------
 
-    def sample_latents(self, n: int, seed: int) -> np.ndarray:
-        """`n` latent vectors ``(n, latent_dim)`` float32 from the standard normal prior, fixed by `seed`."""
+    def noise(self, n: int, seed: int) -> np.ndarray:
+        """`n` standard normal vectors ``(n, latent_dim)`` float32, fixed by `seed`."""
         if n < 1:
             raise DkvaeError("the number of sounds must be at least 1")
         generator = torch.Generator().manual_seed(seed)
         return torch.randn(n, self.latent_dim, generator=generator).numpy()
+
+    def sample_latents(self, n: int, seed: int, instrument: str | None = None) -> np.ndarray:
+        """`n` latent vectors ``(n, latent_dim)`` float32 for new sounds of `instrument`, fixed by `seed`.
+
+        Drawn from the class's Gaussian fitted to the training sounds' latents when the model has one
+        (`dkvae.latent_prior`: it decodes to far more realistic sounds), else from the standard normal.
+        """
+        noise = self.noise(n, seed)
+        prior = self.directory.latent_prior
+        if prior is None or instrument is None:
+            return noise
+        return prior.sample(self.class_index(instrument), noise)
+
+    def fit_latent_prior(self, spectrograms: np.ndarray, labels: np.ndarray, class_names: list[str]) -> LatentPrior:
+        """Fit and adopt the per-class latent prior of training `spectrograms` ``(n, freq, frames)``.
+
+        `labels` ``(n,)`` index `class_names`; sounds of classes this model does not know are left out.
+        """
+        model_index = np.array([self.instruments.index(name) if name in self.instruments else -1 for name in class_names])
+        prior = fit_latent_prior(
+            lambda batch, index: self.encode_spectrograms(batch, self.instruments[index]),
+            spectrograms,
+            model_index[np.asarray(labels)],
+            len(self.instruments),
+        )
+        self.directory.latent_prior = prior
+        return prior
 
     def spectrogram(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         """The model-ready normalized spectrogram ``(freq, frames)`` of a user's sound ``(samples[, channels])``.
@@ -197,8 +225,7 @@ class DrumMachine:
 
     def generate(self, instrument: str, n: int = 1, seed: int = 0) -> np.ndarray:
         """`n` new sounds of `instrument`, ``(n, samples)`` float32 at `sample_rate`; the same seed gives the same sounds."""
-        self.class_index(instrument)
-        return self.render(self.sample_latents(n, seed), instrument)
+        return self.render(self.sample_latents(n, seed, instrument), instrument)
 
     def decode(self, z: np.ndarray, instrument: Classes) -> np.ndarray:
         """Sounds for latents: ``(latent_dim,)`` -> ``(samples,)``, ``(n, latent_dim)`` -> ``(n, samples)``."""
@@ -259,11 +286,19 @@ class DrumMachine:
     def variation_latents(
         self, audio: np.ndarray, sample_rate: int, n: int, amount: float, seed: int
     ) -> tuple[np.ndarray, str]:
-        """Latents ``(n, latent_dim)`` around a sound's own (plus `amount` times standard normal noise), and its class."""
+        """Latents ``(n, latent_dim)`` around a sound's own, and its class.
+
+        The offsets are `amount` times the spread of the sound's class (its fitted latent prior; unit
+        normal without one): at 1.0 a variation is as far from the sound as a typical other sound of its class.
+        """
         if amount < 0:
             raise DkvaeError("the amount of variation must be >= 0")
         instrument = self.classify(audio, sample_rate)
-        latents = self.encode(audio, sample_rate, instrument)[None] + amount * self.sample_latents(n, seed)
+        noise = self.noise(n, seed)
+        prior = self.directory.latent_prior
+        if prior is not None and instrument:
+            noise = noise @ prior.scale_tril[self.class_index(instrument)].T
+        latents = self.encode(audio, sample_rate, instrument)[None] + amount * noise
         return latents.astype(np.float32), instrument
 
     def vary(

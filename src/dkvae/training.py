@@ -25,8 +25,9 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 from .atomic import atomic_path, write_text
 from .bank import Bank
 from .checkpoint import save_model_dir
-from .config import AudioConfig, Config, TrainConfig
+from .config import GENERATOR_KINDS, AudioConfig, Config, TrainConfig
 from .errors import DkvaeError
+from .machine import DrumMachine
 from .models import build_model
 from .packed import PackedRows
 
@@ -358,7 +359,16 @@ def train(
         num_sanity_val_steps=0,
     )
     trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume and last.exists() else None)
+    if config.model.kind in GENERATOR_KINDS and trainer.is_global_zero and math.isfinite(export.best):
+        fit_run_latent_prior(run, bank)
     return TrainResult(run, export.best, export.best_epoch, trainer.current_epoch)
+
+
+def fit_run_latent_prior(run: Path, bank: Bank) -> Path:
+    """Fit the run's best model's per-class latent prior to the bank's training split and save it in the run."""
+    machine = DrumMachine.load(run)
+    x_train, y_train, *_ = bank.load_spectrograms()
+    return machine.fit_latent_prior(x_train, y_train, bank.instruments).save(Path(run))
 
 
 def _is_secondary_process() -> bool:
