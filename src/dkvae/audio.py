@@ -218,8 +218,12 @@ def prepare_sound(audio: np.ndarray, sample_rate: int, config: AudioConfig) -> n
 
 
 def finish_sound(audio: np.ndarray, fade_samples: int, peak_db_level: float = OUTPUT_PEAK_DB) -> np.ndarray:
-    """A generated sound ``(samples,)`` made ready to play: DC removed, peak at `peak_db_level` dBFS, faded out at the end."""
-    out = np.asarray(audio, dtype=np.float64) - float(np.mean(audio))
+    """A generated sound ``(samples,)`` made ready to play: peak at `peak_db_level` dBFS, faded out at the end.
+
+    (No mean subtraction: a decaying sound's mean is not an offset, and subtracting it would leave a
+    constant floor in its silent tail.)
+    """
+    out = np.asarray(audio, dtype=np.float64).copy()
     peak = float(np.max(np.abs(out), initial=0.0))
     if peak > 0:
         out *= 10.0 ** (peak_db_level / 20.0) / peak

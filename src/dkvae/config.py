@@ -24,8 +24,10 @@ AMPLITUDE_FLOOR = 1e-10
 #: The Gaussian that stands in for a Hann window of n samples in PGHI is exp(-pi t^2 / lam) with
 #: lam = HANN_GAUSSIAN_RATIO * n^2 samples² (Průša et al. 2017; ltfat's value).
 HANN_GAUSSIAN_RATIO = 0.25645
-#: PGHI gives zero phase to coefficients more than this far below the spectrogram's peak (dB).
+#: PGHI gives a random phase to coefficients more than this far below the spectrogram's peak (dB).
 PGHI_TOLERANCE_DB = -60.0
+#: Seed of the random phase PGHI gives coefficients below its tolerance (fixed: inversion is deterministic).
+PGHI_RANDOM_PHASE_SEED = 0
 
 #: Every generated sound is delivered at this rate (Hz), resampled when a model works at another.
 OUTPUT_SAMPLE_RATE = 44100

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import HANN_GAUSSIAN_RATIO, PGHI_TOLERANCE_DB, InversionConfig
+from .config import HANN_GAUSSIAN_RATIO, PGHI_RANDOM_PHASE_SEED, PGHI_TOLERANCE_DB, InversionConfig
 
 #: PGHI ranks coefficients by their level below the spectrogram's peak, quantized to this many bits
 #: over the tolerance range (int16); an edge's int64 key packs its ends' levels above its position.
@@ -147,7 +147,9 @@ def pghi_phase(
     its weaker end, then its stronger one), which keeps the paper's property that every path runs
     through coefficients as strong as possible, and is built in a few vectorised rounds
     (`_spanning_forest`) instead of one coefficient at a time. Coefficients more than `tolerance_db`
-    dB below their spectrogram's peak get zero phase, as do all of a silent spectrogram's.
+    dB below their spectrogram's peak get a random phase, as in the paper (from a fixed seed, so the
+    result is deterministic): a zero phase would line them up into a click at every frame's start,
+    audible in a quiet tail.
 
     Returns float32 ``(..., freq, frames)`` in ``torch.stft``'s convention (phase measured from the
     frame's first sample).
@@ -172,7 +174,9 @@ def pghi_phase(
     step_freq[:, :-1] = (per_bin[:, :-1] + per_bin[:, 1:]) / 2.0
     levels = ((top - logs) * (_WEAKEST / depth)).round().to(torch.int16).masked_fill_(~valid, _UNUSED)
     phase = _spanning_forest(levels, step_time, step_freq) + math.pi * (bins % 2)
-    return torch.where(valid, phase, 0.0).reshape(shape)
+    generator = torch.Generator(device=grid.device).manual_seed(PGHI_RANDOM_PHASE_SEED)
+    random = (torch.rand(grid.shape[-2:], generator=generator, device=grid.device) * 2.0 - 1.0) * math.pi  # same per item
+    return torch.where(valid, phase, random).reshape(shape)
 
 
 def _spanning_forest(levels: torch.Tensor, step_time: torch.Tensor, step_freq: torch.Tensor) -> torch.Tensor:
