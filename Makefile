@@ -1,4 +1,5 @@
-# The two Quick-start commands: `make demo` (the main job) and `make test` (the whole test suite).
+# The two Quick-start commands: `make demo` (the main job: a drum kit and eight snares from the bundled
+# model) and `make test` (the whole test suite).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -15,9 +16,8 @@ $(BIN)/dkvae: pyproject.toml
 install: $(BIN)/dkvae
 
 demo: install
-	$(BIN)/dkvae import hydrogen --out data/hydrogen
-	$(BIN)/dkvae preprocess data/hydrogen
-	$(BIN)/dkvae info data/hydrogen
+	$(BIN)/dkvae kit --seed 3 --out out/kit
+	$(BIN)/dkvae generate --instrument snare --count 8 --seed 7 --out out/snares
 
 test: install
 	$(BIN)/python -m pytest -n 2 -q
@@ -26,4 +26,4 @@ bench: install
 	$(BIN)/python bench/preprocess.py
 
 clean:
-	rm -rf $(VENV) data/hydrogen data/hydrogen_
+	rm -rf $(VENV) out
