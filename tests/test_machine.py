@@ -152,3 +152,14 @@ def test_a_classifier_cannot_generate(tmp_path, tiny_bank) -> None:
     train(tiny_bank, run, tiny_config(kind="classifier"), progress_bar=False)
     with pytest.raises(DkvaeError, match="cannot generate"):
         DrumMachine.load(run)
+
+
+def test_the_bundled_model_loads_without_pickle_and_makes_every_class(no_pickle) -> None:
+    from dkvae.classes import CLASSES
+
+    machine = DrumMachine.load()
+    assert sorted(machine.instruments) == sorted(CLASSES)
+    assert machine.directory.latent_prior is not None and machine.sample_rate == 44100
+    kit = machine.kit(seed=7)
+    assert all(np.isfinite(sound).all() and np.abs(sound).max() > 0.5 for sound in kit.values())
+    np.testing.assert_array_equal(kit["kick"], machine.generate("kick", 1, 7)[0])
