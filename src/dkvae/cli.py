@@ -420,12 +420,13 @@ def evaluate(
     model: ModelOption = None,
     count: Annotated[int, typer.Option("--count", min=2, help="Sounds generated per class")] = 64,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the generated sounds and of every random choice")] = 0,
+    threads: Annotated[int, typer.Option("--threads", min=1, help="Torch threads (1 is fastest for its many small steps)")] = 1,
 ) -> None:
     """Measure a model: reconstruction, generation against real-data ceilings and a noise floor, latent space; write a report."""
     from .evaluation.evaluate import evaluate as run_evaluation
 
     with stage_progress_bars() as progress:
-        metrics = run_evaluation(bank, out, model, count=count, seed=seed, progress=progress)
+        metrics = run_evaluation(bank, out, model, count=count, seed=seed, progress=progress, threads=threads)
     console.print(f"wrote {out / 'report.md'} and {out / 'metrics.json'} in {metrics['seconds']['total']:.0f} s")
 
 

@@ -1,0 +1,1 @@
+"""Evaluation of a trained model: reconstruction and generation metrics against real-data ceilings and a noise floor, and the report."""

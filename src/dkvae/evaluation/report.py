@@ -1,0 +1,203 @@
+"""An evaluation report folder: ``metrics.json`` (every number) and ``report.md`` (the tables, linking the figures)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from ..atomic import write_text
+from ..errors import DkvaeError
+from .metrics import BETTER
+from .reconstruction import RECONSTRUCTION_METRICS, STAGES
+from .scores import GENERATION_METRICS, PER_CLASS_METRICS, SETS
+
+METRICS_NAME = "metrics.json"
+REPORT_NAME = "report.md"
+FORMAT = "dkvae-evaluation"
+FORMAT_VERSION = 1
+#: Figure files in a report folder.
+LATENT_FIGURE = "latent_map.png"
+GENERATED_FIGURE = "generated.png"
+RECONSTRUCTION_FIGURE = "reconstructions.png"
+TRAINING_FIGURE = "training.png"
+
+#: How each metric is named in tables.
+TITLES = {
+    "spectral_convergence": "spectral convergence",
+    "log_spectral_distance": "log-spectral distance (dB)",
+    "multi_resolution_stft_distance": "multi-resolution STFT distance",
+    "onset_peak_ratio": "onset peak ratio",
+    "accuracy": "conditional accuracy",
+    "inception_score": "Inception Score",
+    "frechet_distance_classifier": "Fréchet distance (classifier)",
+    "kid_classifier": "KID (classifier)",
+    "frechet_distance_mel": "Fréchet distance (MFCC statistics)",
+    "kid_mel": "KID (MFCC statistics)",
+    "ndb_fraction": "NDB / bins",
+    "diversity_ratio": "diversity / real",
+    "novelty_ratio": "nearest-training distance / real",
+    "copy_fraction": "share of near copies",
+}
+STAGE_TITLES = {"spectrogram": "before inversion", "audio": "after inversion", "inversion": "inversion alone"}
+SET_TITLES = {"noise": "noise floor", "model": "model", "real": "real ceiling"}
+SOURCE_TITLES = {"train": "train vs test", "test": "test split", "val": "val split"}
+BETTER_TITLES = {"lower": "lower", "higher": "higher", "one": "nearer 1", "none": "(diagnostic)"}
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with nan and infinities as None and numpy scalars as Python numbers, so it is valid JSON."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_report(metrics: dict[str, Any], out: Path) -> None:
+    """Write ``metrics.json`` and ``report.md`` into the folder `out`, each atomically."""
+    write_text(out / METRICS_NAME, json.dumps(json_safe(metrics), indent=2, sort_keys=False))
+    write_text(out / REPORT_NAME, render_markdown(json_safe(metrics)))
+
+
+def read_metrics(report_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``metrics.json`` of a report folder; a missing or foreign one raises `DkvaeError`."""
+    path = Path(report_dir) / METRICS_NAME
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DkvaeError(
+            f"{report_dir} is not an evaluation report (no {METRICS_NAME}); run dkvae evaluate first"
+        ) from None
+    except (OSError, ValueError) as error:
+        raise DkvaeError(f"{path} is unreadable: {error}") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise DkvaeError(f"{path} is not a dkvae evaluation report")
+    return document
+
+
+def format_value(value: float | None) -> str:
+    """A number for a table: 4 significant digits, one decimal from 1000 up, an en dash for none."""
+    if value is None:
+        return "–"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return f"{value:.1f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Markdown table lines."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def render_markdown(metrics: dict[str, Any]) -> str:
+    """report.md's text from a (JSON-safe) metrics document."""
+    model, bank, settings = metrics["model"], metrics["bank"], metrics["settings"]
+    lines = [
+        f"# Evaluation of model {model['id']} on bank {bank['id']}",
+        "",
+        f"Model: `{model['path']}` ({model['kind']}, latent {model['latent_dim']}, "
+        f"{'conditional' if model['conditional'] else 'unconditional'}, preset {model['preset']}). "
+        f"Bank: `{bank['path']}` ({', '.join(f'{k} {v}' for k, v in bank['sounds'].items())} sounds). "
+        f"Generated: {settings['count']} sounds per class, seed {settings['seed']}. Written {metrics['created']}.",
+        "",
+    ]
+    lines += _reconstruction_section(metrics["reconstruction"])
+    lines += _generation_section(metrics["generation"], settings)
+    lines += _latent_section(metrics["latent"])
+    if TRAINING_FIGURE in metrics.get("figures", []):
+        lines += ["## Training", "", f"![training curves]({TRAINING_FIGURE})", ""]
+    seconds = metrics.get("seconds", {})
+    lines += ["## Time", "", ", ".join(f"{stage} {value:.1f} s" for stage, value in seconds.items()), ""]
+    return "\n".join(lines)
+
+
+def _reconstruction_section(reconstruction: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Reconstruction",
+        "",
+        f"Test split, {reconstruction['sounds']} sounds, each encoded with its class and decoded from its posterior mean; "
+        "medians over sounds. Before inversion: the decoded spectrogram against the bank's (the STFT distance at the "
+        "model's own resolution). After inversion: the decoded spectrogram as audio against the sound as the bank read it "
+        "(STFT distance at n_fft 256, 1024, 4096). Inversion alone: the bank's own spectrogram as audio, the ceiling "
+        "for the audio figures. Onset peak ratio: peak spectral flux, rebuilt over original (1 keeps the attack).",
+        "",
+    ]
+    header = ["metric", *(STAGE_TITLES[stage] for stage in STAGES), "better"]
+    rows = [
+        [
+            TITLES[metric],
+            *(format_value(reconstruction[stage]["overall"].get(metric)) for stage in STAGES),
+            BETTER_TITLES[BETTER[metric]],
+        ]
+        for metric in RECONSTRUCTION_METRICS
+    ]
+    lines += _table(header, rows) + [""]
+    for stage in ("spectrogram", "audio"):
+        classes = [name for name in reconstruction[stage] if name != "overall"]
+        lines += [f"Per class, {STAGE_TITLES[stage]}:", ""]
+        rows = [
+            [name, *(format_value(reconstruction[stage][name].get(m)) for m in RECONSTRUCTION_METRICS)]
+            for name in classes
+        ]
+        lines += _table(["class", *(TITLES[m] for m in RECONSTRUCTION_METRICS)], rows) + [""]
+    if reconstruction.get("unreadable"):
+        lines += [
+            f"{reconstruction['unreadable']} test sounds could not be read again and are left out of the audio figures.",
+            "",
+        ]
+    return lines + [f"![reconstructions: original, decoded, decoded as heard]({RECONSTRUCTION_FIGURE})", ""]
+
+
+def _generation_section(generation: dict[str, Any], settings: dict[str, Any]) -> list[str]:
+    sizes = generation["sizes"]
+    lines = [
+        "## Generation",
+        "",
+        f"{sizes['model']} generated sounds ({generation['unusable']['model']} unusable), rendered to audio and analysed "
+        f"as the bank analyses its sounds; {sizes['noise']} noise bursts as the floor; real sounds as the ceiling "
+        f"(the column 'ceiling from' says which). Classifier: `{settings['classifier']}` (trained on the train split). "
+        "Sets are compared at the reference's class proportions. Diversity: mean pairwise log-mel distance within a "
+        "class over the test split's; novelty: median distance to the nearest training sound over the test split's "
+        "(a model copying its training set scores near 0, and its share of near copies near 1).",
+        "",
+    ]
+    header = ["metric", *(SET_TITLES[name] for name in SETS), "ceiling from", "better"]
+    rows = [
+        [TITLES[metric], *(format_value(generation["overall"][metric][name]) for name in SETS),
+         SOURCE_TITLES[generation["real_source"][metric]], BETTER_TITLES[BETTER[metric]]]
+        for metric in GENERATION_METRICS
+    ]  # fmt: skip
+    lines += _table(header, rows) + ["", "Per class (model / real ceiling / noise floor):", ""]
+    rows = [
+        [name, *(" / ".join(format_value(scores[m][s]) for s in ("model", "real", "noise")) for m in PER_CLASS_METRICS)]
+        for name, scores in generation["per_class"].items()
+    ]
+    lines += _table(["class", *(TITLES[m] for m in PER_CLASS_METRICS)], rows) + [""]
+    return lines + [f"![real (left) and generated spectrograms per class]({GENERATED_FIGURE})", ""]
+
+
+def _latent_section(latent: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Latent space",
+        "",
+        f"{latent['active_dimensions']} of {latent['latent_dim']} latent dimensions in use (posterior means varying "
+        f"with a variance above {latent['active_variance']} over the test split; Burda et al. 2016). A conditional "
+        "model is told the class apart from the latent, so classes need not separate on the map.",
+    ]
+    kl = latent.get("kl_per_dimension")
+    if kl is not None:
+        ranked = sorted(enumerate(kl), key=lambda item: -(item[1] or 0.0))
+        lines += [
+            "KL from the prior per dimension (nats), largest first: "
+            + ", ".join(f"z{i} {format_value(v)}" for i, v in ranked)
+            + "."
+        ]
+    return lines + ["", f"![latent map of the test split]({LATENT_FIGURE})", ""]
