@@ -3,6 +3,7 @@
 from .bank import Bank
 from .config import AudioConfig, Config, SplitConfig, get_preset
 from .errors import DkvaeError
+from .machine import DrumMachine
 
-__all__ = ["AudioConfig", "Bank", "Config", "DkvaeError", "SplitConfig", "get_preset"]
+__all__ = ["AudioConfig", "Bank", "Config", "DkvaeError", "DrumMachine", "SplitConfig", "get_preset"]
 __version__ = "0.1.0"
