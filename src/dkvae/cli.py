@@ -32,7 +32,7 @@ app = typer.Typer(
 import_app = typer.Typer(help="Import drum sounds from other formats into a bank folder.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 
-console = Console()
+console = Console(soft_wrap=True)  # paths and reasons stay on one line, whole
 progress_console = Console(stderr=True)
 
 #: Exit code for errors the user can fix (missing folder, bad file, wrong model).
