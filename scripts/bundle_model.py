@@ -27,7 +27,9 @@ from dkvae.training import fit_run_latent_prior
 RETRAIN = """```
 dkvae import debian --out data/drums
 dkvae train data/drums --model vae --epochs 300 --out runs/drums-default
-python scripts/bundle_model.py runs/drums-default data/drums --report reports/bundled
+python scripts/bundle_model.py runs/drums-default data/drums              # bundle the weights
+dkvae evaluate data/drums --out reports/bundled                           # evaluate the bundled model
+python scripts/bundle_model.py runs/drums-default data/drums --report reports/bundled   # and this file
 ```"""
 
 
@@ -49,8 +51,12 @@ def evaluation_section(report: Path | None) -> list[str]:
     """The evaluation report's summary table, if a report is given."""
     if report is None:
         return ["## Evaluation", "", "Not evaluated yet.", ""]
-    summary = (report / "report.md").read_text(encoding="utf-8")
-    return ["## Evaluation", "", f"`dkvae evaluate` report ({report}); its summary:", "", summary, ""]
+    lines = ["## Evaluation", "", f"`dkvae evaluate data/drums --out {report}` (the plots stay in the report folder):", ""]
+    for line in (report / "report.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("!["):
+            continue
+        lines.append("##" + line if line.startswith("#") else line)
+    return lines + [""]
 
 
 def main() -> None:
@@ -58,6 +64,7 @@ def main() -> None:
     parser.add_argument("run", type=Path)
     parser.add_argument("bank", type=Path)
     parser.add_argument("--report", type=Path, default=None)
+    parser.add_argument("--note", default="", help="a sentence on how the run went (added to Training)")
     args = parser.parse_args()
     source = load_model_dir(args.run)
     bank = Bank(args.bank, preset=source.config, process=False)
@@ -82,7 +89,7 @@ def main() -> None:
         "",
         f"Best validation loss {source.training.get('best_val_loss')} at epoch {source.training.get('best_epoch')}, "
         f"after {minutes:.0f} minutes of training on 2 CPU cores (torch {source.training.get('torch')}). "
-        "Classes are drawn evenly during training. Retrain it with:",
+        f"Classes are drawn evenly during training. {args.note} Retrain it with:".replace("  ", " "),
         "",
         RETRAIN,
         "",
