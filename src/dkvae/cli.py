@@ -388,7 +388,7 @@ def vary(
     file: Annotated[Path, typer.Argument(help="The sound to vary")],
     out: OutOption,
     count: Annotated[int, typer.Option("--count", min=1, help="How many variations")] = 8,
-    amount: Annotated[float, typer.Option("--amount", min=0.0, help="How far from the original (latent units)")] = 0.3,
+    amount: Annotated[float, typer.Option("--amount", min=0.0, help="How far from the original: 1 is as far as a typical other sound of its class")] = 0.3,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same variations")] = 0,
     model: ModelOption = None,
     bit_depth: BitDepthOption = 16,
