@@ -81,9 +81,9 @@ def main() -> None:
     lines = [
         "# The bundled dkvae model",
         "",
-        f"Model id `{model_id}` (float16 copy of run model `{source.model_id}`): a conditional VAE, preset "
+        (f"Model id `{model_id}` (float16 copy of run model `{source.model_id}`): a conditional VAE, preset "
         f"`{source.config.preset}`, {source.config.audio.sample_rate} Hz, {source.config.audio.duration:.2f} s sounds, "
-        f"latent size {source.config.model.latent_dim}, classes {', '.join(source.class_names)}.",
+        f"latent size {source.config.model.latent_dim}, classes {', '.join(source.class_names)}."),
         "",
         "## Training",
         "",

@@ -18,10 +18,10 @@ from .config import PRESETS
 from .errors import DkvaeError
 
 if TYPE_CHECKING:
-    from .machine import DrumMachine
     import pandas as pd
 
     from .importers.hydrogen import ImportReport
+    from .machine import DrumMachine
 
 app = typer.Typer(
     help="dkvae: an AI drum machine. Learn drum one-shots, generate new ones.",

@@ -103,10 +103,10 @@ def render_markdown(metrics: dict[str, Any]) -> str:
     lines = [
         f"# Evaluation of model {model['id']} on bank {bank['id']}",
         "",
-        f"Model: `{model['path']}` ({model['kind']}, latent {model['latent_dim']}, "
+        (f"Model: `{model['path']}` ({model['kind']}, latent {model['latent_dim']}, "
         f"{'conditional' if model['conditional'] else 'unconditional'}, preset {model['preset']}). "
         f"Bank: `{bank['path']}` ({', '.join(f'{k} {v}' for k, v in bank['sounds'].items())} sounds). "
-        f"Generated: {settings['count']} sounds per class, seed {settings['seed']}. Written {metrics['created']}.",
+        f"Generated: {settings['count']} sounds per class, seed {settings['seed']}. Written {metrics['created']}."),
         "",
     ]
     lines += _reconstruction_section(metrics["reconstruction"])
@@ -123,11 +123,11 @@ def _reconstruction_section(reconstruction: dict[str, Any]) -> list[str]:
     lines = [
         "## Reconstruction",
         "",
-        f"Test split, {reconstruction['sounds']} sounds, each encoded with its class and decoded from its posterior mean; "
+        (f"Test split, {reconstruction['sounds']} sounds, each encoded with its class and decoded from its posterior mean; "
         "medians over sounds. Before inversion: the decoded spectrogram against the bank's (the STFT distance at the "
         "model's own resolution). After inversion: the decoded spectrogram as audio against the sound as the bank read it "
         "(STFT distance at n_fft 256, 1024, 4096). Inversion alone: the bank's own spectrogram as audio, the ceiling "
-        "for the audio figures. Onset peak ratio: peak spectral flux, rebuilt over original (1 keeps the attack).",
+        "for the audio figures. Onset peak ratio: peak spectral flux, rebuilt over original (1 keeps the attack)."),
         "",
     ]
     header = ["metric", *(STAGE_TITLES[stage] for stage in STAGES), "better"]
@@ -161,12 +161,12 @@ def _generation_section(generation: dict[str, Any], settings: dict[str, Any]) ->
     lines = [
         "## Generation",
         "",
-        f"{sizes['model']} generated sounds ({generation['unusable']['model']} unusable), rendered to audio and analysed "
+        (f"{sizes['model']} generated sounds ({generation['unusable']['model']} unusable), rendered to audio and analysed "
         f"as the bank analyses its sounds; {sizes['noise']} noise bursts as the floor; real sounds as the ceiling "
         f"(the column 'ceiling from' says which). Classifier: `{settings['classifier']}` (trained on the train split). "
         "Sets are compared at the reference's class proportions. Diversity: mean pairwise log-mel distance within a "
         "class over the test split's; novelty: median distance to the nearest training sound over the test split's "
-        "(a model copying its training set scores near 0, and its share of near copies near 1).",
+        "(a model copying its training set scores near 0, and its share of near copies near 1)."),
         "",
     ]
     header = ["metric", *(SET_TITLES[name] for name in SETS), "ceiling from", "better"]
@@ -188,9 +188,9 @@ def _latent_section(latent: dict[str, Any]) -> list[str]:
     lines = [
         "## Latent space",
         "",
-        f"{latent['active_dimensions']} of {latent['latent_dim']} latent dimensions in use (posterior means varying "
+        (f"{latent['active_dimensions']} of {latent['latent_dim']} latent dimensions in use (posterior means varying "
         f"with a variance above {latent['active_variance']} over the test split; Burda et al. 2016). A conditional "
-        "model is told the class apart from the latent, so classes need not separate on the map.",
+        "model is told the class apart from the latent, so classes need not separate on the map."),
     ]
     kl = latent.get("kl_per_dimension")
     if kl is not None:
