@@ -153,6 +153,9 @@ def test_kit_reconstruct_interpolate_vary_and_render(trained_run: Path, tmp_path
     assert (tmp_path / "again" / "morph_01.wav").read_bytes() == (tmp_path / "morph" / "morph_01.wav").read_bytes()
     nothing = run_dkvae("reconstruct", str(tmp_path / "empty.wav"), *model, "--out", str(tmp_path / "none"))
     assert nothing.returncode == 2 and "no file could be reconstructed" in nothing.stderr
+    odd = run_dkvae("kit", *model, "--bit-depth", "12", "--out", str(tmp_path / "odd"))
+    assert odd.returncode == 2 and "bit depth must be one of [16, 24]" in odd.stderr
+    assert not (tmp_path / "odd").exists()
 
 
 def test_import_drumsynth_renders_presets_with_lmms(tmp_path: Path) -> None:

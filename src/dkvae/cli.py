@@ -306,10 +306,11 @@ OutOption = Annotated[Path, typer.Option("--out", help="Folder for the WAV files
 BitDepthOption = Annotated[int, typer.Option("--bit-depth", help="16 or 24")]
 
 
-def load_machine(model: Path | None) -> DrumMachine:
-    """The model directory `model`, or the bundled model."""
-    from .machine import DrumMachine
+def load_machine(model: Path | None, bit_depth: int = 16) -> DrumMachine:
+    """The model directory `model`, or the bundled model; a bad `bit_depth` is refused first."""
+    from .machine import DrumMachine, check_bit_depth
 
+    check_bit_depth(bit_depth)
     return DrumMachine.load(model)
 
 
@@ -329,7 +330,7 @@ def generate(
     """Generate new drum sounds of one class."""
     from .generation import write_generated
 
-    machine = load_machine(model)
+    machine = load_machine(model, bit_depth)
     print_written(write_generated(machine, instrument, count, seed, out, bit_depth), out)
 
 
@@ -343,7 +344,7 @@ def kit(
     """Generate a kit: one new sound per class, named by its General MIDI note (36_kick.wav, 38_snare.wav, ...)."""
     from .generation import write_kit
 
-    machine = load_machine(model)
+    machine = load_machine(model, bit_depth)
     print_written(write_kit(machine, seed, out, bit_depth), out)
 
 
@@ -357,7 +358,7 @@ def reconstruct(
     """Encode and decode sounds: OUT/<file stem>.wav is how the model hears each one."""
     from .generation import write_reconstructions
 
-    machine = load_machine(model)
+    machine = load_machine(model, bit_depth)
     written, skipped = write_reconstructions(machine, files, out, bit_depth)
     print_written(written, out)
     for file, reason in skipped:
@@ -379,7 +380,7 @@ def interpolate(
     """Morph from one sound to another through the latent space."""
     from .generation import write_interpolation
 
-    machine = load_machine(model)
+    machine = load_machine(model, bit_depth)
     print_written(write_interpolation(machine, file_a, file_b, steps, out, method, bit_depth), out)
 
 
@@ -396,7 +397,7 @@ def vary(
     """Make variations of a sound: its neighbours in the latent space."""
     from .generation import write_variations
 
-    machine = load_machine(model)
+    machine = load_machine(model, bit_depth)
     print_written(write_variations(machine, file, count, amount, seed, out, bit_depth), out)
 
 

@@ -52,6 +52,12 @@ def single_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
+def check_bit_depth(bit_depth: int) -> None:
+    """Refuse a WAV bit depth `save_wav` cannot write (before anything is written)."""
+    if bit_depth not in WAV_SUBTYPES:
+        raise DkvaeError(f"bit depth must be one of {sorted(WAV_SUBTYPES)}, got {bit_depth}")
+
+
 def bundled_model_dir() -> Path:
     """Where the bundled default model lives in the installed package."""
     return Path(str(resources.files("dkvae") / PRETRAINED_DIR))
@@ -332,8 +338,7 @@ class DrumMachine:
 
     def save_wav(self, path: str | os.PathLike[str], audio: np.ndarray, bit_depth: int = 16) -> Path:
         """Write one sound ``(samples,)`` at `sample_rate` as a WAV file (trailing silence trimmed), atomically."""
-        if bit_depth not in WAV_SUBTYPES:
-            raise DkvaeError(f"bit depth must be one of {sorted(WAV_SUBTYPES)}, got {bit_depth}")
+        check_bit_depth(bit_depth)
         trimmed = cut_at_decay(np.asarray(audio, np.float32), TAIL_DB, round(OUTPUT_FADE_SECONDS * OUTPUT_SAMPLE_RATE))
         if len(trimmed) == 0:
             trimmed = np.zeros(1, np.float32)
