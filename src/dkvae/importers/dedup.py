@@ -144,15 +144,15 @@ def find_duplicates(
                 duplicates.append(Duplicate(name, digests[digest], "exact", 0.0))
                 continue
             digests[digest] = name
-            print_ = fingerprint(pcm.astype(np.float32) / PCM_SCALE, sample_rate)
+            signature = fingerprint(pcm.astype(np.float32) / PCM_SCALE, sample_rate)
             if kept_prints:
-                distances = np.abs(np.stack(kept_prints) - print_).mean(axis=1)
+                distances = np.abs(np.stack(kept_prints) - signature).mean(axis=1)
                 nearest = int(distances.argmin())
                 if distances[nearest] < NEAR_DUPLICATE_DB:
                     duplicates.append(Duplicate(name, kept_names[nearest], "near", float(distances[nearest])))
                     continue
             kept_names.append(name)
-            kept_prints.append(print_)
+            kept_prints.append(signature)
     finally:
         torch.set_num_threads(torch_threads)
     return duplicates, unreadable
