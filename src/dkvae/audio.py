@@ -29,6 +29,10 @@ from .config import (
 from .inversion import invert
 
 
+#: `SILENCE_FLOOR_DB` as an amplitude.
+_SILENCE_FLOOR = 10.0 ** (SILENCE_FLOOR_DB / 20.0)
+
+
 class BadAudio(Exception):
     """A file that cannot become a training sound; the message is the reason recorded in skipped.csv."""
 
@@ -159,13 +163,12 @@ def _read_sound(handle: sf.SoundFile, config: AudioConfig) -> tuple[np.ndarray, 
         raise BadAudio("empty: no audio frames")
     if _declares_more_data(handle.extra_info):
         raise BadAudio("truncated: the header declares more audio data than the file holds")
-    needed = math.ceil(config.num_samples * rate / config.sample_rate) + math.ceil(config.pre_roll * rate) + 16
-    floor = 10.0 ** (SILENCE_FLOOR_DB / 20.0)
+    needed = _frames_needed(config, rate)
     max_lead_in = math.ceil(MAX_LEAD_IN_SECONDS * rate)
 
     offset = 0
     block = _read_block(handle, needed, frames, 0)
-    while np.abs(block).max(initial=0.0) < floor:
+    while np.abs(block).max(initial=0.0) < _SILENCE_FLOOR:
         offset += len(block)
         if offset >= frames:
             raise BadAudio("silent: no sample above the silence floor")
@@ -176,13 +179,24 @@ def _read_sound(handle: sf.SoundFile, config: AudioConfig) -> tuple[np.ndarray, 
     missing = min(start + needed - len(block), frames - offset - len(block))
     if missing > 0:
         block = np.concatenate([block, _read_block(handle, missing, frames, offset + len(block))])
-    segment = block[start : start + needed]
-    if sound_span(segment, config.trim_db) < MIN_SOUND_SECONDS * rate:
-        raise BadAudio(f"too short: under {MIN_SOUND_SECONDS * 1000:g} ms of sound")
+    segment = _segment_from(block, start, rate, config)
 
     level = peak_db(segment)
     info = SoundInfo(rate, channels, frames, round(level, 3), round((offset + start) / rate, 6))
     return _fit(segment, rate, config), info
+
+
+def _frames_needed(config: AudioConfig, rate: int) -> int:
+    """Frames of a `rate` Hz file that make one sound from its onset: the length, the pre-roll and a margin."""
+    return math.ceil(config.num_samples * rate / config.sample_rate) + math.ceil(config.pre_roll * rate) + 16
+
+
+def _segment_from(audio: np.ndarray, start: int, rate: int, config: AudioConfig) -> np.ndarray:
+    """The mono sound that begins at `start`, `_frames_needed` long at most; BadAudio when under 10 ms of it sounds."""
+    segment = audio[start : start + _frames_needed(config, rate)]
+    if sound_span(segment, config.trim_db) < MIN_SOUND_SECONDS * rate:
+        raise BadAudio(f"too short: under {MIN_SOUND_SECONDS * 1000:g} ms of sound")
+    return segment
 
 
 def _fit(segment: np.ndarray, rate: int, config: AudioConfig) -> np.ndarray:
@@ -190,7 +204,7 @@ def _fit(segment: np.ndarray, rate: int, config: AudioConfig) -> np.ndarray:
     audio = resample(segment, rate, config.sample_rate)
     audio = match_length(audio, config.num_samples, round(config.fade_out * config.sample_rate))
     if config.peak_normalize:
-        audio = audio * np.float32(1.0 / max(float(np.max(np.abs(audio))), 10.0 ** (SILENCE_FLOOR_DB / 20.0)))
+        audio = audio * np.float32(1.0 / max(float(np.max(np.abs(audio))), _SILENCE_FLOOR))
     return audio.astype(np.float32, copy=False)
 
 
@@ -206,13 +220,10 @@ def prepare_sound(audio: np.ndarray, sample_rate: int, config: AudioConfig) -> n
         raise BadAudio("empty: no audio frames")
     if not np.isfinite(mono).all():
         raise BadAudio("invalid: NaN or infinite samples")
-    if np.abs(mono).max() < 10.0 ** (SILENCE_FLOOR_DB / 20.0):
+    if np.abs(mono).max() < _SILENCE_FLOOR:
         raise BadAudio("silent: no sample above the silence floor")
     start = find_onset(mono, config.trim_db, math.ceil(config.pre_roll * sample_rate))
-    needed = math.ceil(config.num_samples * sample_rate / config.sample_rate) + math.ceil(config.pre_roll * sample_rate) + 16
-    segment = mono[start : start + needed]
-    if sound_span(segment, config.trim_db) < MIN_SOUND_SECONDS * sample_rate:
-        raise BadAudio(f"too short: under {MIN_SOUND_SECONDS * 1000:g} ms of sound")
+    segment = _segment_from(mono, start, sample_rate, config)
     spectrogram = log_spectrogram(_fit(segment, sample_rate, config), config.n_fft, config.hop_length).numpy()
     return normalize(spectrogram, config)[0].astype(np.float32)
 
