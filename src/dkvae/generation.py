@@ -142,8 +142,7 @@ def write_reconstructions(
     for file in files:
         try:
             audio, rate = read_sound_file(file)
-            instrument = machine.classify(audio, rate)
-            latent = machine.encode(audio, rate, instrument)
+            latent, instrument = machine.analyse(audio, rate)
         except DkvaeError as error:
             skipped.append((str(file), str(error)))
             continue

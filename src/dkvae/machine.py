@@ -186,15 +186,17 @@ class DrumMachine:
         labels = torch.full((len(spectrograms),), self.class_index(instrument)) if self.conditional else None
         return self._encode_spectrograms(spectrograms, labels)
 
-    @torch.inference_mode()
     def classify(self, audio: np.ndarray, sample_rate: int) -> str:
         """The instrument whose decoding reconstructs `audio` best (analysis by synthesis; the model's own judgement).
 
         An unconditional model has no say: it returns "" (any class decodes alike).
         """
+        return self._classify_spectrogram(self.spectrogram(audio, sample_rate)) if self.conditional else ""
+
+    @torch.inference_mode()
+    def _classify_spectrogram(self, spectrogram: np.ndarray) -> str:
         if not self.conditional:
             return ""
-        spectrogram = self.spectrogram(audio, sample_rate)
         count = len(self.instruments)
         labels = torch.arange(count)
         batch = np.repeat(spectrogram[None], count, axis=0)
@@ -204,12 +206,19 @@ class DrumMachine:
         errors = ((rebuilt - spectrogram[None]) ** 2).mean(axis=(1, 2))
         return self.instruments[int(errors.argmin())]
 
-    def encode(self, audio: np.ndarray, sample_rate: int, instrument: str | None = None) -> np.ndarray:
-        """The latent vector ``(latent_dim,)`` of a user's sound (the posterior mean); its class is inferred unless given."""
+    def analyse(self, audio: np.ndarray, sample_rate: int, instrument: str | None = None) -> tuple[np.ndarray, str]:
+        """A user's sound's latent vector ``(latent_dim,)`` (the posterior mean) and class (inferred unless given).
+
+        The sound is analysed once for both.
+        """
         spectrogram = self.spectrogram(audio, sample_rate)
         if instrument is None:
-            instrument = self.classify(audio, sample_rate)
-        return self.encode_spectrograms(spectrogram[None], instrument)[0]
+            instrument = self._classify_spectrogram(spectrogram)
+        return self.encode_spectrograms(spectrogram[None], instrument)[0], instrument
+
+    def encode(self, audio: np.ndarray, sample_rate: int, instrument: str | None = None) -> np.ndarray:
+        """The latent vector ``(latent_dim,)`` of a user's sound (the posterior mean); its class is inferred unless given."""
+        return self.analyse(audio, sample_rate, instrument)[0]
 
     # --- sounds ----------------------------------------------------------------------------------
 
@@ -259,8 +268,8 @@ class DrumMachine:
 
     def reconstruct(self, audio: np.ndarray, sample_rate: int, instrument: str | None = None) -> np.ndarray:
         """The model's rendering ``(samples,)`` of a user's sound: encode (class inferred unless given), then decode."""
-        instrument = instrument or self.classify(audio, sample_rate)
-        return self.decode(self.encode(audio, sample_rate, instrument), instrument)
+        latent, instrument = self.analyse(audio, sample_rate, instrument)
+        return self.decode(latent, instrument)
 
     def interpolation_latents(
         self, start: np.ndarray, end: np.ndarray, steps: int, method: Literal["slerp", "linear"] | None = None
@@ -286,9 +295,9 @@ class DrumMachine:
 
         The endpoints are the two sounds' latents; the classes are blended linearly when they differ.
         """
-        classes = [self.classify(a, rate_a), self.classify(b, rate_b)]
-        latents = self.interpolation_latents(self.encode(a, rate_a, classes[0]), self.encode(b, rate_b, classes[1]), steps, method)
-        weights = np.linspace(self.class_weights(classes[0], 1)[0], self.class_weights(classes[1], 1)[0], steps)
+        (start, first), (end, last) = self.analyse(a, rate_a), self.analyse(b, rate_b)
+        latents = self.interpolation_latents(start, end, steps, method)
+        weights = np.linspace(self.class_weights(first, 1)[0], self.class_weights(last, 1)[0], steps)
         return latents, weights.astype(np.float32)
 
     def interpolate(
@@ -317,12 +326,12 @@ class DrumMachine:
         """
         if amount < 0:
             raise DkvaeError("the amount of variation must be >= 0")
-        instrument = self.classify(audio, sample_rate)
+        latent, instrument = self.analyse(audio, sample_rate)
         noise = self.noise(n, seed)
         prior = self.directory.latent_prior
         if prior is not None and instrument:
             noise = noise @ prior.scale_tril[self.class_index(instrument)].T
-        latents = self.encode(audio, sample_rate, instrument)[None] + amount * noise
+        latents = latent[None] + amount * noise
         return latents.astype(np.float32), instrument
 
     def vary(
