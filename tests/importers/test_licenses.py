@@ -57,3 +57,17 @@ def test_the_last_matching_stanza_wins(doc_dir, candidates, expected) -> None:
 
 def test_an_unknown_package_has_no_license(doc_dir) -> None:
     assert debian_license("no-such-package", ["a.wav"]) is None
+
+
+def test_installed_by_names_the_package_and_every_path_of_the_file(tmp_path, monkeypatch) -> None:
+    dpkg = tmp_path / "dpkg"
+    dpkg.mkdir()
+    font = tmp_path / "sounds" / "kit.sf2"
+    font.parent.mkdir()
+    font.write_bytes(b"")
+    (dpkg / "drums:all.list").write_text(f"/.\n{font}\n/usr/share/samples/kit.sf2\n/usr/share/other.sf2\n")
+    monkeypatch.setattr(licenses, "DPKG_INFO_DIR", dpkg)
+    assert licenses.installed_by([font, tmp_path / "stray.wav"]) == {
+        font: ("drums", [str(font), "/usr/share/samples/kit.sf2"])
+    }
+    assert licenses.is_installed("drums") and not licenses.is_installed("other")

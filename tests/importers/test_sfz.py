@@ -12,7 +12,7 @@ import soundfile as sf
 
 from dkvae import Bank
 from dkvae.errors import DkvaeError
-from dkvae.importers import licenses, sfz
+from dkvae.importers import licenses
 from dkvae.importers.hydrogen import ImportReport
 from dkvae.importers.sfz import import_sfz, parse_note, parse_sfz
 
@@ -42,7 +42,7 @@ def write_kit(folder: Path, files: dict[str, str], samples: list[str]) -> Path:
 @pytest.fixture(autouse=True)
 def no_debian(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No file is from a Debian package unless a test says so."""
-    monkeypatch.setattr(sfz, "DPKG_INFO_DIR", tmp_path / "no-dpkg")
+    monkeypatch.setattr(licenses, "DPKG_INFO_DIR", tmp_path / "no-dpkg")
 
 
 def manifest(bank: Path) -> pd.DataFrame:
@@ -388,7 +388,7 @@ def test_license_from_debian_copyright(tmp_path: Path, monkeypatch: pytest.Monke
         "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
         "Files: *\nLicense: GPL-2+\n\nFiles: drums/rock.sfz\nLicense: CC-BY-SA-4.0\n"
     )
-    monkeypatch.setattr(sfz, "DPKG_INFO_DIR", dpkg)
+    monkeypatch.setattr(licenses, "DPKG_INFO_DIR", dpkg)
     monkeypatch.setattr(licenses, "DEBIAN_DOC_DIR", docs)
     import_sfz(tmp_path / "bank", kit / "rock.sfz")
     row = manifest(tmp_path / "bank").loc["kick/rock__kick.wav"]

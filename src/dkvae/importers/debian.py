@@ -27,11 +27,9 @@ from .dedup import Duplicate, remove_duplicates
 from .drumsynth import SYSTEM_DRUMSYNTH_DIR, import_drumsynth
 from .hydrogen import SYSTEM_DRUMKITS_DIR, ImportReport, import_hydrogen
 from .layout import MANIFEST_NAME, BankWriter, safe_name
-from .licenses import UNKNOWN_LICENSE, debian_license, write_licenses
+from .licenses import UNKNOWN_LICENSE, debian_license, is_installed, write_licenses
 from .soundfont import DEFAULT_VELOCITIES, import_soundfont
 
-#: Where dpkg lists each installed package's files (``<package>.list``).
-DPKG_INFO_DIR = Path("/var/lib/dpkg/info")
 #: Packages reserved for evaluating this project; never imported for training.
 RESERVED_PACKAGES: tuple[str, ...] = (
     "fluid-soundfont-gm",
@@ -105,11 +103,6 @@ class DebianReport(ImportReport):
         if not self.missing:
             return ""
         return "sudo apt-get install --no-install-recommends " + " ".join(self.missing)
-
-
-def is_installed(package: str) -> bool:
-    """Whether dpkg has `package` installed (any architecture)."""
-    return (DPKG_INFO_DIR / f"{package}.list").exists() or any(DPKG_INFO_DIR.glob(f"{package}:*.list"))
 
 
 def is_reserved(path: Path) -> bool:

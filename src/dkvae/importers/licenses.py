@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import fnmatch
+import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +13,8 @@ from ..atomic import write_text
 from .layout import MANIFEST_NAME
 
 DEBIAN_DOC_DIR = Path("/usr/share/doc")
+#: Where dpkg lists each installed package's files (``<package>[:<arch>].list``).
+DPKG_INFO_DIR = Path("/var/lib/dpkg/info")
 LICENSES_NAME = "LICENSES.md"
 UNKNOWN_LICENSE = "unknown"
 
@@ -32,6 +36,38 @@ def copyright_paragraphs(text: str) -> list[dict[str, str]]:
             key = key.strip().lower()
             fields[key] = value.strip()
     return paragraphs
+
+
+def is_installed(package: str) -> bool:
+    """Whether dpkg has `package` installed (any architecture)."""
+    return (DPKG_INFO_DIR / f"{package}.list").exists() or any(DPKG_INFO_DIR.glob(f"{package}:*.list"))
+
+
+def installed_by(files: Iterable[Path]) -> dict[Path, tuple[str, list[str]]]:
+    """Each of `files` a Debian package installed -> (that package, every path it installed under the file's name).
+
+    Read from dpkg's file lists, once for all files. The paths let the package's copyright file be
+    matched (`debian_license`) however it names the file's folder.
+    """
+    wanted: dict[str, Path] = {}
+    for path in files:
+        wanted[os.path.abspath(path)] = path
+        wanted[os.path.realpath(path)] = path
+    found: dict[Path, tuple[str, list[str]]] = {}
+    if not DPKG_INFO_DIR.is_dir():
+        return found
+    for listing in sorted(DPKG_INFO_DIR.glob("*.list")):
+        try:
+            lines = listing.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        for line in sorted(wanted.keys() & set(lines)):
+            path = wanted[line]
+            if path not in found:
+                names = {path.name, Path(os.path.realpath(path)).name}
+                same_name = [entry for entry in lines if entry.rsplit("/", 1)[-1] in names]
+                found[path] = (listing.stem.split(":", 1)[0], same_name)
+    return found
 
 
 def _suffixes(candidate: str) -> list[str]:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -44,13 +44,11 @@ from ..errors import DkvaeError
 from .folder import NO_CLASS_REASON, NON_DRUM_REASON, unsorted_reason
 from .hydrogen import ImportReport
 from .layout import BankWriter, safe_name, unique_name
-from .licenses import UNKNOWN_LICENSE, debian_license, write_licenses
+from .licenses import UNKNOWN_LICENSE, debian_license, installed_by, write_licenses
 
 SFZ_SUFFIX = ".sfz"
 #: The `source` recorded for kits that no Debian package installed.
 OTHER_SOURCE = "sfz"
-#: Debian's file lists say which package installed a file; its copyright file gives the license.
-DPKG_INFO_DIR = Path("/var/lib/dpkg/info")
 #: Files beside a kit whose name starts with one of these tell its license, tried in this order.
 LICENSE_FILE_PREFIXES: tuple[str, ...] = ("license", "licence", "copying", "readme")
 
@@ -465,32 +463,6 @@ def license_note(sfz: Path, top: Path) -> str:
     return UNKNOWN_LICENSE
 
 
-def _debian_packages(files: Iterable[Path]) -> dict[Path, str]:
-    """Each of `files` that a Debian package installed -> that package, from dpkg's file lists (read once)."""
-    wanted: dict[str, Path] = {}
-    for path in files:
-        wanted[os.path.abspath(path)] = path
-        wanted[os.path.realpath(path)] = path
-    found: dict[Path, str] = {}
-    if not DPKG_INFO_DIR.is_dir():
-        return found
-    for listing in sorted(DPKG_INFO_DIR.glob("*.list")):
-        try:
-            lines = listing.read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
-            continue
-        for line in wanted.keys() & set(lines):
-            found.setdefault(wanted[line], listing.stem.split(":", 1)[0])
-    return found
-
-
-def _debian_license(package: str, sfz: Path) -> str:
-    """The license the package's copyright file gives `sfz` (its path's tails are the candidates)."""
-    parts = sfz.parts[1:]
-    candidates = ["/".join(parts[index:]) for index in range(len(parts))]
-    return debian_license(package, candidates) or UNKNOWN_LICENSE
-
-
 # --- importing ------------------------------------------------------------------------------------
 
 
@@ -628,7 +600,7 @@ def import_sfz(
         else:
             instruments.append(instrument)
 
-    packages = _debian_packages(instrument.path for instrument in instruments)
+    packages = installed_by(instrument.path for instrument in instruments)
     total = sum(len(instrument.regions) for instrument in instruments)
     done = 0
     imported: dict[Path, str] = {}  # real path of a sample -> the region that imported it
@@ -636,12 +608,12 @@ def import_sfz(
     kit_stems: set[str] = set()
     with BankWriter(out) as writer:
         for instrument in instruments:
-            package = packages.get(instrument.path)
+            installed = packages.get(instrument.path)
             kit = _Kit(
                 instrument=instrument,
                 stem=unique_name(safe_name(instrument.path.stem), kit_stems),
-                source=package or OTHER_SOURCE,
-                license=_debian_license(package, instrument.path) if package else license_note(instrument.path, top),
+                source=installed[0] if installed else OTHER_SOURCE,
+                license=(debian_license(*installed) or UNKNOWN_LICENSE) if installed else license_note(instrument.path, top),
                 gm_map=uses_gm_map(instrument),
                 top=top,
             )

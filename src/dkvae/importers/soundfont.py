@@ -44,7 +44,7 @@ from ..config import SILENCE_FLOOR_DB
 from ..errors import DkvaeError
 from .hydrogen import ImportReport
 from .layout import BankWriter, safe_name, unique_name
-from .licenses import UNKNOWN_LICENSE, debian_license, write_licenses
+from .licenses import UNKNOWN_LICENSE, debian_license, installed_by, write_licenses
 
 #: Output sample rate of every render (Hz).
 RENDER_SAMPLE_RATE = 44100
@@ -84,8 +84,6 @@ MIN_KIT_SAMPLES = 6
 #: melodic presets of TimGM6mb and sf_GMbank: at most 0.46, Piano 3's 11 narrow against 13 wide).
 KIT_SAMPLE_SHARE = 0.75
 
-#: Debian's file lists say which package installed a font; its copyright file gives the license.
-DPKG_INFO_DIR = Path("/var/lib/dpkg/info")
 #: The `source` recorded for fonts that no Debian package installed.
 OTHER_SOURCE = "soundfont"
 #: Tried in order: the Debian 12 soname, then whatever `ctypes.util.find_library` finds.
@@ -485,25 +483,6 @@ def _pcm16(audio: np.ndarray) -> np.ndarray:
 # --- importing -----------------------------------------------------------------------------------
 
 
-def _debian_package(font: Path) -> tuple[str, list[str]] | None:
-    """The Debian package that installed `font` and every path it installed under the font's name, or None.
-
-    The paths let the package's copyright file be matched however it names the font's folder.
-    """
-    if not DPKG_INFO_DIR.is_dir():
-        return None
-    wanted = {os.path.abspath(font), os.path.realpath(font)}
-    for listing in sorted(DPKG_INFO_DIR.glob("*.list")):
-        try:
-            lines = listing.read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
-            continue
-        if wanted.intersection(lines):
-            names = {font.name, Path(os.path.realpath(font)).name}
-            return listing.stem.split(":", 1)[0], [line for line in lines if Path(line).name in names]
-    return None
-
-
 def import_soundfont(
     out: str | os.PathLike[str],
     source: str | os.PathLike[str],
@@ -553,7 +532,7 @@ def import_soundfont(
     if any(not 1 <= velocity <= 127 for velocity in velocity_list):
         raise DkvaeError(f"MIDI velocities must be 1..127, got {velocity_list}")
 
-    installed = _debian_package(font)
+    installed = installed_by([font]).get(font)
     source_name = installed[0] if installed else OTHER_SOURCE
     license = (debian_license(installed[0], installed[1]) if installed else None) or UNKNOWN_LICENSE
     font_stem = safe_name(font.stem)
