@@ -40,30 +40,8 @@ USER_ERROR = 2
 
 
 @contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A Rich progress bar; yields the ``progress(done, total)`` callback the API functions take.
-
-    The bar appears at the first update, so a command that fails before any work prints only its error.
-    """
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    bar = Progress(*columns, console=progress_console, transient=False)
-    task = bar.add_task(description, total=None)
-
-    def update(done: int, total: int) -> None:
-        if not bar.live.is_started:
-            bar.start()
-        bar.update(task, completed=done, total=total)
-
-    try:
-        yield update
-    finally:
-        if bar.live.is_started:
-            bar.stop()
-
-
-@contextmanager
 def stage_progress_bars() -> Iterator[Callable[[str, int, int], None]]:
-    """Rich progress bars, one per stage; yields the ``progress(stage, done, total)`` callback."""
+    """Rich progress bars, one per stage, each appearing at its first update; yields ``progress(stage, done, total)``."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     bars = Progress(*columns, console=progress_console, transient=False)
     tasks: dict[str, TaskID] = {}
@@ -80,6 +58,16 @@ def stage_progress_bars() -> Iterator[Callable[[str, int, int], None]]:
     finally:
         if bars.live.is_started:
             bars.stop()
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A Rich progress bar; yields the ``progress(done, total)`` callback the API functions take.
+
+    The bar appears at the first update, so a command that fails before any work prints only its error.
+    """
+    with stage_progress_bars() as update:
+        yield lambda done, total: update(description, done, total)
 
 
 def print_import_report(report: ImportReport, out: Path) -> None:
