@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -25,6 +23,7 @@ from .checkpoint import ModelDirectory, load_model_dir
 from .config import GENERATOR_KINDS, OUTPUT_FADE_SECONDS, OUTPUT_SAMPLE_RATE, TAIL_DB
 from .errors import DkvaeError
 from .latent_prior import LatentPrior, fit_latent_prior
+from .threads import torch_threads
 
 #: Folder of the bundled default model inside the installed package.
 PRETRAINED_DIR = "pretrained"
@@ -38,18 +37,6 @@ WAV_SUBTYPES = {16: "PCM_16", 24: "PCM_24"}
 
 #: An instrument name, or one weight per class ``(num_classes,)`` / ``(n, num_classes)`` to blend classes.
 Classes = str | np.ndarray
-
-
-@contextmanager
-def single_thread() -> Iterator[None]:
-    """Run torch on one thread inside: one sound's small tensors are fastest so, and steady on a busy machine
-    (on 2 shared cores, 2 threads made a sound's rendering 25 to 160 times slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def check_bit_depth(bit_depth: int) -> None:
@@ -177,7 +164,7 @@ class DrumMachine:
     @torch.inference_mode()
     def _encode_spectrograms(self, spectrograms: np.ndarray, labels: torch.Tensor | None) -> np.ndarray:
         x = torch.as_tensor(np.asarray(spectrograms), dtype=torch.float32)
-        with single_thread():
+        with torch_threads(1):
             encoded = self.model.encode(x, labels if self.conditional else None)
         return (encoded[0] if isinstance(encoded, tuple) else encoded).numpy()
 
@@ -201,7 +188,7 @@ class DrumMachine:
         labels = torch.arange(count)
         batch = np.repeat(spectrogram[None], count, axis=0)
         latents = torch.as_tensor(self._encode_spectrograms(batch, labels))
-        with single_thread():
+        with torch_threads(1):
             rebuilt = self.model.decode(latents, labels).numpy()
         errors = ((rebuilt - spectrogram[None]) ** 2).mean(axis=(1, 2))
         return self.instruments[int(errors.argmin())]
@@ -240,7 +227,7 @@ class DrumMachine:
         if len(latents) < 1:
             raise DkvaeError("the number of sounds must be at least 1")
         weights = self.class_weights(classes, len(latents))
-        with single_thread():
+        with torch_threads(1):
             return np.stack([self._render_one(latent, weight) for latent, weight in zip(latents, weights)])
 
     def _render_one(self, latent: np.ndarray, weights: np.ndarray) -> np.ndarray:

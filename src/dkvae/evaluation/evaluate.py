@@ -11,19 +11,18 @@ import datetime
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from ..bank import Bank
 from ..checkpoint import check_audio_matches
 from ..config import Config
 from ..errors import DkvaeError
 from ..machine import DrumMachine
+from ..threads import torch_threads
 from .classifier import cached_classifier, classifier_config, train_classifier
 from .features import Features, compute_features
 from .latent import ACTIVE_VARIANCE, LatentSpace, analyse_latent_space
@@ -80,18 +79,6 @@ class Stages:
         total = max(self.totals.get(stage, 1), 1)
         self.report(stage, total, total)
         self.seconds[stage] = round(time.monotonic() - self.started - sum(self.seconds.values()), 2)
-
-
-@contextmanager
-def torch_threads(count: int | None) -> Iterator[None]:
-    """Run the block with `count` torch intra-op threads (None: leave the setting alone), restored afterwards."""
-    previous = torch.get_num_threads()
-    if count is not None:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def open_bank(bank_path: str | os.PathLike[str], machine: DrumMachine) -> Bank:

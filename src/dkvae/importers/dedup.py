@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import soundfile as sf
-import torch
 
 from ..atomic import atomic_path
+from ..threads import torch_threads
 from ..audio import find_onset, log_spectrogram, resample, to_mono
 from .layout import MANIFEST_NAME
 
@@ -125,9 +125,7 @@ def find_duplicates(
     kept_prints: list[np.ndarray] = []
     duplicates: list[Duplicate] = []
     unreadable: list[tuple[str, str]] = []
-    torch_threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # thousands of tiny STFTs: thread start-up would cost more than they do
-    try:
+    with torch_threads(1):  # thousands of tiny STFTs: thread start-up would cost more than they do
         for done, (path, name) in enumerate(zip(paths, labels), start=1):
             try:
                 pcm, sample_rate = sf.read(path, dtype="int16", always_2d=True)
@@ -153,8 +151,6 @@ def find_duplicates(
                     continue
             kept_names.append(name)
             kept_prints.append(signature)
-    finally:
-        torch.set_num_threads(torch_threads)
     return duplicates, unreadable
 
 
