@@ -127,13 +127,13 @@ def find_duplicates(
     unreadable: list[tuple[str, str]] = []
     with torch_threads(1):  # thousands of tiny STFTs: thread start-up would cost more than they do
         for done, (path, name) in enumerate(zip(paths, labels), start=1):
+            if progress:
+                progress(done, len(paths))
             try:
                 pcm, sample_rate = sf.read(path, dtype="int16", always_2d=True)
             except (sf.LibsndfileError, RuntimeError, OSError) as error:
                 unreadable.append((name, f"cannot decode: {error}"))
                 continue
-            if progress:
-                progress(done, len(paths))
             if len(pcm) == 0:
                 unreadable.append((name, "empty"))
                 continue
