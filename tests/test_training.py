@@ -101,8 +101,9 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_with_the_optimizer_state(
     resumed = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=killed_at + 3))
     result = train(tiny_bank, run, resumed, resume=True, progress_bar=False)
     assert result.epochs == killed_at + 3
-    epochs = pd.read_csv(run / "logs" / "metrics.csv")["epoch"].dropna().astype(int)
-    assert epochs.max() == killed_at + 2
+    metrics = pd.read_csv(run / "logs" / "metrics.csv")
+    validated = metrics.dropna(subset=["val/loss"])["epoch"].astype(int)
+    assert list(validated) == list(range(killed_at + 3)), "each epoch's row once, the killed session's kept"
     assert load_model_dir(run).training["best_epoch"] <= killed_at + 2
 
 
@@ -190,3 +191,19 @@ def test_augmentation_shifts_gain_and_delays_within_bounds() -> None:
         assert not out[:, :delay].any()
         assert abs(float(out[0, delay]) - 0.9) <= largest_gain + 1e-6
     assert delays == set(range(AUGMENT_SHIFT_FRAMES + 1))
+
+
+def test_the_training_clock_runs_on_across_a_resume_and_a_time_budget_stops_the_run(tiny_bank, tmp_path) -> None:
+    run = tmp_path / "run"
+    train(tiny_bank, run, tiny_config(), progress_bar=False)
+    first = pd.read_csv(run / "logs" / "metrics.csv")["elapsed_s"].dropna()
+    assert first.is_monotonic_increasing and first.iloc[0] > 0
+    longer = dataclasses.replace(tiny_config(), train=dataclasses.replace(TINY_TRAIN, epochs=3))
+    train(tiny_bank, run, longer, resume=True, progress_bar=False)
+    resumed = pd.read_csv(run / "logs" / "metrics.csv")["elapsed_s"].dropna()
+    assert len(resumed) == len(first) + 1 and resumed.iloc[-1] > first.iloc[-1]
+
+    budget = dataclasses.replace(tiny_config(), train=dataclasses.replace(TINY_TRAIN, epochs=100, max_minutes=1e-5))
+    result = train(tiny_bank, tmp_path / "budget", budget, progress_bar=False)
+    assert result.epochs == 1
+    assert pd.read_csv(tmp_path / "budget" / "logs" / "metrics.csv")["elapsed_s"].max() > 1e-5 * 60

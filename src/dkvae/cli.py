@@ -260,6 +260,7 @@ def train(
     latent: Annotated[Optional[int], typer.Option("--latent", min=1, help="Latent size")] = None,
     beta: Annotated[Optional[float], typer.Option("--beta", min=0.0, help="KL weight")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed of the run")] = None,
+    max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", min=0.0, help="Training time budget, across resumes (0: none)")] = None,
     augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment", help="Random gain and delay")] = None,
     balance: Annotated[Optional[bool], typer.Option("--balance/--no-balance", help="Draw classes evenly")] = None,
     conditional: Annotated[Optional[bool], typer.Option("--conditional/--unconditional")] = None,
@@ -276,7 +277,7 @@ def train(
 
     config = build_config(
         out, resume, preset=preset, kind=model, architecture=arch, config_file=config_file, epochs=epochs, batch_size=batch_size,
-        learning_rate=lr, latent_dim=latent, beta=beta, seed=seed, augment=augment, balance_classes=balance,
+        learning_rate=lr, latent_dim=latent, beta=beta, seed=seed, max_minutes=max_minutes, augment=augment, balance_classes=balance,
         conditional=conditional,
     )  # fmt: skip
     result = run_training(

@@ -203,6 +203,8 @@ class TrainConfig:
     #: Draw classes evenly in each epoch rather than in proportion to their counts.
     balance_classes: bool = True
     gradient_clip: float = 1.0
+    #: Stop after this many minutes of training, counted across resumes (0: no limit); for equal-time comparisons.
+    max_minutes: float = 0.0
 
 
 @dataclass(frozen=True)

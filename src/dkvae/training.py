@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,8 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar, Timer
+from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from .atomic import atomic_path, write_text
@@ -30,6 +29,7 @@ from .errors import DkvaeError
 from .machine import DrumMachine
 from .models import build_model
 from .packed import PackedRows
+from .training_log import ResumableCSVLogger, TrimResumedLog
 
 CHECKPOINTS_NAME = "checkpoints"
 LAST_CHECKPOINT = "last.ckpt"
@@ -123,7 +123,6 @@ class DrumModule(L.LightningModule):
         self.save_hyperparameters()
         self.config = Config.from_dict(config)
         self.model = build_model(self.config.model, self.config.audio.shape, num_classes)
-        self.started = time.monotonic()
 
     @property
     def conditional(self) -> bool:
@@ -160,11 +159,17 @@ class DrumModule(L.LightningModule):
         self.log_dict({f"val/{k}": v for k, v in losses.items()}, on_epoch=True, sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
-        self.log("elapsed_s", time.monotonic() - self.started)
+        self.log("elapsed_s", training_seconds(self.trainer))
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         train = self.config.train
         return torch.optim.Adam(self.parameters(), lr=train.learning_rate, weight_decay=train.weight_decay)
+
+
+def training_seconds(trainer: L.Trainer) -> float:
+    """Seconds spent in training epochs so far, counted across resumes by Lightning's `Timer` (saved in checkpoints)."""
+    timer = next(callback for callback in trainer.callbacks if isinstance(callback, Timer))
+    return timer.time_elapsed("train")
 
 
 class LastCheckpoint(Callback):
@@ -192,8 +197,6 @@ class ExportBest(Callback):
         self.bank = bank
         self.best = math.inf
         self.best_epoch = -1
-        self.started = time.monotonic()
-        self.seconds_before = 0.0
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         metric = trainer.callback_metrics.get("val/loss")
@@ -220,18 +223,17 @@ class ExportBest(Callback):
                 "best_epoch": self.best_epoch,
                 "best_val_loss": round(self.best, 6),
                 "metrics": metrics,
-                "seconds": round(self.seconds_before + time.monotonic() - self.started, 1),
+                "seconds": round(training_seconds(trainer), 1),
                 "torch": torch.__version__,
             },
         )
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best": self.best, "best_epoch": self.best_epoch, "seconds": self.seconds_before + time.monotonic() - self.started}
+        return {"best": self.best, "best_epoch": self.best_epoch}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.best = float(state_dict["best"])
         self.best_epoch = int(state_dict["best_epoch"])
-        self.seconds_before = float(state_dict["seconds"])
 
 
 class LossPlot(Callback):
@@ -338,7 +340,11 @@ def train(
     module = DrumModule(config.to_dict(), len(bank.instruments))
     data = BankDataModule(bank, config.train)
     export = ExportBest(run, config, bank)
-    callbacks: list[Callback] = [LastCheckpoint(run / CHECKPOINTS_NAME), export, LossPlot(run)]
+    budget = {"minutes": config.train.max_minutes} if config.train.max_minutes > 0 else None
+    callbacks: list[Callback] = [
+        Timer(budget, interval="epoch"), TrimResumedLog(run / LOGS_NAME / "metrics.csv"),
+        LastCheckpoint(run / CHECKPOINTS_NAME), export, LossPlot(run),
+    ]  # fmt: skip
     if config.train.early_stopping_patience > 0:
         callbacks.append(EarlyStopping("val/loss", patience=config.train.early_stopping_patience, mode="min"))
     if progress_bar:
@@ -351,7 +357,7 @@ def train(
         strategy=strategy,
         gradient_clip_val=config.train.gradient_clip or None,
         callbacks=callbacks,
-        logger=[CSVLogger(run, name=LOGS_NAME, version=""), TensorBoardLogger(run, name=LOGS_NAME, version="")],
+        logger=[ResumableCSVLogger(run, name=LOGS_NAME, version=""), TensorBoardLogger(run, name=LOGS_NAME, version="")],
         enable_checkpointing=False,
         enable_progress_bar=progress_bar,
         enable_model_summary=False,
