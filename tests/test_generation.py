@@ -13,12 +13,10 @@ from dkvae.config import OUTPUT_FADE_SECONDS, OUTPUT_SAMPLE_RATE
 from dkvae.errors import DkvaeError
 from dkvae.generation import (
     SIDECAR_FORMAT,
-    kit_file_name,
     read_sidecar,
     render_sidecar,
     write_generated,
     write_interpolation,
-    write_kit,
     write_reconstructions,
     write_variations,
 )
@@ -61,7 +59,6 @@ def test_generated_files_match_the_machine(machine, tmp_path) -> None:
 def test_render_recreates_every_kind_of_sound_bit_for_bit(machine, sounds, tmp_path) -> None:
     made = (
         write_generated(machine, "kick", 2, 4, tmp_path / "gen", bit_depth=24)
-        + write_kit(machine, 1, tmp_path / "kit")
         + write_reconstructions(machine, [sounds / "my kick.wav"], tmp_path / "rec")[0]
         + write_interpolation(machine, sounds / "my kick.wav", sounds / "snare.flac", 3, tmp_path / "morph")
         + write_variations(machine, sounds / "snare.flac", 2, 0.4, 5, tmp_path / "vary")
@@ -87,13 +84,6 @@ def test_render_refuses_another_model_and_bad_sidecars(machine, trained_run, tmp
     moved = tmp_path / "moved model"
     shutil.copytree(trained_run, moved)
     assert render_sidecar(path.with_suffix(".json"), tmp_path / "out", model=moved).read_bytes() == path.read_bytes()
-
-
-def test_kit_files_are_named_by_gm_note(machine, tmp_path) -> None:
-    paths = write_kit(machine, 3, tmp_path / "kit")
-    assert sorted(p.name for p in paths) == sorted(kit_file_name(name) for name in machine.instruments)
-    assert kit_file_name("kick") == "36_kick.wav" and kit_file_name("snare") == "38_snare.wav"
-    assert json.loads((tmp_path / "kit" / "36_kick.json").read_text())["details"]["note"] == 36
 
 
 def test_reconstruct_skips_unusable_files_with_reasons(machine, sounds, tmp_path) -> None:

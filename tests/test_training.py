@@ -14,12 +14,13 @@ import pytest
 import torch
 
 from dkvae import Bank, DkvaeError
+from dkvae.bank import split_for
 from dkvae.checkpoint import load_model_dir
 from dkvae.config import SEED_MODEL, SplitConfig
-from dkvae.bank import split_for
 from dkvae.training import TrainingDiverged, train
 
 from .conftest import TINY_TRAIN, tiny_config, write_bank
+
 
 @pytest.mark.parametrize(
     "changes",
@@ -142,7 +143,7 @@ def test_the_training_data_are_the_banks_spectrograms(tiny_bank) -> None:
 
     bank = Bank(tiny_bank, preset=tiny_config())
     data = BankDataModule(bank, TINY_TRAIN)
-    x_train, y_train, _, _, x_val, y_val = bank.load_spectrograms()
+    x_train, y_train, _, _, x_val, _y_val = bank.load_spectrograms()
     assert len(data.train_set) == len(x_train) and len(data.val_set) == len(x_val)
     spectrogram, label = data.train_set[3]
     assert spectrogram.dtype == torch.float32

@@ -130,10 +130,6 @@ GM_PERCUSSION: dict[int, str] = {
 }
 
 
-#: The General MIDI note each class is played on in a generated kit (kick 36 = C1, snare 38, ...).
-KIT_NOTES: dict[str, int] = {"kick": 36, "snare": 38, "clap": 39, "hihat": 42, "tom": 45, "cymbal": 49, "perc": 56}
-
-
 def gm_note_class(note: int) -> str | None:
     """The class of General MIDI percussion note `note` (35..81), or None outside that range."""
     return GM_PERCUSSION.get(note)

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -81,7 +81,7 @@ def print_import_report(report: ImportReport, out: Path) -> None:
 
 @import_app.command("hydrogen")
 def import_hydrogen(
-    source: Annotated[Optional[Path], typer.Argument(help="Drumkits folder or one kit (default: Debian's)")] = None,
+    source: Annotated[Path | None, typer.Argument(help="Drumkits folder or one kit (default: Debian's)")] = None,
     out: Annotated[Path, typer.Option("--out", help="Bank folder to write")] = ...,  # type: ignore[assignment]
 ) -> None:
     """Import Hydrogen drum kits (drumkit.xml + samples) into a bank, one folder per drum class."""
@@ -98,7 +98,7 @@ def import_folder(
     out: Annotated[Path, typer.Option("--out", help="Bank folder to write")],
     copy: Annotated[bool, typer.Option("--copy", help="Copy the files instead of linking to them")] = False,
     model: Annotated[
-        Optional[Path], typer.Option("--model", help="A trained classifier: sorts by sound what names cannot")
+        Path | None, typer.Option("--model", help="A trained classifier: sorts by sound what names cannot")
     ] = None,
     threshold: Annotated[
         float, typer.Option("--threshold", min=0.0, max=1.0, help="Least classifier confidence to accept")
@@ -141,9 +141,9 @@ def import_sfz(
 
 @import_app.command("drumsynth")
 def import_drumsynth(
-    source: Annotated[Optional[Path], typer.Argument(help="DrumSynth presets folder (default: LMMS's)")] = None,
+    source: Annotated[Path | None, typer.Argument(help="DrumSynth presets folder (default: LMMS's)")] = None,
     out: Annotated[Path, typer.Option("--out", help="Bank folder to write")] = ...,  # type: ignore[assignment]
-    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="LMMS processes (default: cores)")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="LMMS processes (default: cores)")] = None,
 ) -> None:
     """Render DrumSynth presets (.ds: TR-808, TR-909, Linn, CR-78, ...) with LMMS into a bank."""
     from .importers.drumsynth import import_drumsynth as run_import
@@ -156,7 +156,7 @@ def import_drumsynth(
 @import_app.command("debian")
 def import_debian(
     out: Annotated[Path, typer.Option("--out", help="Bank folder to write")],
-    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="LMMS processes (default: cores)")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="LMMS processes (default: cores)")] = None,
 ) -> None:
     """Import all Debian-packaged drums (Hydrogen, AVL, TimGM6mb, csound GM, LMMS, eXaDrums) into one bank."""
     from .importers.debian import import_debian as run_import
@@ -177,7 +177,7 @@ def synth_bank(
     out: Annotated[Path, typer.Option("--out", help="Bank folder to write")],
     per_class: Annotated[int, typer.Option("--per-class", min=1, help="Sounds per drum class")] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Random seed")] = 0,
-    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Processes (default: cores)")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes (default: cores)")] = None,
 ) -> None:
     """Write a bank of procedurally synthesized drums with exact labels (for tests, demos and scale)."""
     from .importers.synth import write_synth_bank
@@ -190,8 +190,8 @@ def synth_bank(
 @app.command()
 def preprocess(
     bank: Annotated[Path, typer.Argument(help="Bank folder: BANK/<instrument>/<sound files>")],
-    preset: Annotated[Optional[str], typer.Option("--preset", help=f"One of: {', '.join(PRESETS)}")] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Processes (default: cores)")] = None,
+    preset: Annotated[str | None, typer.Option("--preset", help=f"One of: {', '.join(PRESETS)}")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes (default: cores)")] = None,
 ) -> None:
     """Turn a bank into normalized spectrograms (parallel, incremental, resumable)."""
     if preset is not None and preset not in PRESETS:
@@ -250,26 +250,26 @@ def info(bank: Annotated[Path, typer.Argument(help="Bank folder")]) -> None:
 def train(
     bank: Annotated[Path, typer.Argument(help="Bank folder to train on")],
     out: Annotated[Path, typer.Option("--out", help="Run folder (becomes a model directory)")],
-    model: Annotated[Optional[str], typer.Option("--model", help="vae, ae or classifier (default: the preset's)")] = None,
-    arch: Annotated[Optional[str], typer.Option("--arch", help="conv, dense or seed (default: the preset's)")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="vae, ae or classifier (default: the preset's)")] = None,
+    arch: Annotated[str | None, typer.Option("--arch", help="conv, dense or seed (default: the preset's)")] = None,
     preset: Annotated[str, typer.Option("--preset", help=f"One of: {', '.join(PRESETS)}")] = "default",
-    config_file: Annotated[Optional[Path], typer.Option("--config", help="A full config as JSON (instead of --preset)")] = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1)] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1)] = None,
-    lr: Annotated[Optional[float], typer.Option("--lr", min=0.0)] = None,
-    latent: Annotated[Optional[int], typer.Option("--latent", min=1, help="Latent size")] = None,
-    beta: Annotated[Optional[float], typer.Option("--beta", min=0.0, help="KL weight")] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed of the run")] = None,
-    max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", min=0.0, help="Training time budget, across resumes (0: none)")] = None,
-    augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment", help="Random gain and delay")] = None,
-    balance: Annotated[Optional[bool], typer.Option("--balance/--no-balance", help="Draw classes evenly")] = None,
-    conditional: Annotated[Optional[bool], typer.Option("--conditional/--unconditional")] = None,
+    config_file: Annotated[Path | None, typer.Option("--config", help="A full config as JSON (instead of --preset)")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", min=1)] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
+    lr: Annotated[float | None, typer.Option("--lr", min=0.0)] = None,
+    latent: Annotated[int | None, typer.Option("--latent", min=1, help="Latent size")] = None,
+    beta: Annotated[float | None, typer.Option("--beta", min=0.0, help="KL weight")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed of the run")] = None,
+    max_minutes: Annotated[float | None, typer.Option("--max-minutes", min=0.0, help="Training time budget, across resumes (0: none)")] = None,
+    augment: Annotated[bool | None, typer.Option("--augment/--no-augment", help="Random gain and delay")] = None,
+    balance: Annotated[bool | None, typer.Option("--balance/--no-balance", help="Draw classes evenly")] = None,
+    conditional: Annotated[bool | None, typer.Option("--conditional/--unconditional")] = None,
     accelerator: Annotated[str, typer.Option("--accelerator", help="cpu, gpu or auto (GPUs when present)")] = "auto",
     devices: Annotated[str, typer.Option("--devices", help="How many devices (or 'auto')")] = "1",
     num_nodes: Annotated[int, typer.Option("--num-nodes", min=1)] = 1,
     strategy: Annotated[str, typer.Option("--strategy", help="Lightning strategy: auto, ddp, ...")] = "auto",
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out")] = False,
-    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Preprocessing processes")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Preprocessing processes")] = None,
 ) -> None:
     """Train a model on a bank: progress bar, validation loss per epoch, checkpoints, logs, loss curve."""
     from .training import train as run_training
@@ -290,7 +290,7 @@ def train(
     )
 
 
-ModelOption = Annotated[Optional[Path], typer.Option("--model", help="Model directory (default: the bundled model)")]
+ModelOption = Annotated[Path | None, typer.Option("--model", help="Model directory (default: the bundled model)")]
 OutOption = Annotated[Path, typer.Option("--out", help="Folder for the WAV files and their JSON sidecars")]
 BitDepthOption = Annotated[int, typer.Option("--bit-depth", help="16 or 24")]
 
@@ -301,6 +301,12 @@ def load_machine(model: Path | None, bit_depth: int = 16) -> DrumMachine:
 
     check_bit_depth(bit_depth)
     return DrumMachine.load(model)
+
+
+def print_skipped(skipped: list[tuple[str, str]]) -> None:
+    """One line per input file left out, with its reason."""
+    for file, reason in skipped:
+        console.print(f"  skipped {file}: {reason}", markup=False, highlight=False)
 
 
 def print_written(paths: list[Path], out: Path) -> None:
@@ -325,16 +331,30 @@ def generate(
 
 @app.command()
 def kit(
-    out: OutOption,
+    out: Annotated[Path, typer.Option("--out", help="Kit folder (or a .h2drumkit / .dslibrary file for that one format)")],
     model: ModelOption = None,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same kit")] = 0,
+    fmt: Annotated[str, typer.Option("--format", help="wav, sfz, hydrogen, decent (Decent Sampler) or all")] = "wav",
+    round_robin: Annotated[int, typer.Option("--round-robin", help="Sounds per pad, played in turn")] = 1,
+    spread: Annotated[float, typer.Option("--spread", help="0: one close-knit kit .. 1: independent sounds")] = 0.5,
+    name: Annotated[str | None, typer.Option("--name", help="Kit name (default: DKVAE <seed>)")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Also write a two-bar groove played with the kit (demo.wav, demo.mid)")] = False,
+    picked: Annotated[Path | None, typer.Option("--from", help="Make the kit from the dkvae sounds (with sidecars) in this folder")] = None,
     bit_depth: BitDepthOption = 16,
 ) -> None:
-    """Generate a kit: one new sound per class, named by its General MIDI note (36_kick.wav, 38_snare.wav, ...)."""
-    from .generation import write_kit
+    """Generate a kit on General MIDI notes (kick 36, snare 38, hats 42/44/46, ...) for samplers: WAVs, SFZ, Hydrogen, Decent Sampler."""
+    from .kits.build import build_kit
+    from .kits.export import export_kit
+    from .kits.picked import kit_from_folder
 
-    machine = load_machine(model, bit_depth)
-    print_written(write_kit(machine, seed, out, bit_depth), out)
+    if picked is not None:
+        drum_kit, skipped = kit_from_folder(picked, round_robin, name, model)
+        print_skipped(skipped)
+    else:
+        drum_kit = build_kit(load_machine(model, bit_depth), seed, spread, round_robin, name)
+    written = export_kit(drum_kit, out, fmt, bit_depth, demo)
+    sounds = sum(len(pad.sounds) for pad in drum_kit.pads)
+    console.print(f"kit {drum_kit.name!r}: {len(drum_kit.pads)} pads, {sounds} sounds; wrote " + ", ".join(str(path) for path in written))
 
 
 @app.command()
@@ -350,8 +370,7 @@ def reconstruct(
     machine = load_machine(model, bit_depth)
     written, skipped = write_reconstructions(machine, files, out, bit_depth)
     print_written(written, out)
-    for file, reason in skipped:
-        console.print(f"  skipped {file}: {reason}", markup=False, highlight=False)
+    print_skipped(skipped)
     if not written:
         raise DkvaeError("no file could be reconstructed")
 
@@ -362,7 +381,7 @@ def interpolate(
     file_b: Annotated[Path, typer.Argument(help="The sound to end at")],
     out: OutOption,
     steps: Annotated[int, typer.Option("--steps", min=2, help="Sounds in the morph, both ends included")] = 8,
-    method: Annotated[Optional[str], typer.Option("--method", help="linear or slerp (default: linear, the evener morph)")] = None,
+    method: Annotated[str | None, typer.Option("--method", help="linear or slerp (default: linear, the evener morph)")] = None,
     model: ModelOption = None,
     bit_depth: BitDepthOption = 16,
 ) -> None:

@@ -2,8 +2,8 @@
 
 A sidecar (``<name>.json`` beside ``<name>.wav``) records the model (its id and where it was), the
 class or class blend, the latent vector at full float32 precision, and the settings; `render_sidecar`
-decodes it again. Every writer here backs one CLI command: generate, kit, reconstruct, interpolate,
-vary and render.
+decodes it again. Every writer here backs one CLI command: generate, reconstruct, interpolate,
+vary and render (kits: `dkvae.kits`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import soundfile as sf
 
 from . import __version__
 from .atomic import write_text
-from .classes import KIT_NOTES
 from .config import MAX_LEAD_IN_SECONDS
 from .errors import DkvaeError
 from .machine import DEFAULT_INTERPOLATION, DrumMachine, bundled_model_dir
@@ -114,24 +113,6 @@ def write_generated(
     ]
 
 
-def kit_file_name(instrument: str) -> str:
-    """``<GM note>_<instrument>.wav`` (``36_kick.wav``), so samplers that map by note place each sound."""
-    note = KIT_NOTES.get(instrument)
-    return f"{note}_{instrument}.wav" if note is not None else f"{instrument}.wav"
-
-
-def write_kit(machine: DrumMachine, seed: int, out: str | os.PathLike[str], bit_depth: int = 16) -> list[Path]:
-    """One new sound per class into ``OUT/<GM note>_<class>.wav`` with sidecars."""
-    folder = Path(out)
-    paths = []
-    for instrument in machine.instruments:
-        latent = machine.sample_latents(1, seed, instrument)[0]
-        recipe = Recipe("kit", latent.tolist(), instrument, seed=seed, details={"note": KIT_NOTES.get(instrument)})
-        audio = machine.render(latent[None], instrument)[0]
-        paths.append(write_sound(machine, folder / kit_file_name(instrument), audio, recipe, bit_depth))
-    return paths
-
-
 def write_reconstructions(
     machine: DrumMachine, files: list[Path], out: str | os.PathLike[str], bit_depth: int = 16
 ) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -211,14 +192,10 @@ def read_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
     return document
 
 
-def render_sidecar(
-    path: str | os.PathLike[str], out: str | os.PathLike[str], model: str | os.PathLike[str] | None = None
-) -> Path:
-    """Re-create the sound a sidecar describes as ``OUT/<sidecar stem>.wav`` (with a copy of the sidecar).
-
-    The model is `model`, else the one the sidecar names; its weights must be the ones recorded.
-    """
-    document = read_sidecar(path)
+def sidecar_machine(
+    document: dict[str, Any], path: str | os.PathLike[str], model: str | os.PathLike[str] | None = None
+) -> DrumMachine:
+    """The model that made a sidecar's sound: `model`, else the one the sidecar names; its weights must match."""
     recorded = document.get("model", "")
     if model is not None:
         machine = DrumMachine.load(model)
@@ -232,9 +209,27 @@ def render_sidecar(
         raise DkvaeError(
             f"the sidecar was made by model {document['model_id']}, but {machine.directory.path} is model {machine.model_id}"
         )
+    return machine
+
+
+def sidecar_latent(document: dict[str, Any], path: str | os.PathLike[str], machine: DrumMachine) -> np.ndarray:
+    """A sidecar's latent ``(latent_dim,)`` float32, checked against the model's size."""
     latent = np.asarray(document["latent"], np.float32)
     if latent.shape != (machine.latent_dim,):
         raise DkvaeError(f"sidecar {path} has a latent of size {latent.size}, the model needs {machine.latent_dim}")
+    return latent
+
+
+def render_sidecar(
+    path: str | os.PathLike[str], out: str | os.PathLike[str], model: str | os.PathLike[str] | None = None
+) -> Path:
+    """Re-create the sound a sidecar describes as ``OUT/<sidecar stem>.wav`` (with a copy of the sidecar).
+
+    The model is `model`, else the one the sidecar names; its weights must be the ones recorded.
+    """
+    document = read_sidecar(path)
+    machine = sidecar_machine(document, path, model)
+    latent = sidecar_latent(document, path, machine)
     weights = document.get("class_weights")
     classes = document["instrument"] if weights is None else np.asarray(weights, np.float32)
     audio = machine.render(latent[None], classes)[0]

@@ -130,8 +130,12 @@ class DrumMachine:
         Drawn from the class's Gaussian fitted to the training sounds' latents when the model has one
         (`dkvae.latent_prior`: it decodes to far more realistic sounds), else from the standard normal.
         """
-        noise = self.noise(n, seed)
+        return self.latents_from_noise(self.noise(n, seed), instrument)
+
+    def latents_from_noise(self, noise: np.ndarray, instrument: str | None = None) -> np.ndarray:
+        """Latents ``(n, latent_dim)`` for standard normal `noise` ``(n, latent_dim)``: the class's prior applied to it."""
         prior = self.directory.latent_prior
+        noise = np.asarray(noise, np.float32)
         if prior is None or instrument is None:
             return noise
         return prior.sample(self.class_index(instrument), noise)
@@ -314,12 +318,15 @@ class DrumMachine:
         if amount < 0:
             raise DkvaeError("the amount of variation must be >= 0")
         latent, instrument = self.analyse(audio, sample_rate)
+        return self.neighbour_latents(latent, instrument, n, amount, seed), instrument
+
+    def neighbour_latents(self, latent: np.ndarray, instrument: str, n: int, amount: float, seed: int) -> np.ndarray:
+        """`n` latents ``(n, latent_dim)`` around `latent`, offsets `amount` times the class's spread (see `variation_latents`)."""
         noise = self.noise(n, seed)
         prior = self.directory.latent_prior
         if prior is not None and instrument:
             noise = noise @ prior.scale_tril[self.class_index(instrument)].T
-        latents = latent[None] + amount * noise
-        return latents.astype(np.float32), instrument
+        return (np.asarray(latent, np.float32)[None] + amount * noise).astype(np.float32)
 
     def vary(
         self, audio: np.ndarray, sample_rate: int, n: int = 8, amount: float = 0.3, seed: int = 0
@@ -335,11 +342,14 @@ class DrumMachine:
     def save_wav(self, path: str | os.PathLike[str], audio: np.ndarray, bit_depth: int = 16) -> Path:
         """Write one sound ``(samples,)`` at `sample_rate` as a WAV file (trailing silence trimmed), atomically."""
         check_bit_depth(bit_depth)
-        trimmed = cut_at_decay(np.asarray(audio, np.float32), TAIL_DB, round(OUTPUT_FADE_SECONDS * OUTPUT_SAMPLE_RATE))
-        if len(trimmed) == 0:
-            trimmed = np.zeros(1, np.float32)
-        write_wav(path, trimmed, OUTPUT_SAMPLE_RATE, WAV_SUBTYPES[bit_depth])
+        write_wav(path, trim_tail(audio), OUTPUT_SAMPLE_RATE, WAV_SUBTYPES[bit_depth])
         return Path(path)
+
+
+def trim_tail(audio: np.ndarray) -> np.ndarray:
+    """A finished sound ``(samples,)`` cut where it has decayed below `TAIL_DB`, with a short fade (one sample if silent)."""
+    trimmed = cut_at_decay(np.asarray(audio, np.float32), TAIL_DB, round(OUTPUT_FADE_SECONDS * OUTPUT_SAMPLE_RATE))
+    return trimmed if len(trimmed) else np.zeros(1, np.float32)
 
 
 def interpolate_latents(start: np.ndarray, end: np.ndarray, steps: int, method: Literal["slerp", "linear"]) -> np.ndarray:

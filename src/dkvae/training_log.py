@@ -54,7 +54,9 @@ class TrimResumedLog(Callback):
             return
         self.trimmed = True
         rows = pd.read_csv(self.metrics_file)
-        kept = rows[rows["epoch"].isna() | (rows["epoch"] < trainer.current_epoch)] if "epoch" in rows else rows.iloc[:0]
+        kept = (
+            rows[rows["epoch"].isna() | (rows["epoch"] < trainer.current_epoch)] if "epoch" in rows else rows.iloc[:0]
+        )
         if len(kept) < len(rows):
             with atomic_path(self.metrics_file) as temporary:
                 kept.to_csv(temporary, index=False)

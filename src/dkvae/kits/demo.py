@@ -1,0 +1,106 @@
+"""A two-bar groove played with a kit, as ``demo.wav`` (so a user hears the kit at once) and ``demo.mid``.
+
+The groove is on a sixteenth-note grid: kick, backbeat snare, eighth-note hats with an open hat
+that the next closed hat chokes, a crash on the one, and a tom fill at the end of the second bar.
+Repeated hits cycle through a pad's round robins, as a sampler does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mido
+import numpy as np
+
+from ..atomic import atomic_path
+from ..audio import finish_sound, write_wav
+from ..machine import WAV_SUBTYPES
+from .kit import Kit
+
+TEMPO_BPM = 100
+STEPS_PER_BEAT = 4
+BARS = 2
+#: Seconds over which a choked sound fades out (a hand closing the hats).
+CHOKE_FADE_SECONDS = 0.02
+#: (step, pad, velocity 1..127) over two bars of sixteen steps.
+GROOVE: tuple[tuple[int, str, int], ...] = (
+    (0, "kick", 120), (0, "crash", 110), (6, "kick", 90), (8, "kick", 115), (10, "kick", 80),
+    (4, "snare", 115), (12, "snare", 118), (15, "rim", 60),
+    (2, "closed_hat", 80), (4, "closed_hat", 95), (6, "closed_hat", 75), (8, "closed_hat", 95),
+    (10, "closed_hat", 75), (14, "open_hat", 100),
+    (16, "kick", 120), (16, "pedal_hat", 85), (18, "closed_hat", 80), (20, "snare", 115), (20, "clap", 90),
+    (20, "closed_hat", 95), (22, "kick", 95), (22, "closed_hat", 75), (23, "perc_high", 70),
+    (24, "snare", 95), (25, "snare", 70), (26, "tom_high", 105), (27, "tom_high", 90), (28, "tom_mid", 105),
+    (29, "tom_mid", 90), (30, "tom_low", 110), (31, "tom_low", 100), (31, "perc_low", 70),
+)  # fmt: skip
+MIDI_TICKS_PER_BEAT = 480
+MIDI_DRUM_CHANNEL = 9
+MIDI_NOTE_TICKS = 60
+
+
+def groove_hits(kit: Kit) -> list[tuple[float, str, int]]:
+    """The groove's hits on the kit's pads, as (seconds, pad name, velocity) in time order."""
+    names = {kit_pad.pad.name for kit_pad in kit.pads}
+    step_seconds = 60.0 / TEMPO_BPM / STEPS_PER_BEAT
+    return sorted((step * step_seconds, pad, velocity) for step, pad, velocity in GROOVE if pad in names)
+
+
+def render_demo(kit: Kit) -> np.ndarray:
+    """The groove mixed with the kit's samples ``(samples,)`` float32, chokes and round robins applied."""
+    rate = kit.sample_rate
+    pads = {kit_pad.pad.name: kit_pad for kit_pad in kit.pads}
+    hits = [(round(seconds * rate), name, velocity) for seconds, name, velocity in groove_hits(kit)]
+    length = round(BARS * 4 * 60.0 / TEMPO_BPM * rate) + rate // 2
+    mix = np.zeros(length + max(len(s.audio) for p in kit.pads for s in p.sounds), np.float64)
+    fade = max(1, round(CHOKE_FADE_SECONDS * rate))
+    played = dict.fromkeys(pads, 0)
+    for start, name, velocity in hits:
+        sound = pads[name].sounds[played[name] % len(pads[name].sounds)].audio.astype(np.float64)
+        played[name] += 1
+        chokers = pads[name].pad.choked_by
+        choke = next((at - start for at, other, _ in hits if other in chokers and at > start), None)
+        if choke is not None and choke < len(sound):
+            envelope = np.zeros(len(sound))
+            envelope[:choke] = 1.0
+            ramp = min(fade, len(sound) - choke)
+            envelope[choke : choke + ramp] = np.linspace(1.0, 0.0, ramp, endpoint=False)
+            sound = sound * envelope
+        mix[start : start + len(sound)] += (velocity / 127.0) ** 1.5 * sound
+    return finish_sound(mix[:length].astype(np.float32), fade)
+
+
+def groove_midi(kit: Kit) -> mido.MidiFile:
+    """The groove as a type-0 MIDI file on the General MIDI drum channel, at the kit's notes."""
+    notes = {kit_pad.pad.name: kit_pad.pad.note for kit_pad in kit.pads}
+    ticks_per_step = MIDI_TICKS_PER_BEAT // STEPS_PER_BEAT
+    events = []
+    for step, name, velocity in GROOVE:
+        if name in notes:
+            events.append(
+                (
+                    step * ticks_per_step,
+                    1,
+                    mido.Message("note_on", channel=MIDI_DRUM_CHANNEL, note=notes[name], velocity=velocity),
+                )
+            )
+            off = mido.Message("note_off", channel=MIDI_DRUM_CHANNEL, note=notes[name], velocity=0)
+            events.append((step * ticks_per_step + MIDI_NOTE_TICKS, 0, off))
+    track = mido.MidiTrack(
+        [mido.MetaMessage("track_name", name=kit.name), mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(TEMPO_BPM))]
+    )
+    now = 0
+    for tick, _, message in sorted(events, key=lambda event: (event[0], event[1])):
+        track.append(message.copy(time=tick - now))
+        now = tick
+    end = BARS * 4 * MIDI_TICKS_PER_BEAT
+    track.append(mido.MetaMessage("end_of_track", time=end - now))
+    return mido.MidiFile(type=0, ticks_per_beat=MIDI_TICKS_PER_BEAT, tracks=[track])
+
+
+def write_demo(kit: Kit, folder: Path, bit_depth: int = 16) -> tuple[Path, Path]:
+    """Write ``folder/demo.wav`` and ``folder/demo.mid``; returns both paths."""
+    wav, midi = folder / "demo.wav", folder / "demo.mid"
+    write_wav(wav, render_demo(kit), kit.sample_rate, WAV_SUBTYPES[bit_depth])
+    with atomic_path(midi) as temporary:
+        groove_midi(kit).save(temporary)
+    return wav, midi

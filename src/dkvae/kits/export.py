@@ -1,0 +1,107 @@
+"""Write a kit in the formats a user asks for, all or nothing: an interrupted export leaves no half kit.
+
+A kit folder is built under a temporary name beside its destination and renamed into place; a
+previous kit there is replaced only once the new one is complete. `--format hydrogen` to a
+``.h2drumkit`` path, or `--format decent` to a ``.dslibrary`` path, writes that single file instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from ..errors import DkvaeError
+from ..importers.layout import safe_name
+from .decent_sampler import write_decent_library, write_decent_sampler
+from .demo import write_demo
+from .hydrogen import write_hydrogen
+from .kit import Kit
+from .sfz import write_sfz
+from .wav_folder import write_wav_folder
+
+FORMATS = ("wav", "sfz", "hydrogen", "decent", "all")
+#: A file in every kit folder dkvae writes, so re-exporting may replace it but never a user's own folder.
+KIT_MARKER = ".dkvae-kit"
+SINGLE_FILE_SUFFIXES = {"hydrogen": ".h2drumkit", "decent": ".dslibrary"}
+
+
+def export_kit(
+    kit: Kit, out: str | os.PathLike[str], fmt: str = "wav", bit_depth: int = 16, demo: bool = False
+) -> list[Path]:
+    """Write `kit` to `out` in format `fmt` (one of `FORMATS`); returns the main files written."""
+    if fmt not in FORMATS:
+        raise DkvaeError(f"unknown kit format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    target = Path(out)
+    if SINGLE_FILE_SUFFIXES.get(fmt) == target.suffix.lower():
+        return _export_file(kit, target, fmt, bit_depth, demo)
+    _check_replaceable(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        written = _write_formats(kit, staging, fmt, bit_depth, demo)
+        (staging / KIT_MARKER).write_text(kit.name + "\n", encoding="utf-8")
+        _swap_into_place(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [target / path.relative_to(staging) for path in written]
+
+
+def _write_formats(kit: Kit, folder: Path, fmt: str, bit_depth: int, demo: bool) -> list[Path]:
+    """Every format `fmt` names, into one folder sharing its ``samples/``."""
+    chosen = {"wav", "sfz", "hydrogen", "decent"} if fmt == "all" else {fmt}
+    stem = safe_name(kit.name)
+    written = []
+    if "wav" in chosen:
+        written.append(write_wav_folder(kit, folder, bit_depth))
+    if "sfz" in chosen:
+        written.append(write_sfz(kit, folder, bit_depth))
+    if "decent" in chosen:
+        written.append(write_decent_sampler(kit, folder, bit_depth))
+        written.append(write_decent_library(kit, folder / f"{stem}{SINGLE_FILE_SUFFIXES['decent']}", bit_depth))
+    if "hydrogen" in chosen:
+        written.append(write_hydrogen(kit, folder / f"{stem}{SINGLE_FILE_SUFFIXES['hydrogen']}", bit_depth))
+    if demo:
+        written.extend(write_demo(kit, folder, bit_depth))
+    return written
+
+
+def _export_file(kit: Kit, target: Path, fmt: str, bit_depth: int, demo: bool) -> list[Path]:
+    """One archive file (each writer is atomic), and the demo beside it as ``<stem>-demo.wav/.mid``."""
+    writer = write_hydrogen if fmt == "hydrogen" else write_decent_library
+    target.parent.mkdir(parents=True, exist_ok=True)
+    written = [writer(kit, target, bit_depth)]
+    if demo:
+        with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+            for path in write_demo(kit, Path(scratch), bit_depth):
+                beside = target.with_name(f"{target.stem}-demo{path.suffix}")
+                os.replace(path, beside)
+                written.append(beside)
+    return written
+
+
+def _check_replaceable(target: Path) -> None:
+    """Refuse to replace anything but a missing path, an empty folder or a kit folder dkvae wrote."""
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise DkvaeError(f"{target} exists and is not a folder; choose another --out")
+    if any(target.iterdir()) and not (target / KIT_MARKER).exists():
+        raise DkvaeError(f"{target} is a folder that holds files dkvae did not write; choose another --out")
+
+
+def _swap_into_place(staging: Path, target: Path) -> None:
+    """Rename `staging` to `target`; a previous `target` is moved aside first and removed only after."""
+    previous = None
+    if target.exists():
+        previous = target.with_name(f".{target.name}.{os.getpid()}.old")
+        os.replace(target, previous)
+    try:
+        os.replace(staging, target)
+    except OSError:
+        if previous is not None:
+            os.replace(previous, target)
+        raise
+    if previous is not None:
+        shutil.rmtree(previous, ignore_errors=True)
