@@ -1,4 +1,4 @@
-# The two Quick-start commands: `make demo` (the main job: a drum kit and eight snares from the bundled
+# The two Quick-start commands: `make demo` (the main job: a drum kit in every sampler format and eight snares from the bundled
 # model) and `make test` (the whole test suite).
 PYTHON ?= python3
 VENV ?= .venv
@@ -16,7 +16,7 @@ $(BIN)/dkvae: pyproject.toml
 install: $(BIN)/dkvae
 
 demo: install
-	$(BIN)/dkvae kit --seed 3 --out out/kit
+	$(BIN)/dkvae kit --seed 3 --format all --round-robin 4 --demo --out out/kit
 	$(BIN)/dkvae generate --instrument snare --count 8 --seed 7 --out out/snares
 
 test: install
