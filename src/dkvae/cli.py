@@ -334,7 +334,7 @@ def kit(
     out: Annotated[Path, typer.Option("--out", help="Kit folder (or a .h2drumkit / .dslibrary file for that one format)")],
     model: ModelOption = None,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same kit")] = 0,
-    fmt: Annotated[str, typer.Option("--format", help="wav, sfz, hydrogen, decent (Decent Sampler) or all")] = "wav",
+    fmt: Annotated[str, typer.Option("--format", help="wav, sfz, hydrogen, decentsampler or all")] = "wav",
     round_robin: Annotated[int, typer.Option("--round-robin", help="Sounds per pad, played in turn")] = 1,
     spread: Annotated[float, typer.Option("--spread", help="0: one close-knit kit .. 1: independent sounds")] = 0.5,
     name: Annotated[str | None, typer.Option("--name", help="Kit name (default: DKVAE <seed>)")] = None,

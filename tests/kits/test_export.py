@@ -113,7 +113,7 @@ def test_an_interrupted_export_leaves_the_previous_kit_and_no_half_kit(kit, tmp_
 def test_a_single_archive_goes_where_it_is_asked_with_its_demo_beside(kit, tmp_path) -> None:
     written = export_kit(kit, tmp_path / "out" / "My Kit.h2drumkit", "hydrogen", demo=True)
     assert [p.name for p in written] == ["My Kit.h2drumkit", "My Kit-demo.wav", "My Kit-demo.mid"]
-    written = export_kit(kit, tmp_path / "out" / "My Kit.dslibrary", "decent")
+    written = export_kit(kit, tmp_path / "out" / "My Kit.dslibrary", "decentsampler")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "My Kit-demo.mid", "My Kit-demo.wav", "My Kit.dslibrary", "My Kit.h2drumkit"
     ]  # fmt: skip

@@ -2,7 +2,7 @@
 
 A kit folder is built under a temporary name beside its destination and renamed into place; a
 previous kit there is replaced only once the new one is complete. `--format hydrogen` to a
-``.h2drumkit`` path, or `--format decent` to a ``.dslibrary`` path, writes that single file instead.
+``.h2drumkit`` path, or `--format decentsampler` to a ``.dslibrary`` path, writes that single file instead.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from .kit import Kit
 from .sfz import write_sfz
 from .wav_folder import write_wav_folder
 
-FORMATS = ("wav", "sfz", "hydrogen", "decent", "all")
+FORMATS = ("wav", "sfz", "hydrogen", "decentsampler", "all")
 #: A file in every kit folder dkvae writes, so re-exporting may replace it but never a user's own folder.
 KIT_MARKER = ".dkvae-kit"
-SINGLE_FILE_SUFFIXES = {"hydrogen": ".h2drumkit", "decent": ".dslibrary"}
+SINGLE_FILE_SUFFIXES = {"hydrogen": ".h2drumkit", "decentsampler": ".dslibrary"}
 
 
 def export_kit(
@@ -50,16 +50,16 @@ def export_kit(
 
 def _write_formats(kit: Kit, folder: Path, fmt: str, bit_depth: int, demo: bool) -> list[Path]:
     """Every format `fmt` names, into one folder sharing its ``samples/``."""
-    chosen = {"wav", "sfz", "hydrogen", "decent"} if fmt == "all" else {fmt}
+    chosen = {"wav", "sfz", "hydrogen", "decentsampler"} if fmt == "all" else {fmt}
     stem = safe_name(kit.name)
     written = []
     if "wav" in chosen:
         written.append(write_wav_folder(kit, folder, bit_depth))
     if "sfz" in chosen:
         written.append(write_sfz(kit, folder, bit_depth))
-    if "decent" in chosen:
+    if "decentsampler" in chosen:
         written.append(write_decent_sampler(kit, folder, bit_depth))
-        written.append(write_decent_library(kit, folder / f"{stem}{SINGLE_FILE_SUFFIXES['decent']}", bit_depth))
+        written.append(write_decent_library(kit, folder / f"{stem}{SINGLE_FILE_SUFFIXES['decentsampler']}", bit_depth))
     if "hydrogen" in chosen:
         written.append(write_hydrogen(kit, folder / f"{stem}{SINGLE_FILE_SUFFIXES['hydrogen']}", bit_depth))
     if demo:
