@@ -17,7 +17,8 @@ from dkvae import Bank, DkvaeError
 from dkvae.bank import split_for
 from dkvae.checkpoint import load_model_dir
 from dkvae.config import SEED_MODEL, SplitConfig
-from dkvae.training import TrainingDiverged, train
+from dkvae.errors import TrainingDiverged
+from dkvae.training import train
 
 from .conftest import TINY_TRAIN, tiny_config, write_bank
 

@@ -92,7 +92,7 @@ def load_model_dir(path: str | os.PathLike[str]) -> ModelDirectory:
     try:
         config = Config.from_dict(document["config"])
         class_names = [str(name) for name in document["class_names"]]
-        model = build_model(config.model, config.audio.shape, len(class_names))
+        model = build_model(config.model, config.audio.shape, len(class_names), config.adversarial)
         tensors = safetensors.torch.load_file(str(directory / WEIGHTS_NAME))
         model.load_state_dict(tensors, strict=True)
         latent_prior = LatentPrior.load(directory)

@@ -250,7 +250,7 @@ def info(bank: Annotated[Path, typer.Argument(help="Bank folder")]) -> None:
 def train(
     bank: Annotated[Path, typer.Argument(help="Bank folder to train on")],
     out: Annotated[Path, typer.Option("--out", help="Run folder (becomes a model directory)")],
-    model: Annotated[str | None, typer.Option("--model", help="vae, ae or classifier (default: the preset's)")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="vae, ae, cgan or classifier (default: the preset's)")] = None,
     arch: Annotated[str | None, typer.Option("--arch", help="conv, dense or seed (default: the preset's)")] = None,
     preset: Annotated[str, typer.Option("--preset", help=f"One of: {', '.join(PRESETS)}")] = "default",
     config_file: Annotated[Path | None, typer.Option("--config", help="A full config as JSON (instead of --preset)")] = None,
@@ -270,20 +270,25 @@ def train(
     strategy: Annotated[str, typer.Option("--strategy", help="Lightning strategy: auto, ddp, ...")] = "auto",
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out")] = False,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Preprocessing processes")] = None,
+    adversarial: Annotated[
+        bool, typer.Option("--adversarial", help="Sharpen the VAE given by --init against a discriminator")
+    ] = False,
+    init: Annotated[Path | None, typer.Option("--init", help="A trained model directory to start from")] = None,
 ) -> None:
     """Train a model on a bank: progress bar, validation loss per epoch, checkpoints, logs, loss curve."""
     from .training import train as run_training
     from .training_options import build_config
 
     config = build_config(
-        out, resume, preset=preset, kind=model, architecture=arch, config_file=config_file, epochs=epochs, batch_size=batch_size,
+        out, resume, preset=preset, kind=model, architecture=arch, config_file=config_file, init=init,
+        adversarial=adversarial or None, epochs=epochs, batch_size=batch_size,
         learning_rate=lr, latent_dim=latent, beta=beta, seed=seed, max_minutes=max_minutes, augment=augment, balance_classes=balance,
         conditional=conditional,
     )  # fmt: skip
     result = run_training(
         bank, out, config, resume=resume, accelerator=accelerator,
         devices=int(devices) if devices.isdigit() else devices, num_nodes=num_nodes, strategy=strategy,
-        workers=workers,
+        workers=workers, init=init,
     )  # fmt: skip
     console.print(
         f"best validation loss {result.best_val_loss:.5g} at epoch {result.best_epoch}; model in {result.run}"
@@ -355,6 +360,20 @@ def kit(
     written = export_kit(drum_kit, out, fmt, bit_depth, demo)
     sounds = sum(len(pad.sounds) for pad in drum_kit.pads)
     console.print(f"kit {drum_kit.name!r}: {len(drum_kit.pads)} pads, {sounds} sounds; wrote " + ", ".join(str(path) for path in written))
+
+
+@app.command("export-model")
+def export_model_command(
+    fmt: Annotated[str, typer.Option("--format", help="onnx or torchscript")],
+    out: Annotated[Path, typer.Option("--out", help="The model file to write (a .json description goes beside it)")],
+    model: ModelOption = None,
+) -> None:
+    """Export the decoder (latent + class weights -> STFT magnitude) for plugin hosts, with what a host needs in JSON."""
+    from .export_model import export_model, inversion_path
+
+    written = export_model(model, fmt, out)
+    files = [written, written.with_suffix(".json")] + ([inversion_path(written)] if fmt == "torchscript" else [])
+    console.print("wrote " + ", ".join(str(path) for path in files))
 
 
 @app.command()

@@ -139,9 +139,11 @@ class SplitConfig:
             raise ValueError("split fractions must be >= 0 and leave some data for training")
 
 
-ModelKind = Literal["vae", "ae", "classifier"]
+ModelKind = Literal["vae", "ae", "cgan", "classifier"]
 #: The model kinds that decode latents into sounds (a `DrumMachine` can load them).
-GENERATOR_KINDS: tuple[str, ...] = ("vae", "ae")
+GENERATOR_KINDS: tuple[str, ...] = ("vae", "ae", "cgan")
+#: The generator kinds with an encoder (a GAN maps noise to sounds and cannot encode a sound).
+ENCODER_KINDS: tuple[str, ...] = ("vae", "ae")
 Architecture = Literal["conv", "dense", "seed"]
 
 
@@ -205,6 +207,57 @@ class TrainConfig:
     gradient_clip: float = 1.0
     #: Stop after this many minutes of training, counted across resumes (0: no limit); for equal-time comparisons.
     max_minutes: float = 0.0
+    #: Sharpen a trained VAE's decoder against a discriminator (``--adversarial --init RUN``; see `AdversarialConfig`).
+    adversarial: bool = False
+
+
+AdversarialLoss = Literal["hinge", "bce"]
+
+
+@dataclass(frozen=True)
+class AdversarialConfig:
+    """The discriminator and the adversarial game: a conditional GAN, or the sharpening phase of a VAE.
+
+    Defaults follow what made small-data GANs train (Miyato & Koyama 2018; StyleGAN2; DiffAugment):
+    hinge loss, spectral normalization, a projection discriminator, R1 on real data, an exponential
+    moving average of the generator, differentiable augmentation and two time scales. The `seed`
+    preset is the seed's plain BCE CGAN: none of these.
+    """
+
+    loss: AdversarialLoss = "hinge"
+    #: Output channels of the discriminator's conv stages (kernel 3, stride 2 each).
+    discriminator_channels: tuple[int, ...] = (32, 64, 128, 128, 128)
+    discriminator_hidden: int = 256
+    #: Condition the discriminator by projection (an inner product of a class embedding with its features);
+    #: False appends the embedding to the features instead, as a plain conditional GAN does.
+    projection: bool = True
+    spectral_norm: bool = True
+    #: Weight of the R1 penalty on real data's gradient (0: none), applied every `r1_interval` steps.
+    r1_gamma: float = 1.0
+    r1_interval: int = 4
+    #: Decay of the generator's weight average used for inference (0: use the raw generator).
+    ema_decay: float = 0.999
+    #: Random time shift and gain of real and generated spectrograms before the discriminator.
+    augment: bool = True
+    generator_lr: float = 1e-4
+    discriminator_lr: float = 4e-4
+    betas: tuple[float, float] = (0.0, 0.99)
+    #: Sharpening a VAE: weights of the adversarial and feature-matching terms beside the reconstruction loss.
+    adversarial_weight: float = 0.05
+    feature_matching_weight: float = 1.0
+    #: Generated sounds per class in the fixed batch that FD and diversity are measured on every epoch.
+    diagnostic_per_class: int = 24
+    #: Mode collapse: generated diversity under this fraction of real diversity for `collapse_epochs` epochs.
+    collapse_ratio: float = 0.25
+    collapse_epochs: int = 5
+
+    def __post_init__(self) -> None:
+        if self.loss not in ("hinge", "bce"):
+            raise ValueError(f"unknown adversarial loss {self.loss!r}; choose hinge or bce")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError("ema_decay must be in [0, 1)")
+        if self.r1_interval < 1:
+            raise ValueError("r1_interval must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -217,6 +270,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     inversion: InversionConfig = field(default_factory=InversionConfig)
+    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict for JSON."""
@@ -241,6 +295,7 @@ class Config:
             model=_model_config(data.get("model", {})),
             train=TrainConfig(**data.get("train", {})),
             inversion=InversionConfig(**data.get("inversion", {})),
+            adversarial=_adversarial_config(data.get("adversarial", {})),
         )
 
     @classmethod
@@ -262,6 +317,15 @@ def _model_config(data: dict[str, Any]) -> ModelConfig:
     if "strides" in fields:
         fields["strides"] = tuple(tuple(stride) for stride in fields["strides"])
     return ModelConfig(**fields)
+
+
+def _adversarial_config(data: dict[str, Any]) -> AdversarialConfig:
+    """An `AdversarialConfig` from JSON, turning lists back into tuples."""
+    fields = dict(data)
+    for name in ("discriminator_channels", "betas"):
+        if name in fields:
+            fields[name] = tuple(fields[name])
+    return AdversarialConfig(**fields)
 
 
 def _seed_audio() -> AudioConfig:
@@ -301,6 +365,20 @@ SEED_TRAIN = TrainConfig(
     gradient_clip=1.0,
 )
 
+#: The seed's CGAN as its README describes it: binary cross-entropy, the class given to both networks,
+#: nothing else (no spectral norm, R1, weight average or augmentation; one learning rate).
+SEED_ADVERSARIAL = AdversarialConfig(
+    loss="bce",
+    projection=False,
+    spectral_norm=False,
+    r1_gamma=0.0,
+    ema_decay=0.0,
+    augment=False,
+    generator_lr=2e-4,
+    discriminator_lr=2e-4,
+    betas=(0.5, 0.999),
+)
+
 #: The seed's inversion: 64 iterations of plain Griffin-Lim.
 SEED_INVERSION = InversionConfig(method="gla", iterations=64)
 
@@ -312,6 +390,7 @@ PRESETS: dict[str, Config] = {
         model=SEED_MODEL,
         train=SEED_TRAIN,
         inversion=SEED_INVERSION,
+        adversarial=SEED_ADVERSARIAL,
     ),
     "default": Config(preset="default"),
 }

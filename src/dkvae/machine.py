@@ -20,7 +20,7 @@ from .audio import (
     write_wav,
 )
 from .checkpoint import ModelDirectory, load_model_dir
-from .config import GENERATOR_KINDS, OUTPUT_FADE_SECONDS, OUTPUT_SAMPLE_RATE, TAIL_DB
+from .config import ENCODER_KINDS, GENERATOR_KINDS, OUTPUT_FADE_SECONDS, OUTPUT_SAMPLE_RATE, TAIL_DB
 from .errors import DkvaeError
 from .latent_prior import LatentPrior, fit_latent_prior
 from .threads import torch_threads
@@ -59,7 +59,7 @@ class DrumMachine:
 
     def __init__(self, directory: ModelDirectory) -> None:
         if directory.config.model.kind not in GENERATOR_KINDS:
-            raise DkvaeError(f"a {directory.config.model.kind} model cannot generate sounds; use a vae or ae model")
+            raise DkvaeError(f"a {directory.config.model.kind} model cannot generate sounds; use a vae, ae or cgan model")
         self.directory = directory
         self.model = directory.model
         self.config = directory.config
@@ -167,6 +167,11 @@ class DrumMachine:
 
     @torch.inference_mode()
     def _encode_spectrograms(self, spectrograms: np.ndarray, labels: torch.Tensor | None) -> np.ndarray:
+        if self.config.model.kind not in ENCODER_KINDS:
+            raise DkvaeError(
+                f"a {self.config.model.kind} model has no encoder: it generates new sounds but cannot encode, "
+                "reconstruct, vary or morph yours; use a vae model for that"
+            )
         x = torch.as_tensor(np.asarray(spectrograms), dtype=torch.float32)
         with torch_threads(1):
             encoded = self.model.encode(x, labels if self.conditional else None)
@@ -234,16 +239,18 @@ class DrumMachine:
         with torch_threads(1):
             return np.stack([self._render_one(latent, weight) for latent, weight in zip(latents, weights)])
 
+    def db_range(self) -> tuple[float, float]:
+        """The dB range ``(min_db, max_db)`` the model's [0, 1] output maps back to: the config's global range,
+        or for ``minmax`` (the seed's) the training sounds' mean range saved with the model."""
+        audio = self.config.audio
+        if audio.normalization == "minmax":
+            stats = self.directory.normalization
+            return stats.get("min_value", audio.min_db), stats.get("max_value", audio.max_db)
+        return audio.min_db, audio.max_db
+
     def _render_one(self, latent: np.ndarray, weights: np.ndarray) -> np.ndarray:
         spectrogram = self.decode_spectrograms(latent[None], weights[None])
-        normalization = self.directory.normalization if self.config.audio.normalization == "minmax" else {}
-        audio = spectrogram_to_audio(
-            spectrogram,
-            self.config.audio,
-            normalization.get("min_value"),
-            normalization.get("max_value"),
-            self.config.inversion,
-        )[0]
+        audio = spectrogram_to_audio(spectrogram, self.config.audio, *self.db_range(), self.config.inversion)[0]
         audio = resample(audio, self.model_sample_rate, OUTPUT_SAMPLE_RATE)
         return finish_sound(audio, round(OUTPUT_FADE_SECONDS * OUTPUT_SAMPLE_RATE))
 

@@ -23,13 +23,14 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from .atomic import atomic_path, write_text
 from .bank import Bank
-from .checkpoint import save_model_dir
-from .config import GENERATOR_KINDS, AudioConfig, Config, TrainConfig
-from .errors import DkvaeError
+from .checkpoint import load_model_dir, save_model_dir
+from .adversarial import AdversarialModule, DiagnosticsPlot, GanModule, SharpenModule
+from .config import ENCODER_KINDS, AudioConfig, Config, TrainConfig
+from .errors import DkvaeError, TrainingDiverged
 from .machine import DrumMachine
 from .models import build_model
 from .packed import PackedRows
-from .training_log import ResumableCSVLogger, TrimResumedLog
+from .training_log import ResumableCSVLogger, TrimResumedLog, training_seconds
 
 CHECKPOINTS_NAME = "checkpoints"
 LAST_CHECKPOINT = "last.ckpt"
@@ -40,10 +41,6 @@ LOSS_PLOT_NAME = "loss.png"
 AUGMENT_GAIN_DB = 6.0
 #: Largest random delay of the augmentation, in frames.
 AUGMENT_SHIFT_FRAMES = 2
-
-
-class TrainingDiverged(DkvaeError):
-    """The loss became NaN or infinite; the best model so far is kept."""
 
 
 class SpectrogramDataset(Dataset):
@@ -122,7 +119,7 @@ class DrumModule(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.config = Config.from_dict(config)
-        self.model = build_model(self.config.model, self.config.audio.shape, num_classes)
+        self.model = build_model(self.config.model, self.config.audio.shape, num_classes, self.config.adversarial)
 
     @property
     def conditional(self) -> bool:
@@ -164,12 +161,6 @@ class DrumModule(L.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         train = self.config.train
         return torch.optim.Adam(self.parameters(), lr=train.learning_rate, weight_decay=train.weight_decay)
-
-
-def training_seconds(trainer: L.Trainer) -> float:
-    """Seconds spent in training epochs so far, counted across resumes by Lightning's `Timer` (saved in checkpoints)."""
-    timer = next(callback for callback in trainer.callbacks if isinstance(callback, Timer))
-    return timer.time_elapsed("train")
 
 
 class LastCheckpoint(Callback):
@@ -323,8 +314,13 @@ def train(
     strategy: str = "auto",
     progress_bar: bool = True,
     workers: int | None = None,
+    init: str | os.PathLike[str] | None = None,
 ) -> TrainResult:
-    """Train a model on a bank into the run folder `out`; `resume` continues from ``checkpoints/last.ckpt``."""
+    """Train a model on a bank into the run folder `out`; `resume` continues from ``checkpoints/last.ckpt``.
+
+    A ``cgan`` trains adversarially; ``config.train.adversarial`` sharpens the VAE in the model
+    directory `init` (its weights are the start; the config must describe the same model).
+    """
     run = Path(out)
     last = run / CHECKPOINTS_NAME / LAST_CHECKPOINT
     launched_by_lightning = _is_secondary_process()
@@ -332,12 +328,14 @@ def train(
         _check_run_folder(run, config, resume)
     bank = Bank(bank_path, preset=config, workers=workers)
     check_bank(bank, config)
+    if resume and init is None and (run / RUN_CONFIG_NAME).exists():
+        init = json.loads((run / RUN_CONFIG_NAME).read_text(encoding="utf-8")).get("init")
     if not launched_by_lightning:
-        document = {"config": config.to_dict(), "bank": str(bank.original_dir)}
+        document = {"config": config.to_dict(), "bank": str(bank.original_dir), "init": str(init) if init else None}
         write_text(run / RUN_CONFIG_NAME, json.dumps(document, indent=2))
 
     L.seed_everything(config.train.seed, workers=True, verbose=False)
-    module = DrumModule(config.to_dict(), len(bank.instruments))
+    module = build_module(config, bank, init)
     data = BankDataModule(bank, config.train)
     export = ExportBest(run, config, bank)
     budget = {"minutes": config.train.max_minutes} if config.train.max_minutes > 0 else None
@@ -345,6 +343,8 @@ def train(
         Timer(budget, interval="epoch"), TrimResumedLog(run / LOGS_NAME / "metrics.csv"),
         LastCheckpoint(run / CHECKPOINTS_NAME), export, LossPlot(run),
     ]  # fmt: skip
+    if isinstance(module, AdversarialModule):
+        callbacks.append(DiagnosticsPlot(run))
     if config.train.early_stopping_patience > 0:
         callbacks.append(EarlyStopping("val/loss", patience=config.train.early_stopping_patience, mode="min"))
     if progress_bar:
@@ -355,7 +355,7 @@ def train(
         devices=devices,
         num_nodes=num_nodes,
         strategy=strategy,
-        gradient_clip_val=config.train.gradient_clip or None,
+        gradient_clip_val=None if isinstance(module, AdversarialModule) else config.train.gradient_clip or None,
         callbacks=callbacks,
         logger=[ResumableCSVLogger(run, name=LOGS_NAME, version=""), TensorBoardLogger(run, name=LOGS_NAME, version="")],
         enable_checkpointing=False,
@@ -365,9 +365,27 @@ def train(
         num_sanity_val_steps=0,
     )
     trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume and last.exists() else None)
-    if config.model.kind in GENERATOR_KINDS and trainer.is_global_zero and math.isfinite(export.best):
+    if config.model.kind in ENCODER_KINDS and trainer.is_global_zero and math.isfinite(export.best):
         fit_run_latent_prior(run, bank)
     return TrainResult(run, export.best, export.best_epoch, trainer.current_epoch)
+
+
+def build_module(config: Config, bank: Bank, init: str | os.PathLike[str] | None = None) -> L.LightningModule:
+    """The Lightning module for `config`: plain, a GAN, or a VAE to sharpen starting from the model in `init`."""
+    classes = len(bank.instruments)
+    if config.model.kind == "cgan":
+        return GanModule(config.to_dict(), classes)
+    if not config.train.adversarial:
+        return DrumModule(config.to_dict(), classes)
+    if config.model.kind != "vae" or init is None:
+        raise DkvaeError("--adversarial sharpens a trained VAE: pass --model vae and --init RUN")
+    start = load_model_dir(init)
+    if start.config.model != config.model or start.class_names != bank.instruments:
+        raise DkvaeError(f"{init} is another model or was trained on other classes than this run")
+    module = SharpenModule(config.to_dict(), classes)
+    module.model.load_state_dict(start.model.state_dict())
+    module.latent_prior = start.latent_prior
+    return module
 
 
 def fit_run_latent_prior(run: Path, bank: Bank) -> Path:

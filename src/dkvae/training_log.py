@@ -1,4 +1,4 @@
-"""A run's ``logs/metrics.csv`` that keeps its earlier rows when the run is resumed.
+"""A run's clock and its ``logs/metrics.csv``, both carried across resumes.
 
 Lightning's CSV logger deletes an existing metrics file when it starts, so a resumed run would lose
 the history of every earlier session; this one keeps the rows of the epochs the checkpoint holds.
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import lightning as L
 import pandas as pd
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, Timer
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
@@ -60,3 +60,9 @@ class TrimResumedLog(Callback):
         if len(kept) < len(rows):
             with atomic_path(self.metrics_file) as temporary:
                 kept.to_csv(temporary, index=False)
+
+
+def training_seconds(trainer: L.Trainer) -> float:
+    """Seconds spent in training epochs so far, counted across resumes by Lightning's `Timer` (saved in checkpoints)."""
+    timer = next(callback for callback in trainer.callbacks if isinstance(callback, Timer))
+    return timer.time_elapsed("train")

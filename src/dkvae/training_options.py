@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from .config import PRESETS, Config, ModelConfig, get_preset
+from .checkpoint import read_model_config
 from .errors import DkvaeError
 
-MODEL_KINDS = ("vae", "ae", "classifier")
+MODEL_KINDS = ("vae", "ae", "cgan", "classifier")
 ARCHITECTURES = ("conv", "dense", "seed")
 
 
@@ -22,11 +23,14 @@ def build_config(
     kind: str | None = None,
     architecture: str | None = None,
     config_file: str | os.PathLike[str] | None = None,
+    init: str | os.PathLike[str] | None = None,
     **overrides: Any,
 ) -> Config:
     """The config of a run: the saved one when resuming, else `config_file`'s or the preset's; then the options given.
 
-    `overrides` are `ModelConfig` or `TrainConfig` field names; None means "not given".
+    A GAN is conditional on the class unless told otherwise. `init`, a model directory to start from,
+    brings its audio, split and model settings (they must match its weights). `overrides` are
+    `ModelConfig` or `TrainConfig` field names; None means "not given".
     """
     if preset not in PRESETS:
         raise DkvaeError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
@@ -41,7 +45,12 @@ def build_config(
         config = _read_config_file(config_file) if config_file is not None else get_preset(preset)
         model_fields = {"kind": kind, "architecture": architecture}
         model_fields = {name: value for name, value in model_fields.items() if value is not None}
+        if kind == "cgan":
+            model_fields["conditional"] = True
         config = dataclasses.replace(config, model=dataclasses.replace(config.model, **model_fields))
+        if init is not None:
+            start = Config.from_dict(read_model_config(Path(init))["config"])
+            config = dataclasses.replace(config, audio=start.audio, split=start.split, model=start.model)
     given = {name: value for name, value in overrides.items() if value is not None}
     model_names = {f.name for f in dataclasses.fields(ModelConfig)}
     model_changes = {k: v for k, v in given.items() if k in model_names}

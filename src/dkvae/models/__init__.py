@@ -4,22 +4,33 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..config import ModelConfig
+from ..config import AdversarialConfig, ModelConfig
 from .autoencoder import Autoencoder
+from .cgan import ConditionalGAN
 from .classifier import DrumClassifier
 from .vae import SEED_DEVIATIONS, ModelOutput, VariationalAutoencoder
 
-__all__ = ["Autoencoder", "DrumClassifier", "ModelOutput", "SEED_DEVIATIONS", "VariationalAutoencoder", "build_model"]
+__all__ = ["Autoencoder", "ConditionalGAN", "DrumClassifier", "ModelOutput", "SEED_DEVIATIONS", "VariationalAutoencoder", "build_model"]
 
-MODELS: dict[str, type[nn.Module]] = {"vae": VariationalAutoencoder, "ae": Autoencoder, "classifier": DrumClassifier}
+MODELS: dict[str, type[nn.Module]] = {
+    "vae": VariationalAutoencoder,
+    "ae": Autoencoder,
+    "cgan": ConditionalGAN,
+    "classifier": DrumClassifier,
+}
 
 
-def build_model(config: ModelConfig, input_shape: tuple[int, int], num_classes: int) -> nn.Module:
+def build_model(
+    config: ModelConfig, input_shape: tuple[int, int], num_classes: int, adversarial: AdversarialConfig | None = None
+) -> nn.Module:
     """The untrained network `config` describes, for inputs ``(batch, *input_shape)`` and `num_classes` classes.
 
-    ``config.kind`` picks the model (vae, ae, classifier) and ``config.architecture`` its body (conv,
-    seed, dense; the classifier is conv only). An unknown or unsupported choice is a ValueError.
+    ``config.kind`` picks the model (vae, ae, cgan, classifier) and ``config.architecture`` its body
+    (conv, seed, dense; the classifier is conv only); `adversarial` shapes a GAN's discriminator. An
+    unknown or unsupported choice is a ValueError.
     """
     if config.kind not in MODELS:
         raise ValueError(f"unknown model kind {config.kind!r}; choose one of {', '.join(MODELS)}")
+    if config.kind == "cgan":
+        return ConditionalGAN(config, tuple(input_shape), num_classes, adversarial)
     return MODELS[config.kind](config, tuple(input_shape), num_classes)
