@@ -166,3 +166,25 @@ def test_an_unconditional_model_is_judged_by_the_classes_the_classifier_hears(ev
     assert metrics["generation"]["sizes"]["model"] == 2 * len(Bank(eval_bank, process=False).instruments)
     assert json.loads((out / "metrics.json").read_text())["generation"]["overall"]["accuracy"]["model"] is None
     assert "| conditional accuracy | " in (out / "report.md").read_text()
+
+
+def test_a_gan_is_evaluated_on_generation_alone_and_compares_with_a_vae(evaluation, eval_bank, tmp_path) -> None:
+    from dkvae.config import AdversarialConfig
+    from dkvae.evaluation.compare import compare_reports
+    from dkvae.training import train
+
+    config = dataclasses.replace(
+        tiny_config(kind="cgan"),
+        adversarial=AdversarialConfig(discriminator_channels=(8, 16), discriminator_hidden=16, diagnostic_per_class=3),
+    )
+    train(eval_bank, tmp_path / "gan", config, progress_bar=False)
+    out = tmp_path / "report"
+    shutil.copytree(evaluation[0] / CLASSIFIER_DIR, out / CLASSIFIER_DIR)
+    metrics = evaluate(eval_bank, out, tmp_path / "gan", count=2, classifier=classifier_settings())
+    assert metrics["reconstruction"] is None and metrics["latent"] is None
+    assert metrics["model"]["kind"] == "cgan" and not math.isnan(metrics["generation"]["overall"]["accuracy"]["model"])
+    assert sorted(metrics["figures"]) == ["generated.png", "training.png"]
+    assert "A cgan has no encoder" in (out / "report.md").read_text()
+    rows = compare_reports([evaluation[0], out]).rows
+    reconstruction = next(row for row in rows if row.section.startswith("reconstruction"))
+    assert reconstruction.values[1] is None and reconstruction.values[0] is not None

@@ -51,14 +51,17 @@ def comparison_rows(documents: list[dict[str, Any]]) -> list[Row]:
     rows: list[Row] = []
     for stage in STAGES:
         for metric in RECONSTRUCTION_METRICS:
-            values = [document["reconstruction"][stage]["overall"].get(metric) for document in documents]
+            values = [
+                document["reconstruction"][stage]["overall"].get(metric) if document["reconstruction"] else None
+                for document in documents
+            ]
             rows.append(
                 Row(f"reconstruction, {STAGE_TITLES[stage]}", metric, values, best_index(values, BETTER[metric]))
             )
     for metric in GENERATION_METRICS:
         values = [document["generation"]["overall"][metric]["model"] for document in documents]
         rows.append(Row("generation", metric, values, best_index(values, BETTER[metric])))
-    values = [document["latent"]["active_dimensions"] for document in documents]
+    values = [document["latent"]["active_dimensions"] if document["latent"] else None for document in documents]
     rows.append(Row("latent space", "active_dimensions", values, None))
     return rows
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..bank import Bank
 from ..checkpoint import check_audio_matches
-from ..config import Config
+from ..config import ENCODER_KINDS, Config
 from ..errors import DkvaeError
 from ..machine import DrumMachine
 from ..threads import torch_threads
@@ -141,7 +141,8 @@ def _evaluate(
     judge = cached_classifier(bank, report_dir, config) or train_classifier(bank, report_dir, config)
     stages.finish("classifier")
 
-    reconstructions = measure_reconstruction(machine, bank, stages.callback("reconstruction"))
+    encodes = machine.config.model.kind in ENCODER_KINDS
+    reconstructions = measure_reconstruction(machine, bank, stages.callback("reconstruction")) if encodes else None
     stages.finish("reconstruction")
     generated = generated_set(machine, count, seed, stages.callback("generation"))
     stages.finish("generation")
@@ -163,7 +164,7 @@ def _evaluate(
     references = make_references(features["train"], features["test"], features["val"], len(bank.instruments), seed)
     scores = generation_scores(features["model"], features["noise"], references, count, machine.conditional, seed)
     stages.finish("scores")
-    latent = analyse_latent_space(machine, x_test, y_test, seed)
+    latent = analyse_latent_space(machine, x_test, y_test, seed) if encodes else None
     stages.finish("latent space")
 
     figures = draw_figures(report_dir, machine, bank, reconstructions, generated, features["model"], latent, seed)
@@ -183,12 +184,15 @@ def metrics_document(
     classifier_path: str,
     count: int,
     seed: int,
-    reconstructions: Reconstructions,
+    reconstructions: Reconstructions | None,
     scores: dict[str, Any],
     scored_sets: tuple[SoundSet, SoundSet],
-    latent: LatentSpace,
+    latent: LatentSpace | None,
 ) -> dict[str, Any]:
-    """Every number of an evaluation as one JSON-ready document (figures and timings are added by `evaluate`)."""
+    """Every number of an evaluation as one JSON-ready document (figures and timings are added by `evaluate`).
+
+    A model without an encoder (a GAN) has no reconstruction and no latent section (None).
+    """
     generated, noise = scored_sets
     return {
         "format": FORMAT,
@@ -209,7 +213,9 @@ def metrics_document(
             "sounds": {split: int(n) for split, n in bank.data["split"].value_counts().items()},
         },
         "settings": {"count": count, "seed": seed, "classifier": classifier_path},
-        "reconstruction": {
+        "reconstruction": None
+        if reconstructions is None
+        else {
             **summarize(reconstructions.table),
             "sounds": int((reconstructions.table["stage"] == "spectrogram").sum()),
             "unreadable": reconstructions.unreadable,
@@ -221,7 +227,9 @@ def metrics_document(
             "sizes": scores["sizes"],
             "unusable": {"model": generated.unusable, "noise": noise.unusable},
         },
-        "latent": {
+        "latent": None
+        if latent is None
+        else {
             "latent_dim": machine.latent_dim,
             "active_dimensions": latent.active_dimensions,
             "active_variance": ACTIVE_VARIANCE,
@@ -236,14 +244,17 @@ def draw_figures(
     out: Path,
     machine: DrumMachine,
     bank: Bank,
-    reconstructions: Reconstructions,
+    reconstructions: Reconstructions | None,
     generated: SoundSet,
     generated_features: Features,
-    latent: LatentSpace,
+    latent: LatentSpace | None,
     seed: int,
 ) -> list[str]:
-    """Draw the report's PNGs into `out`; returns the names of those written."""
-    latent_map(latent, bank.instruments, out / LATENT_FIGURE)
+    """Draw the report's PNGs into `out`; returns the names of those written (no latent map or reconstructions without an encoder)."""
+    figures = [GENERATED_FIGURE]
+    if latent is not None:
+        latent_map(latent, bank.instruments, out / LATENT_FIGURE)
+        figures.append(LATENT_FIGURE)
     x_train, y_train, *_ = bank.load_spectrograms()
     rng = np.random.default_rng(seed)
     rows = []
@@ -254,14 +265,15 @@ def draw_figures(
         panels = [("real", np.asarray(x_train[i], np.float32)) for i in real]
         rows.append((name, panels + [("generated", generated.spectrograms[i]) for i in made]))
     spectrogram_grid(rows, out / GENERATED_FIGURE)
-    rows = [
-        (name, [("original", original), ("decoded", decoded), ("decoded, as heard", heard)])
-        for name, original, decoded, heard in zip(
-            reconstructions.example_labels, reconstructions.originals, reconstructions.decoded, reconstructions.heard
-        )
-    ]
-    spectrogram_grid(rows, out / RECONSTRUCTION_FIGURE)
-    figures = [LATENT_FIGURE, GENERATED_FIGURE, RECONSTRUCTION_FIGURE]
+    if reconstructions is not None:
+        rows = [
+            (name, [("original", original), ("decoded", decoded), ("decoded, as heard", heard)])
+            for name, original, decoded, heard in zip(
+                reconstructions.example_labels, reconstructions.originals, reconstructions.decoded, reconstructions.heard
+            )
+        ]
+        spectrogram_grid(rows, out / RECONSTRUCTION_FIGURE)
+        figures.append(RECONSTRUCTION_FIGURE)
     if copy_training_curves(machine, out / TRAINING_FIGURE):
         figures.append(TRAINING_FIGURE)
     return figures

@@ -109,9 +109,10 @@ def render_markdown(metrics: dict[str, Any]) -> str:
         f"Generated: {settings['count']} sounds per class, seed {settings['seed']}. Written {metrics['created']}."),
         "",
     ]
-    lines += _reconstruction_section(metrics["reconstruction"])
+    no_encoder = [f"A {model['kind']} has no encoder: it cannot reconstruct sounds and has no latent map.", ""]
+    lines += _reconstruction_section(metrics["reconstruction"]) if metrics["reconstruction"] else ["## Reconstruction", "", *no_encoder]
     lines += _generation_section(metrics["generation"], settings)
-    lines += _latent_section(metrics["latent"])
+    lines += _latent_section(metrics["latent"]) if metrics["latent"] else []
     if TRAINING_FIGURE in metrics.get("figures", []):
         lines += ["## Training", "", f"![training curves]({TRAINING_FIGURE})", ""]
     seconds = metrics.get("seconds", {})
