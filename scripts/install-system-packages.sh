@@ -4,7 +4,7 @@ set -euo pipefail
 # --no-install-recommends below matters: fluidsynth's recommends pull in FluidR3, which is kept out of
 # this project's training data and machines' defaults (it is reserved for independent evaluation).
 packages=(hydrogen-drumkits hydrogen-drumkits-effects lmms lmms-common libfluidsynth3 timgm6mb-soundfont
-  avldrums.lv2-soundfont csound-soundfont exadrums hydrogen libxml2-utils)
+  avldrums.lv2-soundfont csound-soundfont exadrums hydrogen libxml2-utils chromium)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

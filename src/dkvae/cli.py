@@ -362,6 +362,23 @@ def kit(
     console.print(f"kit {drum_kit.name!r}: {len(drum_kit.pads)} pads, {sounds} sounds; wrote " + ", ".join(str(path) for path in written))
 
 
+@app.command()
+def serve(
+    model: ModelOption = None,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on; anything but loopback is reachable from the network")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port")] = 8000,
+    bank: Annotated[
+        Path | None, typer.Option("--bank", help="Your processed bank: on the sound map and searched by 'similar'")
+    ] = None,
+) -> None:
+    """Open the drum machine in the browser at http://HOST:PORT: pads, step sequencer, latent sliders, kit export."""
+    from .web.app import serve as run_server
+
+    run_server(model, host, port, bank)
+
+
 @app.command("export-model")
 def export_model_command(
     fmt: Annotated[str, typer.Option("--format", help="onnx or torchscript")],

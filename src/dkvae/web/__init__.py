@@ -1,0 +1,1 @@
+"""The browser drum machine: a FastAPI app over `DrumMachine` and the kit exporters, and its static page."""

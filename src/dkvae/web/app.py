@@ -1,0 +1,162 @@
+"""`create_app`: the FastAPI app of the web drum machine; `serve`: run it with uvicorn, on loopback by default.
+
+The page is a handful of static files read into memory when the app is made, so no request path
+ever reaches the file system; the API lives under ``/api`` and documents itself at ``/docs``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+from importlib import resources
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from ..errors import DkvaeError
+from ..machine import DrumMachine
+from .directions import DirectionCatalogue
+from .library import Library, open_library_bank
+from .limits import BodyLimit
+from .pool import Busy, WorkerPool
+from .routes import router
+from .sounds import CACHE_BYTES, SoundService
+from .studio import Studio
+from .uploads import MAX_UPLOAD_BYTES, TooLong
+
+log = logging.getLogger(__name__)
+
+#: Largest JSON request body (a kit export with every pad's latent is about 20 kB).
+MAX_JSON_BYTES = 256 * 2**10
+#: Model work runs on this many threads (one torch thread each), with this many more requests queued.
+DEFAULT_WORKERS = min(4, os.cpu_count() or 2)
+DEFAULT_QUEUE = 64
+#: Host names that reach a loopback server; others are refused (400) to stop DNS rebinding.
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]", "::1"]
+STATIC_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+#: The page loads only its own files: no CDN, no inline scripts.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; object-src 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def static_files() -> dict[str, tuple[bytes, str]]:
+    """The page's files by name, read once: ``{name: (content, media type)}``."""
+    folder = resources.files("dkvae.web") / "static"
+    return {
+        entry.name: (entry.read_bytes(), STATIC_TYPES[Path(entry.name).suffix])
+        for entry in folder.iterdir()
+        if entry.is_file() and Path(entry.name).suffix in STATIC_TYPES
+    }
+
+
+def body_limit(path: str) -> int:
+    """The largest body a request to `path` may send: an upload's cap for the upload route, else `MAX_JSON_BYTES`."""
+    return MAX_UPLOAD_BYTES if path == "/api/upload" else MAX_JSON_BYTES
+
+
+def create_app(
+    model_dir: Path | None = None,
+    bank: Path | None = None,
+    *,
+    workers: int = DEFAULT_WORKERS,
+    queue: int = DEFAULT_QUEUE,
+    cache_bytes: int = CACHE_BYTES,
+    allowed_hosts: list[str] | None = None,
+) -> FastAPI:
+    """The web drum machine for the model in `model_dir` (default: the bundled one) and the processed `bank`, if any.
+
+    `workers` and `queue` bound the model work under way (more gets 503); `allowed_hosts`, when given,
+    are the only Host headers answered. Raises DkvaeError for a model or bank that cannot be used.
+    """
+    machine = DrumMachine.load(model_dir)
+    library = Library(machine, open_library_bank(bank, machine) if bank is not None else None)
+    pool = WorkerPool(workers, queue)
+    studio = Studio(machine, SoundService(machine, pool, cache_bytes), DirectionCatalogue(machine), library)
+    app = FastAPI(title="dkvae drum machine", version="1", summary="Generate, vary and morph drum sounds; export kits.")
+    app.state.studio = studio
+    app.include_router(router)
+    app.add_middleware(BodyLimit, limit_for=body_limit)
+    if allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+    add_error_handlers(app)
+    add_page(app, static_files())
+    app.router.on_shutdown.append(pool.shutdown)
+    return app
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """User errors become 422 with their message, long uploads 413, a full pool 503."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        # Where and why only: the rejected input is not echoed (it may be large, or NaN, which JSON cannot carry).
+        detail = [{"loc": list(item["loc"]), "msg": item["msg"], "type": item["type"]} for item in error.errors()]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(TooLong)
+    async def too_long(request: Request, error: TooLong) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=413)
+
+    @app.exception_handler(DkvaeError)
+    async def user_error(request: Request, error: DkvaeError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=422)
+
+    @app.exception_handler(Busy)
+    async def busy(request: Request, error: Busy) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=503, headers={"Retry-After": "1"})
+
+
+def add_page(app: FastAPI, files: dict[str, tuple[bytes, str]]) -> None:
+    """``/`` serves the page and ``/static/<name>`` its files, from memory."""
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> Response:
+        content, media_type = files["index.html"]
+        return Response(content, media_type=media_type, headers=SECURITY_HEADERS)
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static(name: str) -> Response:
+        if name not in files:
+            raise HTTPException(404, "no such file")
+        content, media_type = files[name]
+        return Response(content, media_type=media_type, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
+
+
+def is_loopback(host: str) -> bool:
+    """True when `host` (a name or address) only listens on this machine."""
+    if host.strip("[]") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def host_warning(host: str) -> str | None:
+    """The warning to print when serving on `host` exposes the drum machine beyond this machine (None on loopback)."""
+    if is_loopback(host):
+        return None
+    return (
+        f"serving on {host}: anyone who can reach this machine on the network can use the drum machine "
+        "(and its CPU); it has no login. Use --host 127.0.0.1 to keep it to this machine."
+    )
+
+
+def serve(model_dir: Path | None = None, host: str = "127.0.0.1", port: int = 8000, bank: Path | None = None) -> None:
+    """Run the drum machine at ``http://host:port`` until interrupted; warns when `host` is not loopback."""
+    import torch
+    import uvicorn
+
+    warning = host_warning(host)
+    if warning is not None:
+        log.warning(warning)
+    torch.set_num_threads(1)  # one torch thread per worker: the pool gives the parallelism (see dkvae.threads)
+    app = create_app(model_dir, bank, allowed_hosts=LOOPBACK_HOSTS if warning is None else None)
+    uvicorn.run(app, host=host, port=port, log_level="info", limit_concurrency=256, timeout_keep_alive=5)

@@ -1,0 +1,117 @@
+"""The user's own sounds (`--bank`) in the model's latent space: the sound map's backdrop and *similar*'s answers.
+
+The processed bank's spectrograms are encoded once, on first use, each with its own class. The map
+projects the library and the session's sounds together on their two principal axes (PCA), so a
+point's neighbours on screen are its neighbours in the latent space as far as two axes can show.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..bank import Bank
+from ..checkpoint import check_audio_matches
+from ..errors import DkvaeError
+from ..machine import DrumMachine
+
+#: Spectrograms encoded per batch.
+ENCODE_BATCH = 64
+#: Library sounds shown on the map at most (evenly picked): the page stays quick with a large bank.
+MAP_LIBRARY_POINTS = 2000
+
+
+@dataclass(frozen=True)
+class LibrarySounds:
+    """Names ``(n,)``, classes ``(n,)`` and latents ``(n, latent_dim)`` of a library's sounds."""
+
+    names: list[str]
+    instruments: list[str]
+    latents: np.ndarray
+
+
+def open_library_bank(path: str | os.PathLike[str], machine: DrumMachine) -> Bank:
+    """The processed bank at `path`, checked to suit the model's audio settings."""
+    bank = Bank(path, process=False)
+    if not bank.is_processed():
+        raise DkvaeError(
+            f"bank {bank.id} is not processed, or changed since; run: dkvae preprocess {bank.original_dir}"
+        )
+    check_audio_matches(machine.config.audio, bank.audio_config, f"bank {bank.id}")
+    return bank
+
+
+def encode_library(bank: Bank, machine: DrumMachine) -> LibrarySounds:
+    """The latents of every bank sound whose class the model knows (others are left out)."""
+    data = bank.data[bank.data["label"].isin(machine.instruments)]
+    if data.empty:
+        return LibrarySounds([], [], np.zeros((0, machine.latent_dim), np.float32))
+    array = np.load(bank.array_path, mmap_mode="r")
+    latents = np.zeros((len(data), machine.latent_dim), np.float32)
+    positions = np.arange(len(data))
+    for label, group in data.groupby("label"):
+        where = positions[(data["label"] == label).to_numpy()]
+        rows = group["index"].to_numpy(np.int64)
+        for start in range(0, len(rows), ENCODE_BATCH):
+            batch = np.asarray(array[rows[start : start + ENCODE_BATCH]], np.float32)
+            latents[where[start : start + ENCODE_BATCH]] = machine.encode_spectrograms(batch, str(label))
+    return LibrarySounds(data["sample"].astype(str).tolist(), data["label"].astype(str).tolist(), latents)
+
+
+class Library:
+    """A bank's sounds, encoded on first use (thread-safe); an empty library when the server has no bank."""
+
+    def __init__(self, machine: DrumMachine, bank: Bank | None) -> None:
+        self.machine = machine
+        self.bank = bank
+        self._sounds: LibrarySounds | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def available(self) -> bool:
+        """True when the server was given a bank."""
+        return self.bank is not None
+
+    def sounds(self) -> LibrarySounds:
+        """The library's sounds (blocking the first time, while they are encoded)."""
+        with self._lock:
+            if self._sounds is None:
+                if self.bank is None:
+                    self._sounds = LibrarySounds([], [], np.zeros((0, self.machine.latent_dim), np.float32))
+                else:
+                    self._sounds = encode_library(self.bank, self.machine)
+            return self._sounds
+
+    def nearest(self, latent: np.ndarray, count: int) -> list[tuple[int, float]]:
+        """Indices and distances of the `count` library sounds nearest `latent` ``(latent_dim,)``, nearest first."""
+        sounds = self.sounds()
+        if not len(sounds.latents):
+            return []
+        distances = np.linalg.norm(sounds.latents - np.asarray(latent, np.float32)[None], axis=1)
+        order = np.argsort(distances, kind="stable")[:count]
+        return [(int(index), float(distances[index])) for index in order]
+
+    def map_sample(self) -> np.ndarray:
+        """Indices of the library sounds drawn on the map (all of them, or `MAP_LIBRARY_POINTS` evenly spaced)."""
+        total = len(self.sounds().names)
+        if total <= MAP_LIBRARY_POINTS:
+            return np.arange(total)
+        return np.linspace(0, total - 1, MAP_LIBRARY_POINTS).round().astype(np.int64)
+
+
+def project_2d(latents: np.ndarray) -> np.ndarray:
+    """Points ``(n, 2)`` of latents ``(n, dim)`` on their two principal axes, scaled into [-1, 1]."""
+    if len(latents) == 0:
+        return np.zeros((0, 2), np.float32)
+    centred = latents - latents.mean(axis=0)
+    if len(latents) < 2:
+        return np.zeros((len(latents), 2), np.float32)
+    _, _, axes = np.linalg.svd(centred, full_matrices=False)
+    points = centred @ axes[:2].T
+    if points.shape[1] < 2:
+        points = np.pad(points, ((0, 0), (0, 2 - points.shape[1])))
+    extent = float(np.abs(points).max())
+    return (points / extent if extent > 0 else points).astype(np.float32)
