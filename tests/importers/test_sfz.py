@@ -445,3 +445,33 @@ def test_the_bank_processes_the_imported_kit(tmp_path: Path) -> None:
     bank = Bank(out, workers=1)
     assert bank.data["label"].value_counts().to_dict() == imported(report)
     assert imported(report) == {"kick": 2, "snare": 2, "hihat": 1, "cymbal": 1, "tom": 1, "perc": 1}
+
+
+def regions_by_sfzlint(path: Path) -> list[dict[str, str]]:
+    """Every region's opcodes with what it inherits from <global>, <master> and <group>, from sfzlint's own parser."""
+    from sfzlint.parser import validate_s
+
+    levels = ("global", "master", "group")
+    scopes: dict[str, dict[str, str]] = {level: {} for level in levels}
+    regions = []
+    for header in validate_s(path.read_text(), config={"file_path": path, "validate": False}).headers:
+        opcodes = {str(name): str(value) for name, value in header.items()}
+        if "key" in opcodes:  # the spec: key=N sets lokey, hikey and pitch_keycenter
+            note = opcodes.pop("key")
+            opcodes.update(lokey=note, hikey=note, pitch_keycenter=note)
+        if header.token in levels:
+            scopes[header.token] = opcodes
+            for lower in levels[levels.index(header.token) + 1 :]:
+                scopes[lower] = {}
+        elif header.token == "region":
+            regions.append({**scopes["global"], **scopes["master"], **scopes["group"], **opcodes})
+    return regions
+
+
+@pytest.mark.parametrize("text", [GM_KIT, INHERITING_KIT], ids=["gm", "inheriting"])
+def test_our_parser_reads_regions_as_sfzlint_does(tmp_path: Path, text: str) -> None:
+    pytest.importorskip("sfzlint")
+    path = tmp_path / "kit.sfz"
+    path.write_text(text)
+    ours = [region.opcodes for region in parse_sfz(path).regions]
+    assert ours == regions_by_sfzlint(path)
