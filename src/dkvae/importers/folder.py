@@ -32,6 +32,7 @@ from ..preprocess import SourceFile, process_files
 from .hydrogen import ImportReport, ProgressCallback
 from .layout import BankWriter, relative_path, safe_name
 from .licenses import write_licenses
+from .one_shot import one_shot_problem
 
 #: The `source` column of rows this importer writes.
 FOLDER_SOURCE = "folder"
@@ -262,7 +263,8 @@ def _decide(
     """(class, labelled_by) of each file of `batch`, or (None, why it is left out: `BROKEN_LINK_REASON`
     or the reason it stays unsorted).
 
-    The classifier sees only the files whose names say nothing or name several classes.
+    The classifier sees only the files whose names say nothing or name several classes, and of
+    those only the ones that sound like a single hit (`one_shot_problem`).
     """
     decisions: list[tuple[str | None, str]] = []
     asking: list[int] = []
@@ -279,6 +281,12 @@ def _decide(
         decisions.append((None, reason))
         if classifier is not None and reason != NON_DRUM_REASON:
             asking.append(len(decisions) - 1)
+    if classifier is not None and asking:
+        problems = {index: one_shot_problem(source_dir / batch[index]) for index in asking}
+        for index, problem in problems.items():
+            if problem is not None:
+                decisions[index] = (None, f"{decisions[index][1]}; {BY_CLASSIFIER} not asked: {problem}")
+        asking = [index for index in asking if problems[index] is None]
     if classifier is not None and asking:
         predictions = classify_files(classifier, [source_dir / batch[index] for index in asking])
         for index, prediction in zip(asking, predictions):
