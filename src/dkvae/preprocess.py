@@ -12,14 +12,14 @@ import json
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .atomic import atomic_path
-from .audio import BadAudio, load_sound, log_spectrogram, normalize
+from .audio import BadAudio, SoundInfo, load_sound, log_spectrogram, normalize
 from .config import AudioConfig
 
 #: Spectrograms are stored as float16 in [0, 1]: a step of at most 0.0005, under 0.06 dB of a 120 dB range.
@@ -80,23 +80,37 @@ def process_files(files: Sequence[SourceFile], config: AudioConfig) -> tuple[np.
     Row ``i`` of the array belongs to the ``i``-th kept outcome (its ``row`` field).
     """
     sounds: list[np.ndarray] = []
-    outcomes: list[Outcome] = []
-    kept_positions: list[int] = []
+    loaded: list[tuple[SourceFile, SoundInfo | str]] = []
     for file in files:
         try:
             audio, info = load_sound(file.absolute_path, config)
         except BadAudio as reason:
-            outcomes.append(Outcome(file.original_path, file.size, file.mtime_ns, reason=str(reason)))
+            loaded.append((file, str(reason)))
             continue
-        kept_positions.append(len(outcomes))
-        outcomes.append(Outcome(file.original_path, file.size, file.mtime_ns, row=len(sounds), **asdict(info)))
+        loaded.append((file, info))
         sounds.append(audio)
     array = np.empty((len(sounds), *config.shape), dtype=STORAGE_DTYPE)
+    ranges: list[tuple[float, float]] = []
     if sounds:
         spectrograms = log_spectrogram(np.stack(sounds), config.n_fft, config.hop_length).numpy()
-        for row, (position, spectrogram) in enumerate(zip(kept_positions, spectrograms)):
+        for row, spectrogram in enumerate(spectrograms):
             array[row], low, high = normalize(spectrogram, config)
-            outcomes[position] = replace(outcomes[position], min_value=low, max_value=high)
+            ranges.append((low, high))
+    outcomes = []
+    rows = iter(range(len(sounds)))
+    for file, info in loaded:
+        if isinstance(info, str):
+            outcomes.append(Outcome(file.original_path, file.size, file.mtime_ns, reason=info))
+            continue
+        row = next(rows)
+        low, high = ranges[row]
+        outcomes.append(
+            Outcome(
+                file.original_path, file.size, file.mtime_ns, row=row, min_value=low, max_value=high,
+                source_sample_rate=info.source_sample_rate, channels=info.channels, source_frames=info.source_frames,
+                peak_db=info.peak_db, lead_in=info.lead_in,
+            )  # fmt: skip
+        )
     return array, outcomes
 
 
@@ -117,7 +131,7 @@ def write_part(parts_dir: Path, files: Sequence[SourceFile], config: AudioConfig
         with open(tmp, "wb") as handle:
             np.save(handle, array)
     with atomic_path(parts_dir / f"{name}.json", durable=False) as tmp:
-        tmp.write_text(json.dumps([asdict(o) for o in outcomes]), encoding="utf-8")
+        tmp.write_text(json.dumps([vars(o) for o in outcomes]), encoding="utf-8")  # flat fields: no deep copy
     return outcomes
 
 
