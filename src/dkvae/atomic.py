@@ -42,6 +42,10 @@ def atomic_path(path: str | os.PathLike[str], durable: bool = True) -> Iterator[
             with open(tmp, "rb+") as handle:
                 os.fsync(handle.fileno())
         os.replace(tmp, target)
+    except OSError as error:
+        if error.filename is None and error.errno is not None:
+            raise OSError(error.errno, error.strerror, str(target)) from error  # name the file the user asked for
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 

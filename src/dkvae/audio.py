@@ -7,6 +7,7 @@ where a full-scale sine reads 0 dB.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from dataclasses import dataclass
@@ -347,6 +348,11 @@ def spectrogram_to_audio(
 def write_wav(
     path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16"
 ) -> None:
-    """Write ``(samples,)`` or ``(samples, channels)`` audio as WAV, atomically."""
+    """Write ``(samples,)`` or ``(samples, channels)`` audio as WAV, atomically.
+
+    Encoded in memory first: libsndfile reports a full disk only as "System error".
+    """
+    encoded = io.BytesIO()
+    sf.write(encoded, audio, sample_rate, subtype=subtype, format="WAV")
     with atomic_path(path) as tmp:
-        sf.write(tmp, audio, sample_rate, subtype=subtype, format="WAV")
+        tmp.write_bytes(encoded.getbuffer())

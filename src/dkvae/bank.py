@@ -26,6 +26,7 @@ from .atomic import atomic_path, write_text
 from .config import AUDIO_EXTENSIONS, AudioConfig, Config, InversionConfig, SplitConfig, get_preset
 from .errors import DkvaeError
 from .importers.layout import MANIFEST_NAME
+from .locking import exclusive_lock
 from .packed import PackedRows
 from .preprocess import STORAGE_DTYPE, Outcome, Progress, SourceFile, read_parts, run_parts
 
@@ -238,25 +239,27 @@ class Bank:
 
         Each audio file is loaded (only the needed part), mixed to mono, resampled, trimmed of its
         lead-in, fitted to length, turned into a log spectrogram and normalized. Unusable files go to
-        ``skipped.csv`` with the reason. Runs on `workers` processes (default: all cores).
+        ``skipped.csv`` with the reason. Runs on `workers` processes (default: all cores). One run at a
+        time per bank: another process's run is waited for (see `dkvae.locking`).
         """
-        saved = self._saved_config()
-        if saved is None or not saved.same_data(self.config):
-            self._clear()
-            write_text(self.dir / CONFIG_NAME, self.config.data_json())
-        for leftover in [*self.dir.glob(".*.tmp"), *self.dir.glob(f"{PARTS_NAME}/.*.tmp")]:
-            leftover.unlink()  # temporary files of a run that was killed
-        scan = self.scan()
-        known = self._known_outcomes()
-        known.update(read_parts(self.dir / PARTS_NAME))
-        todo = [f for f in scan.files if f.key not in known]
-        if todo:
-            log.info("processing %d of %d files", len(todo), len(scan.files))
-        fresh = run_parts(self.dir / PARTS_NAME, todo, self.config.audio, workers, progress)
-        known.update((o.key, o) for o in fresh)
-        outcomes = [known[f.key] for f in scan.files] + scan.rejected
-        self._commit(outcomes, scan.labels)
-        self._use(self.read_data())
+        with exclusive_lock(self.dir, f"bank {self.original_dir}"):
+            saved = self._saved_config()
+            if saved is None or not saved.same_data(self.config):
+                self._clear()
+                write_text(self.dir / CONFIG_NAME, self.config.data_json())
+            for leftover in [*self.dir.glob(".*.tmp"), *self.dir.glob(f"{PARTS_NAME}/.*.tmp")]:
+                leftover.unlink()  # temporary files of a run that was killed
+            scan = self.scan()
+            known = self._known_outcomes()
+            known.update(read_parts(self.dir / PARTS_NAME))
+            todo = [f for f in scan.files if f.key not in known]
+            if todo:
+                log.info("processing %d of %d files", len(todo), len(scan.files))
+            fresh = run_parts(self.dir / PARTS_NAME, todo, self.config.audio, workers, progress)
+            known.update((o.key, o) for o in fresh)
+            outcomes = [known[f.key] for f in scan.files] + scan.rejected
+            self._commit(outcomes, scan.labels)
+            self._use(self.read_data())
 
     def _known_outcomes(self) -> dict[tuple[str, int, int], Outcome]:
         """Outcomes of the last committed run, reusable for files that did not change since."""

@@ -8,13 +8,17 @@ in ``RUN/checkpoints/`` are only for resuming one's own runs and are never read 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
+import reprlib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import safetensors
 import safetensors.torch
 import torch
@@ -23,13 +27,24 @@ from torch import nn
 from .atomic import atomic_path, write_text
 from .config import AudioConfig, Config
 from .errors import DkvaeError
-from .latent_prior import LatentPrior
+from .latent_prior import LATENT_PRIOR_NAME, LatentPrior
 from .models import build_model
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 FORMAT = "dkvae-model"
 FORMAT_VERSION = 1
+#: Largest ``config.json`` read, in bytes (a model's own is a few kB), so a tampered one cannot fill memory.
+MAX_CONFIG_BYTES = 1 << 20
+#: The dtypes a weight may be stored in: the model's own, or a float of another width for a floating-point
+#: weight (`save_model_dir`'s `weights_dtype`; loading casts it back). Anything else is refused unread.
+STORED_DTYPES = {
+    "F32": torch.float32,
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+    "I64": torch.int64,
+    "BOOL": torch.bool,
+}
 
 
 @dataclass
@@ -69,7 +84,7 @@ def save_model_dir(
     if weights_dtype is not None:
         tensors = {name: t.to(weights_dtype) if t.is_floating_point() else t for name, t in tensors.items()}
     with atomic_path(directory / WEIGHTS_NAME) as tmp:
-        safetensors.torch.save_file(tensors, str(tmp), metadata={"format": FORMAT})
+        tmp.write_bytes(safetensors.torch.save(tensors, metadata={"format": FORMAT}))  # a full disk is an OSError
     model_id = _digest(directory / WEIGHTS_NAME)
     document = {
         "format": FORMAT,
@@ -86,18 +101,27 @@ def save_model_dir(
 
 
 def load_model_dir(path: str | os.PathLike[str]) -> ModelDirectory:
-    """Load a model directory; never unpickles. A missing, corrupt or foreign one raises `DkvaeError`."""
+    """Load a model directory; never unpickles. A missing, corrupt or foreign one raises `DkvaeError`.
+
+    Nothing is built until the weights file's header has been checked against the network the
+    config describes (built first on the ``meta`` device, which allocates nothing), so a tampered
+    config cannot make it allocate more than the weights file holds.
+    """
     directory = Path(path)
     document = read_model_config(directory)
     try:
+        _check_json(document["config"], Config, "config")
+        _check_json(document["class_names"], list[str], "class_names")
+        _check_json(document.get("normalization", {}), dict[str, float], "normalization")
+        _check_json(document.get("training", {}), dict[str, Any], "training")
         config = Config.from_dict(document["config"])
-        class_names = [str(name) for name in document["class_names"]]
+        class_names = list(document["class_names"])
+        with torch.device("meta"):
+            expected = build_model(config.model, config.audio.shape, len(class_names), config.adversarial).state_dict()
+        _check_weights(directory / WEIGHTS_NAME, expected)
         model = build_model(config.model, config.audio.shape, len(class_names), config.adversarial)
-        tensors = safetensors.torch.load_file(str(directory / WEIGHTS_NAME))
-        model.load_state_dict(tensors, strict=True)
-        latent_prior = LatentPrior.load(directory)
-        if latent_prior is not None and latent_prior.mean.shape != (len(class_names), config.model.latent_dim):
-            raise ValueError(f"its latent prior has shape {latent_prior.mean.shape}, not (classes, latent_dim)")
+        model.load_state_dict(safetensors.torch.load_file(str(directory / WEIGHTS_NAME)), strict=True)
+        latent_prior = _load_latent_prior(directory, (len(class_names), config.model.latent_dim))
     except FileNotFoundError:
         raise DkvaeError(f"{directory} has no {WEIGHTS_NAME}") from None
     except (KeyError, TypeError, ValueError, RuntimeError, safetensors.SafetensorError) as error:
@@ -121,6 +145,8 @@ def read_model_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not directory.is_dir():
         raise DkvaeError(f"model directory not found: {directory}")
     try:
+        if (directory / CONFIG_NAME).stat().st_size > MAX_CONFIG_BYTES:
+            raise ValueError(f"larger than {MAX_CONFIG_BYTES} bytes")
         document = json.loads((directory / CONFIG_NAME).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DkvaeError(f"{directory} is not a dkvae model directory (no {CONFIG_NAME})") from None
@@ -128,7 +154,10 @@ def read_model_config(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise DkvaeError(f"{directory / CONFIG_NAME} is unreadable: {_first_line(error)}") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise DkvaeError(f"{directory} is not a dkvae model directory ({CONFIG_NAME} is of another format)")
-    if document.get("format_version", 0) > FORMAT_VERSION:
+    version = document.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise DkvaeError(f"{directory} is not a dkvae model directory (format_version {version!r})")
+    if version > FORMAT_VERSION:
         raise DkvaeError(f"{directory} was written by a newer dkvae (format {document['format_version']})")
     return document
 
@@ -142,6 +171,75 @@ def check_audio_matches(model_audio: AudioConfig, bank_audio: AudioConfig, what:
             if getattr(model_audio, name) != getattr(bank_audio, name)
         ]
         raise DkvaeError(f"the model was trained with other audio settings than {what}: {', '.join(differences)}")
+
+
+def _check_json(value: Any, hint: Any, where: str) -> None:
+    """Raise TypeError unless parsed JSON `value` fits the type `hint` (config dataclasses too, recursively).
+
+    Runs before anything is built from the JSON, so a tampered file gets a message naming the field.
+    """
+    if hint is Any:
+        return
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if dataclasses.is_dataclass(hint) or origin is dict:
+        _expect(isinstance(value, dict), value, "an object", where)
+        hints = typing.get_type_hints(hint) if origin is None else dict.fromkeys(value, args[1])
+        for name, item in value.items():
+            if name in hints:
+                _check_json(item, hints[name], f"{where}.{name}")
+    elif origin in (list, tuple):
+        _expect(isinstance(value, list), value, "a list", where)
+        items = args if origin is tuple and args[-1:] != (...,) else args[:1] * len(value)
+        _expect(len(items) == len(value), value, f"a list of {len(items)}", where)
+        for index, (item, item_hint) in enumerate(zip(value, items)):
+            _check_json(item, item_hint, f"{where}[{index}]")
+    elif origin is typing.Literal:
+        _expect(value in args, value, "one of " + ", ".join(map(repr, args)), where)
+    elif hint is float:
+        _expect(isinstance(value, (int, float)) and not isinstance(value, bool), value, "a number", where)
+    else:
+        _expect(isinstance(value, hint) and (hint is bool or not isinstance(value, bool)), value, hint.__name__, where)
+
+
+def _expect(fits: bool, value: Any, expected: str, where: str) -> None:
+    """Raise TypeError saying what `where` holds and what it should, unless it `fits`."""
+    if not fits:
+        raise TypeError(f"{where} is {reprlib.repr(value)}, not {expected}")
+
+
+def _check_weights(path: Path, expected: dict[str, torch.Tensor]) -> None:
+    """Compare a safetensors file's header (names, shapes, dtypes) with a state dict; reads no tensor data."""
+    try:
+        with safetensors.safe_open(str(path), framework="pt") as weights:
+            stored = {name: weights.get_slice(name) for name in weights.keys()}  # noqa: SIM118 (safe_open is not iterable)
+    except safetensors.SafetensorError as error:
+        raise ValueError(f"{path.name} is damaged: {error}") from None
+    missing, unexpected = sorted(expected.keys() - stored.keys()), sorted(stored.keys() - expected.keys())
+    if missing or unexpected:
+        raise ValueError(f"its weights do not fit its config: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    for name, tensor in expected.items():
+        shape, dtype = tuple(stored[name].get_shape()), stored[name].get_dtype()
+        if shape != tuple(tensor.shape):
+            raise ValueError(f"weight {name} has shape {shape}; its config needs {tuple(tensor.shape)}")
+        kind = STORED_DTYPES.get(dtype)
+        fits = kind is not None and (kind.is_floating_point if tensor.is_floating_point() else kind == tensor.dtype)
+        if not fits:
+            raise ValueError(f"weight {name} is stored as {dtype}, not as {tensor.dtype}")
+
+
+def _load_latent_prior(directory: Path, shape: tuple[int, int]) -> LatentPrior | None:
+    """The model's latent prior, if it has one, checked to be floats of `shape` (classes, latent_dim)."""
+    try:
+        prior = LatentPrior.load(directory)
+    except safetensors.SafetensorError as error:
+        raise ValueError(f"{LATENT_PRIOR_NAME} is damaged: {error}") from None
+    if prior is None:
+        return None
+    if prior.mean.shape != shape:
+        raise ValueError(f"its latent prior has shape {prior.mean.shape}, not (classes, latent_dim) {shape}")
+    if not all(np.issubdtype(array.dtype, np.floating) for array in (prior.mean, prior.scale_tril)):
+        raise TypeError("its latent prior is not stored as floats")
+    return prior
 
 
 def _digest(path: Path) -> str:

@@ -501,5 +501,6 @@ def main() -> None:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(USER_ERROR)
     except OSError as error:
-        print(f"error: {error.strerror or error}: {error.filename or ''}", file=sys.stderr)
+        where = f": {error.filename}" if error.filename else ""
+        print(f"error: {error.strerror or error}{where}", file=sys.stderr)
         sys.exit(USER_ERROR)

@@ -44,10 +44,9 @@ class LatentPrior:
     def save(self, directory: Path) -> Path:
         """Write the prior into a model directory; returns the file."""
         path = directory / LATENT_PRIOR_NAME
+        tensors = {"mean": self.mean.astype(np.float32), "scale_tril": self.scale_tril.astype(np.float32)}
         with atomic_path(path) as tmp:
-            safetensors.numpy.save_file(
-                {"mean": self.mean.astype(np.float32), "scale_tril": self.scale_tril.astype(np.float32)}, str(tmp)
-            )
+            tmp.write_bytes(safetensors.numpy.save(tensors))
         return path
 
     @classmethod

@@ -8,6 +8,7 @@ already on disk are reused, so a rerun redoes at most the chunks that were in fl
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import multiprocessing
 import os
@@ -127,9 +128,10 @@ def write_part(parts_dir: Path, files: Sequence[SourceFile], config: AudioConfig
     name = chunk_name(files)
     array, outcomes = process_files(files, config)
     outcomes = [replace(o, part=name) if o.kept else o for o in outcomes]
+    encoded = io.BytesIO()
+    np.save(encoded, array)  # in memory: ndarray.tofile's short write on a full disk carries no errno
     with atomic_path(parts_dir / f"{name}.npy", durable=False) as tmp:
-        with open(tmp, "wb") as handle:
-            np.save(handle, array)
+        tmp.write_bytes(encoded.getbuffer())
     with atomic_path(parts_dir / f"{name}.json", durable=False) as tmp:
         tmp.write_text(json.dumps([vars(o) for o in outcomes]), encoding="utf-8")  # flat fields: no deep copy
     return outcomes

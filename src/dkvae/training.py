@@ -174,7 +174,11 @@ class LastCheckpoint(Callback):
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(f".{self.path.name}.tmp")
-        trainer.save_checkpoint(temporary, weights_only=False)
+        try:
+            trainer.save_checkpoint(temporary, weights_only=False)
+        except OSError as error:
+            temporary.unlink(missing_ok=True)
+            raise OSError(error.errno, error.strerror, str(self.path)) from error
         if trainer.is_global_zero:
             os.replace(temporary, self.path)
 
