@@ -123,8 +123,10 @@ def test_a_gan_run_resumes_and_keeps_its_history(tiny_bank, tmp_path) -> None:
 
 def test_mode_collapse_stops_the_run_with_a_clear_message_keeping_the_best_model(tiny_bank, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(Diagnostics, "measure", lambda self, real, generated: {"fd": 1.0, "diversity": 0.01})
-    config = dataclasses.replace(gan_config(epochs=10), adversarial=dataclasses.replace(CRITIC, collapse_epochs=2))
-    with pytest.raises(TrainingCollapsed, match="mode collapse: generated sounds have 1% of real"):
+    config = dataclasses.replace(
+        gan_config(epochs=10), adversarial=dataclasses.replace(CRITIC, collapse_epochs=2, collapse_after=2)
+    )
+    with pytest.raises(TrainingCollapsed, match="mode collapse: generated sounds have 1% of real.*epoch 3"):
         train(tiny_bank, tmp_path / "gan", config, progress_bar=False)
     assert load_model_dir(tmp_path / "gan").training["best_epoch"] == 0
 

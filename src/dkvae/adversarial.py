@@ -208,7 +208,7 @@ class AdversarialModule(L.LightningModule):
         measured = self.diagnostics.measure(real, self.diagnostic_batch())
         self.log_dict({"val/fd": measured["fd"], "val/diversity": measured["diversity"], "val/loss": measured["fd"]})
         self.log("elapsed_s", training_seconds(self.trainer))
-        if self.trainer.sanity_checking:
+        if self.trainer.sanity_checking or self.current_epoch < self.adversarial.collapse_after:
             return
         self.collapsed_epochs = self.collapsed_epochs + 1 if measured["diversity"] < self.adversarial.collapse_ratio else 0
         if self.collapsed_epochs >= self.adversarial.collapse_epochs:

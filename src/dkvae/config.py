@@ -247,9 +247,11 @@ class AdversarialConfig:
     feature_matching_weight: float = 1.0
     #: Generated sounds per class in the fixed batch that FD and diversity are measured on every epoch.
     diagnostic_per_class: int = 24
-    #: Mode collapse: generated diversity under this fraction of real diversity for `collapse_epochs` epochs.
+    #: Mode collapse: generated diversity under this fraction of real diversity for `collapse_epochs` epochs
+    #: in a row, counted from epoch `collapse_after` (a young generator is not yet varied).
     collapse_ratio: float = 0.25
     collapse_epochs: int = 5
+    collapse_after: int = 10
 
     def __post_init__(self) -> None:
         if self.loss not in ("hinge", "bce"):
