@@ -12,6 +12,7 @@ import mido
 import numpy as np
 import pytest
 import soundfile as sf
+from hypothesis import HealthCheck, given, settings
 
 pytest.importorskip("fastapi", reason="the web extra (fastapi, uvicorn) is not installed")
 from fastapi.testclient import TestClient
@@ -26,6 +27,7 @@ from dkvae.web.schemas import MORPH_STEPS
 from dkvae.web.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_SECONDS
 
 from ..conftest import drum_hit, write_bank
+from ..test_audio_fuzzing import wav_files
 
 RATE = 44100
 
@@ -427,3 +429,13 @@ def test_bad_patterns_get_422(client: TestClient, kit_pads: dict) -> None:
     ):
         body = {"pads": kit_pads, "pattern": PATTERN, **change}
         assert client.post("/api/export/loop", json=body).status_code == 422, change
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=wav_files())
+def test_any_uploaded_wav_gets_variations_or_a_clean_4xx(client: TestClient, data: bytes) -> None:
+    """Fuzzed WAV headers and samples (see tests/test_audio_fuzzing.py): never a 500, never a hang."""
+    response = client.post("/api/upload", params={"count": 1}, content=data)
+    assert response.status_code in (200, 413, 422), response.text
+    if response.status_code != 200:
+        assert response.json()["detail"]
