@@ -209,3 +209,11 @@ def test_the_training_clock_runs_on_across_a_resume_and_a_time_budget_stops_the_
     result = train(tiny_bank, tmp_path / "budget", budget, progress_bar=False)
     assert result.epochs == 1
     assert pd.read_csv(tmp_path / "budget" / "logs" / "metrics.csv")["elapsed_s"].max() > 1e-5 * 60
+
+
+def test_a_run_with_early_stopping_resumes(tiny_bank, tmp_path) -> None:
+    patient = dataclasses.replace(TINY_TRAIN, early_stopping_patience=5)
+    train(tiny_bank, tmp_path / "run", dataclasses.replace(tiny_config(), train=patient), progress_bar=False)
+    longer = dataclasses.replace(tiny_config(), train=dataclasses.replace(patient, epochs=4))
+    result = train(tiny_bank, tmp_path / "run", longer, resume=True, progress_bar=False)
+    assert result.epochs == 4

@@ -350,7 +350,10 @@ def train(
     if isinstance(module, AdversarialModule):
         callbacks.append(DiagnosticsPlot(run))
     if config.train.early_stopping_patience > 0:
-        callbacks.append(EarlyStopping("val/loss", patience=config.train.early_stopping_patience, mode="min"))
+        # Checked when validation ends: a run resumed from `LastCheckpoint` (saved there) ends its restored
+        # epoch without validating again, and a check at the epoch's end would find no validation loss.
+        stopping = EarlyStopping("val/loss", patience=config.train.early_stopping_patience, mode="min", check_on_train_epoch_end=False)
+        callbacks.append(stopping)
     if progress_bar:
         callbacks.append(RichProgressBar())
     trainer = L.Trainer(
