@@ -1,0 +1,86 @@
+"""Scale: synthetic banks of growing size through import, preprocessing and one training epoch.
+
+For each size (default 1,000, 10,000 and 100,000 files): ``dkvae synth-bank`` writes the bank (the
+import step: files/s), ``Bank`` preprocesses it with the `default` preset on 2 workers (files/s and
+the peak PSS of the process and its workers), and the `default` model trains for one full epoch over
+the packed bank (peak PSS, seconds). Each step runs in its own child process, sampled every 20 ms.
+The figures that must hold: preprocessing peak under 1 GiB, preprocessing throughput flat (largest
+over smallest near 1), training memory flat as the bank grows.
+
+    python bench/scale.py --sizes 1000 10000 100000 --out data/scale
+    python bench/scale.py --sizes 1000 10000 --train-sizes 1000 10000     # a quicker look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from memory import peak_pss
+
+from dkvae.bank import processed_dir_for
+
+CLASSES = 7
+IMPORT = "import sys; from dkvae.importers.synth import write_synth_bank; write_synth_bank(sys.argv[1], per_class=int(sys.argv[2]), seed=0)"
+PREPROCESS = "import sys; from dkvae import Bank; Bank(sys.argv[1], workers=int(sys.argv[2]))"
+TRAIN = """
+import sys, dataclasses
+from dkvae.config import get_preset
+from dkvae.training import train
+config = get_preset("default")
+config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=1, early_stopping_patience=0))
+train(sys.argv[1], sys.argv[2], config, progress_bar=False)
+"""
+
+
+def measure(bank: Path, size: int, workers: int, train: bool) -> dict[str, float]:
+    """Import, preprocess and (when `train`) one epoch for a bank of about `size` files."""
+    per_class = max(1, size // CLASSES)
+    shutil.rmtree(bank, ignore_errors=True)
+    shutil.rmtree(processed_dir_for(bank.resolve()), ignore_errors=True)
+    _, import_seconds = peak_pss(IMPORT, str(bank), str(per_class))
+    files = sum(1 for _ in bank.glob("*/*.wav"))
+    preprocess_peak, preprocess_seconds = peak_pss(PREPROCESS, str(bank), str(workers))
+    result = {
+        "files": files,
+        "import_files_per_s": round(files / import_seconds, 1),
+        "preprocess_files_per_s": round(files / preprocess_seconds, 1),
+        "preprocess_peak_mib": round(preprocess_peak / 2**20, 1),
+    }
+    if train:
+        with tempfile.TemporaryDirectory() as run:
+            train_peak, train_seconds = peak_pss(TRAIN, str(bank), str(Path(run) / "run"))
+        result |= {"train_epoch_seconds": round(train_seconds, 1), "train_peak_mib": round(train_peak / 2**20, 1)}
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--train-sizes", type=int, nargs="*", default=None, help="sizes to train an epoch on (default: all)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("data/scale"))
+    args = parser.parse_args()
+    train_sizes = set(args.sizes if args.train_sizes is None else args.train_sizes)
+    rows = {}
+    for size in args.sizes:
+        rows[size] = measure(args.out / f"synth{size}", size, args.workers, size in train_sizes)
+        print(json.dumps({"size": size, **rows[size]}), flush=True)
+    smallest, largest = rows[min(rows)], rows[max(rows)]
+    summary = {
+        "preprocess_peak_mib_max": max(row["preprocess_peak_mib"] for row in rows.values()),
+        "preprocess_throughput_largest_over_smallest": round(
+            largest["preprocess_files_per_s"] / smallest["preprocess_files_per_s"], 3
+        ),
+    }
+    trained = [rows[size] for size in sorted(rows) if "train_peak_mib" in rows[size]]
+    if len(trained) > 1:
+        summary["train_peak_largest_over_smallest"] = round(trained[-1]["train_peak_mib"] / trained[0]["train_peak_mib"], 3)
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
