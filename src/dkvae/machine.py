@@ -19,7 +19,8 @@ from .audio import (
     spectrogram_to_audio,
     write_wav,
 )
-from .checkpoint import ModelDirectory, load_model_dir
+from .bank import Bank
+from .checkpoint import ModelDirectory, check_audio_matches, load_model_dir
 from .config import ENCODER_KINDS, GENERATOR_KINDS, OUTPUT_FADE_SECONDS, OUTPUT_SAMPLE_RATE, TAIL_DB
 from .errors import DkvaeError
 from .latent_prior import LatentPrior, fit_latent_prior
@@ -247,6 +248,16 @@ class DrumMachine:
             stats = self.directory.normalization
             return stats.get("min_value", audio.min_db), stats.get("max_value", audio.max_db)
         return audio.min_db, audio.max_db
+
+    def processed_bank(self, path: str | os.PathLike[str]) -> Bank:
+        """The bank at `path`, which must be processed, current, and made with this model's audio settings."""
+        bank = Bank(path, process=False)
+        if not bank.is_processed():
+            raise DkvaeError(
+                f"bank {bank.id} is not processed, or changed since; run: dkvae preprocess {bank.original_dir}"
+            )
+        check_audio_matches(self.config.audio, bank.audio_config, f"bank {bank.id}")
+        return bank
 
     def _render_one(self, latent: np.ndarray, weights: np.ndarray) -> np.ndarray:
         spectrogram = self.decode_spectrograms(latent[None], weights[None])

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from ..bank import Bank
-from ..checkpoint import check_audio_matches
 from ..config import ENCODER_KINDS, Config
 from ..errors import DkvaeError
 from ..machine import DrumMachine
@@ -83,12 +82,7 @@ class Stages:
 
 def open_bank(bank_path: str | os.PathLike[str], machine: DrumMachine) -> Bank:
     """The processed bank, checked to suit the model: processed and current, same audio settings and classes, held-out sounds."""
-    bank = Bank(bank_path, process=False)
-    if not bank.is_processed():
-        raise DkvaeError(
-            f"bank {bank.id} is not processed, or changed since; run: dkvae preprocess {bank.original_dir}"
-        )
-    check_audio_matches(machine.config.audio, bank.audio_config, f"bank {bank.id}")
+    bank = machine.processed_bank(bank_path)
     if list(machine.instruments) != list(bank.instruments):
         raise DkvaeError(
             f"the model knows the classes {', '.join(machine.instruments)} but bank {bank.id} has {', '.join(bank.instruments)}"

@@ -20,7 +20,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from ..errors import DkvaeError
 from ..machine import DrumMachine
 from .directions import DirectionCatalogue
-from .library import Library, open_library_bank
+from .library import Library
 from .limits import BodyLimit
 from .pool import Busy, WorkerPool
 from .routes import router
@@ -76,7 +76,7 @@ def create_app(
     are the only Host headers answered. Raises DkvaeError for a model or bank that cannot be used.
     """
     machine = DrumMachine.load(model_dir)
-    library = Library(machine, open_library_bank(bank, machine) if bank is not None else None)
+    library = Library(machine, machine.processed_bank(bank) if bank is not None else None)
     pool = WorkerPool(workers, queue)
     studio = Studio(machine, SoundService(machine, pool, cache_bytes), DirectionCatalogue(machine), library)
     app = FastAPI(title="dkvae drum machine", version="1", summary="Generate, vary and morph drum sounds; export kits.")

@@ -7,15 +7,12 @@ point's neighbours on screen are its neighbours in the latent space as far as tw
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..bank import Bank
-from ..checkpoint import check_audio_matches
-from ..errors import DkvaeError
 from ..machine import DrumMachine
 
 #: Spectrograms encoded per batch.
@@ -31,17 +28,6 @@ class LibrarySounds:
     names: list[str]
     instruments: list[str]
     latents: np.ndarray
-
-
-def open_library_bank(path: str | os.PathLike[str], machine: DrumMachine) -> Bank:
-    """The processed bank at `path`, checked to suit the model's audio settings."""
-    bank = Bank(path, process=False)
-    if not bank.is_processed():
-        raise DkvaeError(
-            f"bank {bank.id} is not processed, or changed since; run: dkvae preprocess {bank.original_dir}"
-        )
-    check_audio_matches(machine.config.audio, bank.audio_config, f"bank {bank.id}")
-    return bank
 
 
 def encode_library(bank: Bank, machine: DrumMachine) -> LibrarySounds:
