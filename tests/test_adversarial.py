@@ -145,3 +145,12 @@ def test_sharpening_fine_tunes_the_decoder_of_a_trained_vae_and_leaves_its_encod
     assert json.loads((tmp_path / "sharp" / "run.json").read_text())["init"] == str(trained_run)
     with pytest.raises(DkvaeError, match="sharpens a trained VAE"):
         train(tiny_bank, tmp_path / "no init", config, progress_bar=False)
+
+
+def test_the_weight_average_follows_closely_at_first_and_slowly_later() -> None:
+    from dkvae.adversarial import ema_decay
+
+    assert ema_decay(0.999, 0) == pytest.approx(0.1)
+    assert ema_decay(0.999, 90) == pytest.approx(0.91)
+    assert ema_decay(0.999, 100_000) == 0.999
+    assert ema_decay(0.0, 50) == 0.0

@@ -59,6 +59,12 @@ def _augment(x: Tensor, audio: AudioConfig) -> Tensor:
     return (shifted + gain * (shifted > 0)).clamp(0.0, 1.0)  # silence (the floor, 0) stays silence
 
 
+def ema_decay(decay: float, step: int) -> float:
+    """The weight average's decay at optimizer step `step`: `decay`, lowered early on as ``(1 + step) / (10 + step)``
+    so the average follows a young generator instead of keeping its random start (a small bank makes few steps)."""
+    return min(decay, (1.0 + step) / (10.0 + step))
+
+
 def discriminator_loss(real_logits: Tensor, fake_logits: Tensor, loss: str) -> Tensor:
     """Hinge: ``relu(1 - D(real)) + relu(1 + D(fake))``; BCE: real labelled 1, fake 0. Means over the batch."""
     if loss == "hinge":
@@ -247,7 +253,7 @@ class GanModule(AdversarialModule):
         return {"loss": generator_loss(self.model.discriminator(seen_fake, self.labels_for(labels)), self.adversarial.loss)}
 
     def after_generator_step(self) -> None:
-        self.model.update_ema(self.adversarial.ema_decay)
+        self.model.update_ema(ema_decay(self.adversarial.ema_decay, self.global_step))
 
     @torch.no_grad()
     def diagnostic_batch(self) -> np.ndarray:
