@@ -111,6 +111,11 @@ def test_real_adversarial_steps_change_both_networks_and_the_average_lags(tiny_b
         assert machine.generate(instrument, 2, seed=1).shape == (2, machine.generate("kick", 1, 0).shape[1])
     with pytest.raises(DkvaeError, match="no encoder"):
         machine.vary(machine.generate("kick", 1, 0)[0], machine.sample_rate)
+    from dkvae.kits.build import build_kit
+
+    kit = build_kit(machine, seed=2, round_robin=2)
+    assert len(kit.pads) == 14 and all(len(pad.sounds) == 2 for pad in kit.pads)
+    assert kit.pads[0].sounds[0].sidecar["model_id"] == machine.model_id
 
 
 def test_a_gan_run_resumes_and_keeps_its_history(tiny_bank, tmp_path) -> None:
