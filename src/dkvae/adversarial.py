@@ -102,11 +102,17 @@ class Diagnostics:
         return mel_statistics(mel), pooled.reshape(len(spectrograms), -1)
 
     def measure(self, real: np.ndarray, generated: np.ndarray) -> dict[str, float]:
-        """``fd`` and ``diversity`` (generated mean pairwise distance over real's) of two spectrogram sets."""
+        """``fd`` and ``diversity`` (generated mean pairwise distance over real's) of two spectrogram sets.
+
+        The MFCC statistics are standardized by the real set's mean and deviation, as `dkvae evaluate`
+        standardizes them by the training split's, so FD is on the same scale as its "FD (MFCC statistics)".
+        """
         real_statistics, real_vectors = self.features(real)
         generated_statistics, generated_vectors = self.features(generated)
+        mean, scale = real_statistics.mean(axis=0), real_statistics.std(axis=0)
+        scale = np.where(scale > 0, scale, 1.0)
         return {
-            "fd": frechet_distance(generated_statistics, real_statistics),
+            "fd": frechet_distance((generated_statistics - mean) / scale, (real_statistics - mean) / scale),
             "diversity": mean_pairwise_distance(generated_vectors) / max(mean_pairwise_distance(real_vectors), 1e-12),
         }
 
