@@ -159,3 +159,20 @@ def test_the_weight_average_follows_closely_at_first_and_slowly_later() -> None:
     assert ema_decay(0.999, 90) == pytest.approx(0.91)
     assert ema_decay(0.999, 100_000) == 0.999
     assert ema_decay(0.0, 50) == 0.0
+
+
+def test_the_seeds_plain_bce_cgan_trains_and_generates(tiny_bank, tmp_path) -> None:
+    from dkvae.config import SEED_ADVERSARIAL
+    from dkvae.training_options import build_config
+
+    assert build_config(tmp_path / "x", False, preset="seed", kind="cgan").adversarial == SEED_ADVERSARIAL
+    plain = dataclasses.replace(SEED_ADVERSARIAL, discriminator_channels=(8, 16), discriminator_hidden=16, diagnostic_per_class=3)
+    config = dataclasses.replace(gan_config(), adversarial=plain)
+    assert train(tiny_bank, tmp_path / "seed-gan", config, progress_bar=False).epochs == 2
+    model = load_model_dir(tmp_path / "seed-gan").model
+    assert not model.discriminator.projection and not hasattr(model.discriminator.to_hidden[0], "parametrizations")
+    metrics = pd.read_csv(tmp_path / "seed-gan" / "logs" / "metrics.csv")
+    assert (metrics["train/r1"].dropna() == 0).all()
+    machine = DrumMachine.load(tmp_path / "seed-gan")
+    assert machine.generate("snare", 1, 0).shape[0] == 1
+    assert build_config(tmp_path / "y", False, preset="seed", kind="cgan").model.conditional
