@@ -147,6 +147,7 @@ def test_sharpening_fine_tunes_the_decoder_of_a_trained_vae_and_leaves_its_encod
     assert not torch.equal(before.from_latent.weight, after.from_latent.weight)
     metrics = pd.read_csv(tmp_path / "sharp" / "logs" / "metrics.csv")
     assert {"train/g_reconstruction", "train/g_adversarial", "train/g_feature_matching"} <= set(metrics.columns)
+    assert metrics["val/vae_reconstruction"].notna().sum() == 2
     assert json.loads((tmp_path / "sharp" / "run.json").read_text())["init"] == str(trained_run)
     with pytest.raises(DkvaeError, match="sharpens a trained VAE"):
         train(tiny_bank, tmp_path / "no init", config, progress_bar=False)

@@ -293,6 +293,14 @@ class SharpenModule(AdversarialModule):
     def on_train_epoch_start(self) -> None:
         self.model.encoder.eval()
 
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_index: int) -> None:
+        """Also the VAE's own validation losses, so a sharpening that costs reconstruction shows."""
+        super().validation_step(batch, batch_index)
+        real, labels = batch
+        output = self.model(real, labels if self.model.conditional else None)
+        losses = self.model.loss(real, output, beta=self.config.model.beta)
+        self.log_dict({f"val/vae_{name}": value for name, value in losses.items()}, on_epoch=True)
+
     def fake(self, real: Tensor, labels: Tensor) -> Tensor:
         conditioning = labels if self.model.conditional else None
         with torch.no_grad():
