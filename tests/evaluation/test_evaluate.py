@@ -188,3 +188,15 @@ def test_a_gan_is_evaluated_on_generation_alone_and_compares_with_a_vae(evaluati
     rows = compare_reports([evaluation[0], out]).rows
     reconstruction = next(row for row in rows if row.section.startswith("reconstruction"))
     assert reconstruction.values[1] is None and reconstruction.values[0] is not None
+
+
+def test_the_classifier_cache_key_holds_only_what_shapes_a_classifier(eval_bank) -> None:
+    from dkvae.config import SEED_ADVERSARIAL, SEED_INVERSION
+    from dkvae.evaluation.classifier import cache_key
+
+    bank = Bank(eval_bank, process=False)
+    config = classifier_settings()
+    unrelated = dataclasses.replace(config, adversarial=SEED_ADVERSARIAL, inversion=SEED_INVERSION)
+    assert cache_key(bank, unrelated) == cache_key(bank, config)
+    longer = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=config.train.epochs + 1))
+    assert cache_key(bank, longer) != cache_key(bank, config)

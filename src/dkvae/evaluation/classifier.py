@@ -1,8 +1,8 @@
 """The drum classifier the generation metrics use: trained on the bank's train split and cached in ``REPORT/classifier/``.
 
 The cache is keyed by the bank's content (its packed array's name, a digest of the settings and of
-every file's identity), its class names and the classifier's full config, so a classifier trained on
-other data or settings is trained again, never reused.
+every file's identity), its class names and the classifier's settings (`cache_key`), so a classifier
+trained on other data or settings is trained again, never reused.
 """
 
 from __future__ import annotations
@@ -39,8 +39,18 @@ def classifier_config(bank: Bank, seed: int = 0) -> Config:
 
 
 def cache_key(bank: Bank, config: Config) -> dict[str, object]:
-    """What a cached classifier must have been trained on to be reused."""
-    return {"bank": bank.array_path.name, "class_names": list(bank.instruments), "config": config.to_dict()}
+    """What a cached classifier must have been trained on to be reused: the bank, its classes, and the settings
+    that shape a classifier (audio, split, model, and the training settings that differ from their defaults,
+    so a setting added to dkvae later does not invalidate every cache)."""
+    defaults = dataclasses.asdict(TrainConfig())
+    train = {name: value for name, value in dataclasses.asdict(config.train).items() if value != defaults[name]}
+    settings = {
+        "audio": dataclasses.asdict(config.audio),
+        "split": dataclasses.asdict(config.split),
+        "model": dataclasses.asdict(config.model),
+        "train": train,
+    }
+    return {"bank": bank.array_path.name, "class_names": list(bank.instruments), "settings": settings}
 
 
 def cached_classifier(bank: Bank, report_dir: Path, config: Config) -> ModelDirectory | None:
