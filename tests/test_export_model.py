@@ -16,7 +16,6 @@ import torch
 from dkvae import DkvaeError
 from dkvae.audio import denormalize, spectrogram_to_audio, stft_magnitude
 from dkvae.checkpoint import save_model_dir
-from dkvae.errors import DkvaeError
 from dkvae.export_model import export_model, inversion_path
 from dkvae.inversion import pghi_phase
 from dkvae.machine import DrumMachine

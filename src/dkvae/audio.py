@@ -29,7 +29,6 @@ from .config import (
 )
 from .inversion import invert
 
-
 #: `SILENCE_FLOOR_DB` as an amplitude.
 _SILENCE_FLOOR = 10.0 ** (SILENCE_FLOOR_DB / 20.0)
 

@@ -105,13 +105,8 @@ def process_files(files: Sequence[SourceFile], config: AudioConfig) -> tuple[np.
             continue
         row = next(rows)
         low, high = ranges[row]
-        outcomes.append(
-            Outcome(
-                file.original_path, file.size, file.mtime_ns, row=row, min_value=low, max_value=high,
-                source_sample_rate=info.source_sample_rate, channels=info.channels, source_frames=info.source_frames,
-                peak_db=info.peak_db, lead_in=info.lead_in,
-            )  # fmt: skip
-        )
+        found = {"min_value": low, "max_value": high, **vars(info)}
+        outcomes.append(Outcome(file.original_path, file.size, file.mtime_ns, row=row, **found))
     return array, outcomes
 
 

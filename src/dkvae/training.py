@@ -21,10 +21,10 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
+from .adversarial import AdversarialModule, DiagnosticsPlot, GanModule, SharpenModule
 from .atomic import atomic_path, write_text
 from .bank import Bank
 from .checkpoint import load_model_dir, save_model_dir
-from .adversarial import AdversarialModule, DiagnosticsPlot, GanModule, SharpenModule
 from .config import ENCODER_KINDS, AudioConfig, Config, TrainConfig
 from .errors import DkvaeError, TrainingDiverged
 from .machine import DrumMachine

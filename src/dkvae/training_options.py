@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .config import PRESETS, Config, ModelConfig, get_preset
 from .checkpoint import read_model_config
+from .config import PRESETS, Config, ModelConfig, get_preset
 from .errors import DkvaeError
 
 MODEL_KINDS = ("vae", "ae", "cgan", "classifier")
