@@ -24,7 +24,7 @@ from torch import Tensor
 from .atomic import atomic_path
 from .config import AdversarialConfig, AudioConfig, Config
 from .errors import TrainingCollapsed, TrainingDiverged
-from .evaluation.features import log_mel, mel_filterbank, mel_statistics, pool_frames
+from .evaluation.features import log_mel, mel_filterbank, mel_statistics, pool_frames, standardizer
 from .evaluation.metrics import frechet_distance, mean_pairwise_distance
 from .latent_prior import LatentPrior
 from .models import build_model
@@ -109,8 +109,7 @@ class Diagnostics:
         """
         real_statistics, real_vectors = self.features(real)
         generated_statistics, generated_vectors = self.features(generated)
-        mean, scale = real_statistics.mean(axis=0), real_statistics.std(axis=0)
-        scale = np.where(scale > 0, scale, 1.0)
+        mean, scale = standardizer(real_statistics)
         return {
             "fd": frechet_distance((generated_statistics - mean) / scale, (real_statistics - mean) / scale),
             "diversity": mean_pairwise_distance(generated_vectors) / max(mean_pairwise_distance(real_vectors), 1e-12),

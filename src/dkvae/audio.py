@@ -67,6 +67,13 @@ def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     return soxr.resample(audio.astype(np.float32, copy=False), from_rate, to_rate, quality="HQ")
 
 
+def rms_envelope(audio: np.ndarray, sample_rate: int, frame_seconds: float) -> np.ndarray:
+    """RMS of ``(samples,)`` audio over consecutive frames of `frame_seconds` (a short last frame dropped), float64."""
+    frame = max(1, round(frame_seconds * sample_rate))
+    count = len(audio) // frame
+    return np.sqrt(np.mean(np.square(audio[: count * frame].reshape(count, frame), dtype=np.float64), axis=1))
+
+
 def peak_db(audio: np.ndarray) -> float:
     """Peak level of `audio` in dBFS (``-inf`` for digital silence)."""
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0

@@ -87,6 +87,13 @@ def pool_frames(log_mel_db: np.ndarray, frames: int = MEL_VECTOR_FRAMES) -> np.n
     return np.nanmean(padded.reshape(*padded.shape[:-1], -1, factor), axis=-1)
 
 
+def standardizer(reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and deviation ``(dim,)`` of reference features ``(n, dim)`` to standardize others with (a constant
+    feature gets deviation 1, so it is not divided by zero)."""
+    scale = reference.std(axis=0)
+    return reference.mean(axis=0), np.where(scale > 0, scale, 1.0)
+
+
 def mel_statistics(log_mel_db: np.ndarray) -> np.ndarray:
     """Classifier-free features ``(n, 2 * MFCC_COEFFICIENTS)``: each MFCC's mean and standard deviation over time."""
     coefficients = mfcc(log_mel_db)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .features import Features
+from .features import Features, standardizer
 from .metrics import (
     copy_fraction,
     frechet_distance,
@@ -94,8 +94,7 @@ def make_references(train: Features, test: Features, val: Features, num_classes:
     bins = max(2, min(NDB_BINS, len(train) // NDB_MIN_PER_BIN))
     centroids = kmeans(train.mel_vectors, bins, seed)
     distances = nearest_neighbour_distances(test.mel_vectors, train.mel_vectors)
-    mean, scale = train.mel_statistics.mean(axis=0), train.mel_statistics.std(axis=0)
-    scale = np.where(scale > 0, scale, 1.0)
+    mean, scale = standardizer(train.mel_statistics)
     references = References(train, test, val, num_classes, centroids, distances, mean, scale)
     references.train, references.test, references.val = (references.standardized(f) for f in (train, test, val))
     return references

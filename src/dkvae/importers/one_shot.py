@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from ..audio import to_mono
+from ..audio import rms_envelope, to_mono
 from ..errors import DkvaeError
 from ..generation import read_sound_file
 
@@ -27,9 +27,7 @@ NEW_HIT_RISE_DB = 30.0
 
 def envelope_db(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """RMS level of ``(samples,)`` audio in `ENVELOPE_SECONDS` frames, in dB relative to its loudest frame."""
-    frame = max(1, round(ENVELOPE_SECONDS * sample_rate))
-    count = len(audio) // frame
-    rms = np.sqrt(np.mean(np.square(audio[: count * frame].reshape(count, frame), dtype=np.float64), axis=1))
+    rms = rms_envelope(audio, sample_rate, ENVELOPE_SECONDS)
     return 20 * np.log10(np.maximum(rms, 1e-12) / max(rms.max(initial=0.0), 1e-12))
 
 

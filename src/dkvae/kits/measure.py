@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..audio import rms_envelope
+
 #: Envelope frames for the decay measurement (seconds).
 ENVELOPE_SECONDS = 0.005
 #: A sound has decayed when its envelope is this far below its peak (dB).
@@ -19,10 +21,9 @@ PITCH_SECONDS = 0.25
 def decay_seconds(audio: np.ndarray, sample_rate: int, drop_db: float = DECAY_DROP_DB) -> float:
     """Seconds from the envelope's peak until it stays `drop_db` below it (0 for silence)."""
     frame = max(1, round(ENVELOPE_SECONDS * sample_rate))
-    count = len(audio) // frame
-    if count == 0:
+    envelope = rms_envelope(audio, sample_rate, ENVELOPE_SECONDS)
+    if len(envelope) == 0:
         return 0.0
-    envelope = np.sqrt(np.mean(np.square(audio[: count * frame].reshape(count, frame), dtype=np.float64), axis=1))
     peak_index = int(np.argmax(envelope))
     if envelope[peak_index] <= 0:
         return 0.0
