@@ -45,6 +45,17 @@ def groove_hits(kit: Kit) -> list[tuple[float, str, int]]:
     return sorted((step * step_seconds, pad, velocity) for step, pad, velocity in GROOVE if pad in names)
 
 
+def choked(sound: np.ndarray, cut: int, fade: int) -> np.ndarray:
+    """`sound` ``(samples,)`` silenced from sample `cut` on, after a linear fade of `fade` samples (a closing hi-hat)."""
+    if cut >= len(sound):
+        return sound
+    envelope = np.zeros(len(sound))
+    envelope[:cut] = 1.0
+    ramp = min(fade, len(sound) - cut)
+    envelope[cut : cut + ramp] = np.linspace(1.0, 0.0, ramp, endpoint=False)
+    return sound * envelope
+
+
 def render_demo(kit: Kit) -> np.ndarray:
     """The groove mixed with the kit's samples ``(samples,)`` float32, chokes and round robins applied."""
     rate = kit.sample_rate
@@ -59,12 +70,8 @@ def render_demo(kit: Kit) -> np.ndarray:
         played[name] += 1
         chokers = pads[name].pad.choked_by
         choke = next((at - start for at, other, _ in hits if other in chokers and at > start), None)
-        if choke is not None and choke < len(sound):
-            envelope = np.zeros(len(sound))
-            envelope[:choke] = 1.0
-            ramp = min(fade, len(sound) - choke)
-            envelope[choke : choke + ramp] = np.linspace(1.0, 0.0, ramp, endpoint=False)
-            sound = sound * envelope
+        if choke is not None:
+            sound = choked(sound, choke, fade)
         mix[start : start + len(sound)] += (velocity / 127.0) ** 1.5 * sound
     return finish_sound(mix[:length].astype(np.float32), fade)
 

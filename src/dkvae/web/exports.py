@@ -17,7 +17,7 @@ import numpy as np
 import soundfile as sf
 
 from ..audio import finish_sound
-from ..kits.demo import MIDI_DRUM_CHANNEL, MIDI_NOTE_TICKS, MIDI_TICKS_PER_BEAT
+from ..kits.demo import MIDI_DRUM_CHANNEL, MIDI_NOTE_TICKS, MIDI_TICKS_PER_BEAT, choked
 from ..kits.export import export_kit
 from ..kits.kit import Kit, KitPad, KitSound, Pad
 from ..machine import WAV_SUBTYPES
@@ -102,12 +102,8 @@ def render_loop(
         chokers = choked_by.get(pad, ())
         later = [(at - start) % length or length for at, other, _ in hits if other in chokers]
         cut = min(later, default=None)
-        if cut is not None and cut < len(sound):
-            envelope = np.ones(len(sound))
-            envelope[cut:] = 0.0
-            ramp = min(fade, len(sound) - cut)
-            envelope[cut : cut + ramp] = np.linspace(1.0, 0.0, ramp, endpoint=False)
-            sound = sound * envelope
+        if cut is not None:
+            sound = choked(sound, cut, fade)
         positions = (start + np.arange(len(sound))) % length
         np.add.at(mix, positions, (velocity / 127.0) ** VELOCITY_CURVE * sound)
     return finish_sound(mix.astype(np.float32), 0)
