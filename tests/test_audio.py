@@ -98,6 +98,21 @@ def test_normalize_maps_into_unit_range_and_denormalize_undoes_it(spectrogram, p
     np.testing.assert_allclose(restored[inside], spectrogram[inside], atol=1e-3)
 
 
+@given(arrays(np.float32, (4, 9, 7), elements=st.floats(-150, 40, width=32)), st.sampled_from(["default", "seed"]))
+def test_normalizing_a_batch_equals_normalizing_each_spectrogram_and_leaves_the_input_alone(batch, preset) -> None:
+    config = get_preset(preset).audio
+    batch[0] = -30.0  # a flat spectrogram: all zeros under minmax
+    original = batch.copy()
+    many, lows, highs = audio.normalize_many(torch.tensor(batch), config)
+    for row, spectrogram in enumerate(batch):
+        normalized, low, high = audio.normalize(spectrogram, config)
+        np.testing.assert_array_equal(many[row].numpy(), normalized)
+        assert (lows[row], highs[row]) == (low, high)
+    np.testing.assert_array_equal(batch, original)
+    if preset == "seed":
+        assert not many[0].any()
+
+
 def test_spectrogram_to_audio_is_plain_griffin_lim_as_librosa_computes_it() -> None:
     sound = audio.match_length(drum_hit("tone", 0.6), CONFIG.num_samples)
     stft = dict(n_fft=1024, hop_length=256, center=True, pad_mode="constant")

@@ -35,3 +35,13 @@ def test_a_short_file_is_an_error(tmp_path) -> None:
     (tmp_path / "a.npy").write_bytes(data[: len(data) - 200])
     with pytest.raises(OSError, match="shorter"):
         PackedRows().read(tmp_path / "a.npy", 3)
+
+
+def test_a_run_of_rows_reads_as_one_block_and_a_run_past_the_end_is_an_error(tmp_path) -> None:
+    array = np.random.default_rng(1).random((6, 4, 2)).astype(np.float16)
+    np.save(tmp_path / "a.npy", array)
+    with PackedRows() as rows:
+        assert rows.read_bytes(tmp_path / "a.npy", 2, 3) == array[2:5].tobytes()
+        assert rows.read_bytes(tmp_path / "a.npy", 0, 6) == array.tobytes()
+        with pytest.raises(OSError, match="shorter than its header"):
+            rows.read_bytes(tmp_path / "a.npy", 4, 3)

@@ -90,8 +90,8 @@ def find_onset(audio: np.ndarray, threshold_db: float, pre_roll: int = 0) -> int
     peak = magnitude.max(initial=0.0)
     if peak <= 0:
         return len(audio)
-    above = np.flatnonzero(magnitude >= peak * 10.0 ** (threshold_db / 20.0))
-    return max(0, int(above[0]) - pre_roll)
+    first = int(np.argmax(magnitude >= peak * 10.0 ** (threshold_db / 20.0)))
+    return max(0, first - pre_roll)
 
 
 def sound_span(audio: np.ndarray, threshold_db: float) -> int:
@@ -100,8 +100,8 @@ def sound_span(audio: np.ndarray, threshold_db: float) -> int:
     peak = magnitude.max(initial=0.0)
     if peak <= 0:
         return 0
-    above = np.flatnonzero(magnitude >= peak * 10.0 ** (threshold_db / 20.0))
-    return int(above[-1] - above[0] + 1)
+    above = magnitude >= peak * 10.0 ** (threshold_db / 20.0)
+    return len(above) - int(np.argmax(above[::-1])) - int(np.argmax(above))
 
 
 def match_length(audio: np.ndarray, num_samples: int, fade_samples: int = 0) -> np.ndarray:
@@ -174,18 +174,18 @@ def _read_sound(handle: sf.SoundFile, config: AudioConfig) -> tuple[np.ndarray, 
     max_lead_in = math.ceil(MAX_LEAD_IN_SECONDS * rate)
 
     offset = 0
-    block = _read_block(handle, needed, frames, 0)
-    while np.abs(block).max(initial=0.0) < _SILENCE_FLOOR:
+    block, peak = _read_block(handle, needed, frames, 0)
+    while peak < _SILENCE_FLOOR:
         offset += len(block)
         if offset >= frames:
             raise BadAudio("silent: no sample above the silence floor")
         if offset >= max_lead_in:
             raise BadAudio(f"silent: no sound in the first {MAX_LEAD_IN_SECONDS:g} s")
-        block = _read_block(handle, needed, frames, offset)
+        block, peak = _read_block(handle, needed, frames, offset)
     start = find_onset(block, config.trim_db, math.ceil(config.pre_roll * rate))
     missing = min(start + needed - len(block), frames - offset - len(block))
     if missing > 0:
-        block = np.concatenate([block, _read_block(handle, missing, frames, offset + len(block))])
+        block = np.concatenate([block, _read_block(handle, missing, frames, offset + len(block))[0]])
     segment = _segment_from(block, start, rate, config)
 
     level = peak_db(segment)
@@ -251,23 +251,22 @@ def finish_sound(audio: np.ndarray, fade_samples: int, peak_db_level: float = OU
     return out.astype(np.float32)
 
 
-def _read_block(handle: sf.SoundFile, count: int, frames: int, start: int) -> np.ndarray:
-    """Read `count` frames from `start` as mono float32, refusing truncated data and NaN or infinite samples."""
+def _read_block(handle: sf.SoundFile, count: int, frames: int, start: int) -> tuple[np.ndarray, float]:
+    """Read `count` frames from `start` as mono float32 and its peak, refusing truncated data and NaN or infinite samples."""
     handle.seek(start)
     block = handle.read(count, dtype="float32", always_2d=True)
     if len(block) < min(count, frames - start):
         raise BadAudio(f"truncated: header promises {frames} frames, data ends at {start + len(block)}")
     mono = to_mono(block)
-    if not np.isfinite(mono).all():
+    peak = float(np.abs(mono).max(initial=0.0))  # NaN propagates through max; inf is its own peak
+    if not math.isfinite(peak):
         raise BadAudio("invalid: NaN or infinite samples")
-    return mono
+    return mono, peak
 
 
 def _declares_more_data(log: str) -> bool:
     """True when libsndfile's log says a WAV ``data`` or AIFF ``SSND`` chunk is larger than the file."""
-    return any(
-        line.lstrip().startswith(("data", "SSND")) and "should be" in line for line in log.splitlines()
-    )
+    return any(line.lstrip().startswith(("data", "SSND")) and "should be" in line for line in log.splitlines())
 
 
 def _one_line(error: BaseException) -> str:
@@ -296,7 +295,9 @@ def log_spectrogram(audio: np.ndarray | torch.Tensor, n_fft: int, hop_length: in
     half = n_fft // 2
     padded = signal.new_zeros((*signal.shape[:-1], signal.shape[-1] + 2 * half))
     padded[..., half : half + signal.shape[-1]] = signal
-    stft = torch.stft(padded, n_fft, hop_length, window=_window(n_fft, signal.device), center=False, return_complex=True)
+    stft = torch.stft(
+        padded, n_fft, hop_length, window=_window(n_fft, signal.device), center=False, return_complex=True
+    )
     power = stft.real.square() + stft.imag.square()
     floor = AMPLITUDE_FLOOR * _magnitude_scale(n_fft)
     return 10.0 * torch.log10(power.clamp_min(floor * floor)) - 20.0 * math.log10(_magnitude_scale(n_fft))
@@ -310,15 +311,31 @@ def normalize(spectrogram_db: np.ndarray, config: AudioConfig) -> tuple[np.ndarr
     ``max - (config.max_db - config.min_db)`` (as librosa's ``top_db`` does).
     `min_value` and `max_value` are what `denormalize` needs to undo it.
     """
+    batch = torch.tensor(np.asarray(spectrogram_db, dtype=np.float32))[None]  # a copy: normalized in place
+    normalized, low, high = normalize_many(batch, config)
+    return normalized[0].numpy(), float(low[0]), float(high[0])
+
+
+def normalize_many(spectrograms_db: torch.Tensor, config: AudioConfig) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    """`normalize` over a batch ``(batch, freq, frames)`` in one pass (the batch is normalized in place).
+
+    Returns the normalized float32 batch and each spectrogram's ``min_value`` and ``max_value`` (float64).
+    """
+    count = spectrograms_db.shape[0]
     if config.normalization == "global":
-        low, high = config.min_db, config.max_db
+        high = np.full(count, config.max_db)
+        low = np.full(count, config.min_db)
     else:
-        high = float(spectrogram_db.max())
-        low = max(float(spectrogram_db.min()), high - (config.max_db - config.min_db))
+        high = spectrograms_db.amax(dim=(-2, -1)).double().numpy()
+        low = np.maximum(spectrograms_db.amin(dim=(-2, -1)).double().numpy(), high - (config.max_db - config.min_db))
     span = high - low
-    if span <= 0:
-        return np.zeros_like(spectrogram_db), low, high
-    return np.clip((spectrogram_db - low) / span, 0.0, 1.0), low, high
+    shape = (count, *(1,) * (spectrograms_db.dim() - 1))
+    flat = span <= 0
+    offsets = torch.as_tensor(low, dtype=torch.float32).reshape(shape)
+    spans = torch.as_tensor(np.where(flat, 1.0, span), dtype=torch.float32).reshape(shape)
+    normalized = spectrograms_db.sub_(offsets).div_(spans).clamp_(0.0, 1.0)
+    normalized[torch.as_tensor(flat)] = 0.0
+    return normalized, low, high
 
 
 def denormalize(normalized: np.ndarray, min_value: float, max_value: float) -> np.ndarray:
@@ -351,9 +368,7 @@ def spectrogram_to_audio(
     return invert(magnitude, config.n_fft, config.hop_length, config.num_samples, settings).numpy()
 
 
-def write_wav(
-    path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16"
-) -> None:
+def write_wav(path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:
     """Write ``(samples,)`` or ``(samples, channels)`` audio as WAV, atomically.
 
     Encoded in memory first: libsndfile reports a full disk only as "System error".

@@ -14,7 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,17 +169,18 @@ class Bank:
         for class_dir in _class_dirs(self.original_dir):
             for root, dirs, names in os.walk(class_dir):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                folder = Path(root).relative_to(self.original_dir).as_posix()  # plain strings below: 100k files
                 for name in sorted(names):
                     if not _is_audio_name(name):
                         continue
-                    file = Path(root) / name
-                    relative = file.relative_to(self.original_dir).as_posix()
+                    file = os.path.join(root, name)
+                    relative = f"{folder}/{name}"
                     try:
-                        stat = file.stat()
+                        stat = os.stat(file)
                     except OSError as error:
-                        scan.rejected.append(_rejected(file, self.original_dir, f"cannot read: {error.strerror}"))
+                        scan.rejected.append(_rejected(Path(file), self.original_dir, f"cannot read: {error.strerror}"))
                         continue
-                    scan.files.append(SourceFile(relative, str(file), stat.st_size, stat.st_mtime_ns))
+                    scan.files.append(SourceFile(relative, file, stat.st_size, stat.st_mtime_ns))
                     scan.labels[relative] = class_dir.name
         return scan
 
@@ -250,15 +251,19 @@ class Bank:
             for leftover in [*self.dir.glob(".*.tmp"), *self.dir.glob(f"{PARTS_NAME}/.*.tmp")]:
                 leftover.unlink()  # temporary files of a run that was killed
             scan = self.scan()
+            manifest = self._manifest()
             known = self._known_outcomes()
             known.update(read_parts(self.dir / PARTS_NAME))
-            todo = [f for f in scan.files if f.key not in known]
+            todo = sorted(
+                (f for f in scan.files if f.key not in known),
+                key=lambda f: self._pack_order(f.original_path, scan.labels[f.original_path], manifest),
+            )  # chunks in pack order, so packing copies runs of rows, not one row at a time
             if todo:
                 log.info("processing %d of %d files", len(todo), len(scan.files))
             fresh = run_parts(self.dir / PARTS_NAME, todo, self.config.audio, workers, progress)
             known.update((o.key, o) for o in fresh)
             outcomes = [known[f.key] for f in scan.files] + scan.rejected
-            self._commit(outcomes, scan.labels)
+            self._commit(outcomes, scan.labels, manifest)
             self._use(self.read_data())
 
     def _known_outcomes(self) -> dict[tuple[str, int, int], Outcome]:
@@ -279,12 +284,11 @@ class Bank:
             known[(row.file, row.size, row.mtime_ns)] = Outcome(row.file, row.size, row.mtime_ns, reason=row.reason)
         return known
 
-    def _commit(self, outcomes: list[Outcome], labels: dict[str, str]) -> None:
+    def _commit(self, outcomes: list[Outcome], labels: dict[str, str], manifest: dict[str, dict[str, str]]) -> None:
         """Pack the kept spectrograms, write skipped.csv, then samples.csv (the commit), then clean up."""
-        manifest = self._manifest()
         kept = [o for o in outcomes if o.kept]
         rows = [self._sample_row(o, labels[o.original_path], manifest.get(o.original_path, {})) for o in kept]
-        order = sorted(range(len(rows)), key=lambda i: _pack_order(rows[i]))
+        order = sorted(range(len(rows)), key=lambda i: _row_order(rows[i]))
         rows = [rows[i] for i in order]
         kept = [kept[i] for i in order]
         array_name = self._array_name(kept)
@@ -309,6 +313,11 @@ class Bank:
         for stale in self.dir.glob(f"{ARRAY_PREFIX}*.npy"):
             if stale.name != array_name:
                 stale.unlink()
+
+    def _pack_order(self, original_path: str, label: str, manifest: dict[str, dict[str, str]]) -> tuple[int, str, str]:
+        """Where a file's row goes in the packed array: by split (train, test, val), then class, then path."""
+        group = manifest.get(original_path, {}).get("group") or original_path
+        return (SPLITS.index(split_for(group, self.config.split)), label, original_path)
 
     def _sample_row(self, outcome: Outcome, label: str, meta: dict[str, str]) -> dict[str, object]:
         """One row of samples.csv."""
@@ -363,11 +372,11 @@ class Bank:
         header = {"descr": np.dtype(STORAGE_DTYPE).str, "fortran_order": False, "shape": shape}
         with atomic_path(self.dir / name) as tmp, open(tmp, "wb") as out, PackedRows() as rows:
             np.lib.format.write_array_header_1_0(out, header)
-            for outcome in kept:
-                source = self._source_path(outcome.part)
+            for part, first, count in _runs(kept):
+                source = self._source_path(part)
                 if rows.row_shape(source) != (shape[1:], np.dtype(STORAGE_DTYPE)):
                     raise OSError(f"{source} does not hold spectrograms of this bank's shape")
-                out.write(rows.read_bytes(source, outcome.row))
+                out.write(rows.read_bytes(source, first, count))
 
     def _source_path(self, part: str) -> Path:
         """Where the array named by an outcome's ``part`` lives: a previous pack or a part file."""
@@ -466,7 +475,7 @@ def _class_dirs(root: Path) -> Iterable[Path]:
 
 def _is_audio_name(name: str) -> bool:
     """True for a visible file whose extension libsndfile decodes."""
-    return not name.startswith(".") and Path(name).suffix.lower() in AUDIO_EXTENSIONS
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
 
 
 def _rejected(file: Path, root: Path, reason: str) -> Outcome:
@@ -479,7 +488,21 @@ def _rejected(file: Path, root: Path, reason: str) -> Outcome:
     return Outcome(file.relative_to(root).as_posix(), size, mtime, reason=reason)
 
 
-def _pack_order(row: dict[str, object]) -> tuple[int, str, str]:
-    """Rows are packed by split (train, test, val), then class, then path."""
-    return (SPLITS.index(str(row["split"])), str(row["label"]), str(row["original_path"]))
+def _runs(kept: list[Outcome], longest: int = 64) -> Iterator[tuple[str, int, int]]:
+    """``(part, first row, count)`` for each run of consecutive rows of one source, at most `longest` rows."""
+    start = 0
+    for end in range(1, len(kept) + 1):
+        first = kept[start]
+        if (
+            end == len(kept)
+            or end - start == longest
+            or kept[end].part != first.part
+            or kept[end].row != first.row + end - start
+        ):
+            yield first.part, first.row, end - start
+            start = end
 
+
+def _row_order(row: dict[str, object]) -> tuple[int, str, str]:
+    """`Bank._pack_order` of a samples.csv row."""
+    return (SPLITS.index(str(row["split"])), str(row["label"]), str(row["original_path"]))

@@ -35,11 +35,12 @@ class PackedRows:
             self.open[path] = (handle, handle.tell(), tuple(shape[1:]), dtype)
         return self.open[path]
 
-    def read_bytes(self, path: Path, row: int) -> bytes:
-        """The raw bytes of row `row` of the array in `path`."""
+    def read_bytes(self, path: Path, row: int, count: int = 1) -> bytes:
+        """The raw bytes of `count` rows of the array in `path`, from row `row` on."""
         handle, offset, shape, dtype = self._file(path)
-        size = int(np.prod(shape)) * dtype.itemsize
-        handle.seek(offset + row * size)
+        row_size = int(np.prod(shape)) * dtype.itemsize
+        size = row_size * count
+        handle.seek(offset + row * row_size)
         data = handle.read(size)
         if len(data) != size:
             raise OSError(f"{path} is shorter than its header says")

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from .atomic import atomic_path
-from .audio import BadAudio, SoundInfo, load_sound, log_spectrogram, normalize
+from .audio import BadAudio, SoundInfo, load_sound, log_spectrogram, normalize_many
 from .config import AudioConfig
 
 #: Spectrograms are stored as float16 in [0, 1]: a step of at most 0.0005, under 0.06 dB of a 120 dB range.
@@ -93,10 +93,10 @@ def process_files(files: Sequence[SourceFile], config: AudioConfig) -> tuple[np.
     array = np.empty((len(sounds), *config.shape), dtype=STORAGE_DTYPE)
     ranges: list[tuple[float, float]] = []
     if sounds:
-        spectrograms = log_spectrogram(np.stack(sounds), config.n_fft, config.hop_length).numpy()
-        for row, spectrogram in enumerate(spectrograms):
-            array[row], low, high = normalize(spectrogram, config)
-            ranges.append((low, high))
+        spectrograms = log_spectrogram(np.stack(sounds), config.n_fft, config.hop_length)
+        normalized, lows, highs = normalize_many(spectrograms, config)
+        array[:] = normalized.numpy()
+        ranges = list(zip(lows.tolist(), highs.tolist()))
     outcomes = []
     rows = iter(range(len(sounds)))
     for file, info in loaded:
