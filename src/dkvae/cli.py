@@ -167,7 +167,9 @@ def import_debian(
     sources = ", ".join(f"{source} {count}" for source, count in sorted(report.sources.items()))
     console.print(f"per source: {sources}")
     exact = sum(duplicate.kind == "exact" for duplicate in report.duplicates)
-    console.print(f"duplicates dropped: {exact} exact, {len(report.duplicates) - exact} near (listed in duplicates.csv)")
+    console.print(
+        f"duplicates dropped: {exact} exact, {len(report.duplicates) - exact} near (listed in duplicates.csv)"
+    )
     if report.missing:
         console.print(f"not installed, so not imported: {', '.join(report.missing)}; run: {report.install_hint}")
 
@@ -233,7 +235,9 @@ def info(bank: Annotated[Path, typer.Argument(help="Bank folder")]) -> None:
     title = f"{processed.id}: {len(data)} sounds, preset {processed.config.preset}"
     console.print(count_table(title, data, "split", order=["train", "test", "val"]))
     if "source" in data.columns and data["source"].astype(bool).any():
-        console.print(count_table("sounds per source", data.assign(source=data["source"].replace("", "unknown")), "source"))
+        console.print(
+            count_table("sounds per source", data.assign(source=data["source"].replace("", "unknown")), "source")
+        )
     if "license" in data.columns and data["license"].astype(bool).any():
         console.print("[bold]licenses[/bold]")
         for value, count in data["license"].replace("", "unknown").value_counts().items():
@@ -250,17 +254,23 @@ def info(bank: Annotated[Path, typer.Argument(help="Bank folder")]) -> None:
 def train(
     bank: Annotated[Path, typer.Argument(help="Bank folder to train on")],
     out: Annotated[Path, typer.Option("--out", help="Run folder (becomes a model directory)")],
-    model: Annotated[str | None, typer.Option("--model", help="vae, ae, cgan or classifier (default: the preset's)")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="vae, ae, cgan or classifier (default: the preset's)")
+    ] = None,
     arch: Annotated[str | None, typer.Option("--arch", help="conv, dense or seed (default: the preset's)")] = None,
     preset: Annotated[str, typer.Option("--preset", help=f"One of: {', '.join(PRESETS)}")] = "default",
-    config_file: Annotated[Path | None, typer.Option("--config", help="A full config as JSON (instead of --preset)")] = None,
+    config_file: Annotated[
+        Path | None, typer.Option("--config", help="A full config as JSON (instead of --preset)")
+    ] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", min=1)] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
     lr: Annotated[float | None, typer.Option("--lr", min=0.0)] = None,
     latent: Annotated[int | None, typer.Option("--latent", min=1, help="Latent size")] = None,
     beta: Annotated[float | None, typer.Option("--beta", min=0.0, help="KL weight")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed of the run")] = None,
-    max_minutes: Annotated[float | None, typer.Option("--max-minutes", min=0.0, help="Training time budget, across resumes (0: none)")] = None,
+    max_minutes: Annotated[
+        float | None, typer.Option("--max-minutes", min=0.0, help="Training time budget, across resumes (0: none)")
+    ] = None,
     augment: Annotated[bool | None, typer.Option("--augment/--no-augment", help="Random gain and delay")] = None,
     balance: Annotated[bool | None, typer.Option("--balance/--no-balance", help="Draw classes evenly")] = None,
     conditional: Annotated[bool | None, typer.Option("--conditional/--unconditional")] = None,
@@ -290,6 +300,11 @@ def train(
         devices=int(devices) if devices.isdigit() else devices, num_nodes=num_nodes, strategy=strategy,
         workers=workers, init=init,
     )  # fmt: skip
+    if result.rank > 0:
+        console.print(
+            f"process of rank {result.rank} done; rank 0 reports the run and writes the model in {result.run}"
+        )
+        return
     console.print(
         f"best validation loss {result.best_val_loss:.5g} at epoch {result.best_epoch}; model in {result.run}"
     )
@@ -336,15 +351,21 @@ def generate(
 
 @app.command()
 def kit(
-    out: Annotated[Path, typer.Option("--out", help="Kit folder (or a .h2drumkit / .dslibrary file for that one format)")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Kit folder (or a .h2drumkit / .dslibrary file for that one format)")
+    ],
     model: ModelOption = None,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same kit")] = 0,
     fmt: Annotated[str, typer.Option("--format", help="wav, sfz, hydrogen, decentsampler or all")] = "wav",
     round_robin: Annotated[int, typer.Option("--round-robin", help="Sounds per pad, played in turn")] = 1,
     spread: Annotated[float, typer.Option("--spread", help="0: one close-knit kit .. 1: independent sounds")] = 0.5,
     name: Annotated[str | None, typer.Option("--name", help="Kit name (default: DKVAE <seed>)")] = None,
-    demo: Annotated[bool, typer.Option("--demo", help="Also write a two-bar groove played with the kit (demo.wav, demo.mid)")] = False,
-    picked: Annotated[Path | None, typer.Option("--from", help="Make the kit from the dkvae sounds (with sidecars) in this folder")] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Also write a two-bar groove played with the kit (demo.wav, demo.mid)")
+    ] = False,
+    picked: Annotated[
+        Path | None, typer.Option("--from", help="Make the kit from the dkvae sounds (with sidecars) in this folder")
+    ] = None,
     bit_depth: BitDepthOption = 16,
 ) -> None:
     """Generate a kit on General MIDI notes (kick 36, snare 38, hats 42/44/46, ...) for samplers: WAVs, SFZ, Hydrogen, Decent Sampler."""
@@ -359,7 +380,10 @@ def kit(
         drum_kit = build_kit(load_machine(model, bit_depth), seed, spread, round_robin, name)
     written = export_kit(drum_kit, out, fmt, bit_depth, demo)
     sounds = sum(len(pad.sounds) for pad in drum_kit.pads)
-    console.print(f"kit {drum_kit.name!r}: {len(drum_kit.pads)} pads, {sounds} sounds; wrote " + ", ".join(str(path) for path in written))
+    console.print(
+        f"kit {drum_kit.name!r}: {len(drum_kit.pads)} pads, {sounds} sounds; wrote "
+        + ", ".join(str(path) for path in written)
+    )
 
 
 @app.command()
@@ -417,7 +441,9 @@ def interpolate(
     file_b: Annotated[Path, typer.Argument(help="The sound to end at")],
     out: OutOption,
     steps: Annotated[int, typer.Option("--steps", min=2, help="Sounds in the morph, both ends included")] = 8,
-    method: Annotated[str | None, typer.Option("--method", help="linear or slerp (default: linear, the evener morph)")] = None,
+    method: Annotated[
+        str | None, typer.Option("--method", help="linear or slerp (default: linear, the evener morph)")
+    ] = None,
     model: ModelOption = None,
     bit_depth: BitDepthOption = 16,
 ) -> None:
@@ -433,7 +459,12 @@ def vary(
     file: Annotated[Path, typer.Argument(help="The sound to vary")],
     out: OutOption,
     count: Annotated[int, typer.Option("--count", min=1, help="How many variations")] = 8,
-    amount: Annotated[float, typer.Option("--amount", min=0.0, help="How far from the original: 1 is as far as a typical other sound of its class")] = 0.3,
+    amount: Annotated[
+        float,
+        typer.Option(
+            "--amount", min=0.0, help="How far from the original: 1 is as far as a typical other sound of its class"
+        ),
+    ] = 0.3,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same variations")] = 0,
     model: ModelOption = None,
     bit_depth: BitDepthOption = 16,
@@ -465,7 +496,9 @@ def evaluate(
     model: ModelOption = None,
     count: Annotated[int, typer.Option("--count", min=2, help="Sounds generated per class")] = 64,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the generated sounds and of every random choice")] = 0,
-    threads: Annotated[int, typer.Option("--threads", min=1, help="Torch threads (1 is fastest for its many small steps)")] = 1,
+    threads: Annotated[
+        int, typer.Option("--threads", min=1, help="Torch threads (1 is fastest for its many small steps)")
+    ] = 1,
 ) -> None:
     """Measure a model: reconstruction, generation against real-data ceilings and a noise floor, latent space; write a report."""
     from .evaluation.evaluate import evaluate as run_evaluation
@@ -476,7 +509,9 @@ def evaluate(
 
 
 @app.command()
-def compare(reports: Annotated[list[Path], typer.Argument(help="Two or more report folders from dkvae evaluate")]) -> None:
+def compare(
+    reports: Annotated[list[Path], typer.Argument(help="Two or more report folders from dkvae evaluate")],
+) -> None:
     """Print evaluation reports side by side; the better figure of each metric is bold and starred."""
     from .evaluation.compare import compare_reports, row_title
     from .evaluation.report import format_value
@@ -486,7 +521,9 @@ def compare(reports: Annotated[list[Path], typer.Argument(help="Two or more repo
     for column in ["section", "metric", *comparison.names]:
         table.add_column(column, justify="left" if column in ("section", "metric") else "right")
     for row in comparison.rows:
-        cells = [f"[bold]{format_value(v)} *[/bold]" if i == row.best else format_value(v) for i, v in enumerate(row.values)]
+        cells = [
+            f"[bold]{format_value(v)} *[/bold]" if i == row.best else format_value(v) for i, v in enumerate(row.values)
+        ]
         table.add_row(row.section, row_title(row), *cells)
     console.print(table)
     for note in comparison.notes:

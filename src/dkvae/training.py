@@ -17,9 +17,10 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+from lightning.fabric.utilities.distributed import DistributedSamplerWrapper
 from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar, Timer
 from lightning.pytorch.loggers import TensorBoardLogger
-from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler, WeightedRandomSampler
 
 from .adversarial import AdversarialModule, DiagnosticsPlot, GanModule, SharpenModule
 from .atomic import atomic_path, write_text
@@ -29,6 +30,7 @@ from .config import ENCODER_KINDS, AudioConfig, Config, TrainConfig
 from .errors import DkvaeError, TrainingDiverged
 from .machine import DrumMachine
 from .models import build_model
+from .models.vae import VariationalAutoencoder
 from .packed import PackedRows
 from .training_log import ResumableCSVLogger, TrimResumedLog, training_seconds
 
@@ -41,6 +43,10 @@ LOSS_PLOT_NAME = "loss.png"
 AUGMENT_GAIN_DB = 6.0
 #: Largest random delay of the augmentation, in frames.
 AUGMENT_SHIFT_FRAMES = 2
+#: The VAE's training noise is drawn from its own generator, seeded with the run's seed plus this, so it follows
+#: from the seed alone (not from what else drew from the global one: launchers reseed it) and shares no
+#: stream with the sampler's generator, which the seed itself seeds.
+LATENT_NOISE_SEED_OFFSET = 1
 
 
 class SpectrogramDataset(Dataset):
@@ -83,7 +89,14 @@ def augment_spectrogram(spectrogram: torch.Tensor, audio: AudioConfig) -> torch.
 
 
 class BankDataModule(L.LightningDataModule):
-    """Train and validation loaders over a processed bank's memory-mapped spectrograms."""
+    """Train and validation loaders over a processed bank's memory-mapped spectrograms.
+
+    The training order comes from a generator seeded with the run's seed. On several processes (DDP, one or
+    more nodes) every process draws that same order and takes every world-size-th sample of it from its rank
+    on, so that step for step the processes together train on the batches one process with the global batch
+    (``batch_size`` times the world size) trains on. Validation uses Lightning's sampler, which repeats a few
+    sounds when the validation split does not divide by the world size.
+    """
 
     def __init__(self, bank: Bank, train: TrainConfig) -> None:
         super().__init__()
@@ -94,19 +107,24 @@ class BankDataModule(L.LightningDataModule):
         self.val_set = SpectrogramDataset(bank.array_path, *bank.split_rows("val"))
 
     def train_dataloader(self) -> DataLoader:
-        sampler = None
-        if self.train_config.balance_classes:
-            counts = np.bincount(self.train_set.labels, minlength=len(self.bank.instruments))
-            weights = 1.0 / counts[self.train_set.labels]
-            generator = torch.Generator().manual_seed(self.train_config.seed)
-            sampler = WeightedRandomSampler(weights.tolist(), len(weights), replacement=True, generator=generator)
-        return DataLoader(
-            self.train_set,
-            batch_size=self.train_config.batch_size,
-            shuffle=sampler is None,
-            sampler=sampler,
-            drop_last=len(self.train_set) > self.train_config.batch_size,
-        )
+        sampler: Sampler[int] = self.train_sampler()
+        world_size, rank = world_position(self.trainer)
+        if world_size > 1:
+            # Lightning's own wrapper would shuffle the order again, per epoch, with a seed of its own.
+            sampler = DistributedSamplerWrapper(
+                sampler, num_replicas=world_size, rank=rank, shuffle=False, drop_last=True
+            )
+        batch_size = self.train_config.batch_size
+        return DataLoader(self.train_set, batch_size=batch_size, sampler=sampler, drop_last=len(sampler) > batch_size)
+
+    def train_sampler(self) -> Sampler[int]:
+        """The order of the training set, a new one each epoch: classes drawn evenly, or a shuffle."""
+        generator = torch.Generator().manual_seed(self.train_config.seed)
+        if not self.train_config.balance_classes:
+            return RandomSampler(self.train_set, generator=generator)
+        counts = np.bincount(self.train_set.labels, minlength=len(self.bank.instruments))
+        weights = 1.0 / counts[self.train_set.labels]
+        return WeightedRandomSampler(weights.tolist(), len(weights), replacement=True, generator=generator)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=self.train_config.batch_size)
@@ -120,6 +138,7 @@ class DrumModule(L.LightningModule):
         self.save_hyperparameters()
         self.config = Config.from_dict(config)
         self.model = build_model(self.config.model, self.config.audio.shape, num_classes, self.config.adversarial)
+        self.noise_generator: torch.Generator | None = None
 
     @property
     def conditional(self) -> bool:
@@ -137,8 +156,27 @@ class DrumModule(L.LightningModule):
         spectrograms, labels = batch
         if self.config.model.kind == "classifier":
             return self.model.loss(spectrograms, labels)
-        output = self.model(spectrograms, labels if self.conditional else None)
+        conditioning = labels if self.conditional else None
+        if isinstance(self.model, VariationalAutoencoder):
+            output = self.model(spectrograms, conditioning, noise=self.latent_noise(len(spectrograms)))
+        else:
+            output = self.model(spectrograms, conditioning)
         return self.model.loss(spectrograms, output, beta=self.beta())
+
+    def latent_noise(self, rows: int) -> torch.Tensor:
+        """The VAE's reparameterization noise ``(rows, latent_dim)`` for this process's part of the global batch.
+
+        Every process draws the noise of the whole global batch from a generator seeded alike everywhere (see
+        `LATENT_NOISE_SEED_OFFSET`) and keeps the rows of the samples `BankDataModule` deals it (its rank, then
+        every world-size-th), so several processes sample what one process does with the global batch.
+        """
+        if self.noise_generator is None or self.noise_generator.device != self.device:
+            seed = self.config.train.seed + LATENT_NOISE_SEED_OFFSET
+            self.noise_generator = torch.Generator(self.device).manual_seed(seed)
+        world_size, rank = world_position(self._trainer)
+        shape = (rows * world_size, self.config.model.latent_dim)
+        noise = torch.randn(shape, generator=self.noise_generator, device=self.device)
+        return noise[rank::world_size]
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_index: int) -> torch.Tensor:
         losses = self.losses(batch)
@@ -290,6 +328,8 @@ class TrainResult:
     best_val_loss: float
     best_epoch: int
     epochs: int
+    #: Global rank of this process: in a distributed run only rank 0 tracks the best model and exports it.
+    rank: int = 0
 
 
 def check_bank(bank: Bank, config: Config) -> None:
@@ -304,7 +344,9 @@ def check_bank(bank: Bank, config: Config) -> None:
     if config.model.kind == "classifier" or config.model.conditional:
         empty = [label for label in bank.instruments if counts.loc["train"].get(label, 0) == 0]
         if empty:
-            raise DkvaeError(f"class {', '.join(empty)} has no training sounds in bank {bank.id}; add some or remove the folder")
+            raise DkvaeError(
+                f"class {', '.join(empty)} has no training sounds in bank {bank.id}; add some or remove the folder"
+            )
 
 
 def train(
@@ -352,7 +394,9 @@ def train(
     if config.train.early_stopping_patience > 0:
         # Checked when validation ends: a run resumed from `LastCheckpoint` (saved there) ends its restored
         # epoch without validating again, and a check at the epoch's end would find no validation loss.
-        stopping = EarlyStopping("val/loss", patience=config.train.early_stopping_patience, mode="min", check_on_train_epoch_end=False)
+        stopping = EarlyStopping(
+            "val/loss", patience=config.train.early_stopping_patience, mode="min", check_on_train_epoch_end=False
+        )
         callbacks.append(stopping)
     if progress_bar:
         callbacks.append(RichProgressBar())
@@ -364,7 +408,10 @@ def train(
         strategy=strategy,
         gradient_clip_val=None if isinstance(module, AdversarialModule) else config.train.gradient_clip or None,
         callbacks=callbacks,
-        logger=[ResumableCSVLogger(run, name=LOGS_NAME, version=""), TensorBoardLogger(run, name=LOGS_NAME, version="")],
+        logger=[
+            ResumableCSVLogger(run, name=LOGS_NAME, version=""),
+            TensorBoardLogger(run, name=LOGS_NAME, version=""),
+        ],
         enable_checkpointing=False,
         enable_progress_bar=progress_bar,
         enable_model_summary=False,
@@ -374,7 +421,7 @@ def train(
     trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume and last.exists() else None)
     if config.model.kind in ENCODER_KINDS and trainer.is_global_zero and math.isfinite(export.best):
         fit_run_latent_prior(run, bank)
-    return TrainResult(run, export.best, export.best_epoch, trainer.current_epoch)
+    return TrainResult(run, export.best, export.best_epoch, trainer.current_epoch, trainer.global_rank)
 
 
 def build_module(config: Config, bank: Bank, init: str | os.PathLike[str] | None = None) -> L.LightningModule:
@@ -402,9 +449,23 @@ def fit_run_latent_prior(run: Path, bank: Bank) -> Path:
     return machine.fit_latent_prior(x_train, y_train, bank.instruments).save(Path(run))
 
 
+def world_position(trainer: L.Trainer | None) -> tuple[int, int]:
+    """``(world_size, global_rank)`` of this process in `trainer`'s run; ``(1, 0)`` outside one."""
+    return (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+
+
+#: Environment variables that give a process's rank: Lightning's own launcher and a manual launch (LOCAL_RANK,
+#: NODE_RANK), torchrun (RANK, GROUP_RANK) and SLURM's srun (SLURM_PROCID).
+RANK_VARIABLES = ("LOCAL_RANK", "NODE_RANK", "RANK", "GROUP_RANK", "SLURM_PROCID")
+
+
 def _is_secondary_process() -> bool:
-    """True in the extra processes Lightning's DDP launcher starts (they rerun the same command)."""
-    return int(os.environ.get("LOCAL_RANK", "0")) > 0 or int(os.environ.get("NODE_RANK", "0")) > 0
+    """True in every process of a distributed run but the first (global rank 0), which alone prepares the run folder.
+
+    Lightning's DDP launcher reruns the same command in its extra processes; torchrun, srun or a user start
+    one such command per process on every node.
+    """
+    return any(int(os.environ.get(name) or "0") > 0 for name in RANK_VARIABLES)
 
 
 def _check_run_folder(run: Path, config: Config, resume: bool) -> None:

@@ -110,14 +110,19 @@ class VariationalAutoencoder(LatentCodec):
         features = self.features(x, labels)
         return self.to_mean(features), self.to_logvar(features)
 
-    def reparameterize(self, mean: Tensor, logvar: Tensor) -> Tensor:
-        """A sample ``z = mean + exp(logvar / 2) * eps`` ``(batch, latent_dim)``; it samples in eval mode too."""
-        return mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
+    def reparameterize(self, mean: Tensor, logvar: Tensor, noise: Tensor | None = None) -> Tensor:
+        """A sample ``z = mean + exp(logvar / 2) * eps`` ``(batch, latent_dim)``; it samples in eval mode too.
 
-    def forward(self, x: Tensor, labels: Tensor | None = None) -> ModelOutput:
-        """Encode, sample z, decode: ``x (batch, freq, time)``, ``labels (batch,)`` -> `ModelOutput`."""
+        ``eps`` is `noise` when given (``(batch, latent_dim)``, standard normal), else a fresh draw.
+        """
+        eps = torch.randn_like(mean) if noise is None else noise
+        return mean + torch.exp(0.5 * logvar) * eps
+
+    def forward(self, x: Tensor, labels: Tensor | None = None, noise: Tensor | None = None) -> ModelOutput:
+        """Encode, sample z (with `noise` as ``eps`` when given), decode: ``x (batch, freq, time)``,
+        ``labels (batch,)`` -> `ModelOutput`."""
         mean, logvar = self.encode(x, labels)
-        z = self.reparameterize(mean, logvar)
+        z = self.reparameterize(mean, logvar, noise)
         return ModelOutput(self.decode(z, labels), mean, logvar, z)
 
     def loss(self, x: Tensor, output: ModelOutput, beta: float) -> dict[str, Tensor]:
