@@ -3,7 +3,8 @@
 For each size (default 1,000, 10,000 and 100,000 files): ``dkvae synth-bank`` writes the bank (the
 import step: files/s), ``Bank`` preprocesses it with the `default` preset on 2 workers (files/s and
 the peak PSS of the process and its workers), and the `default` model trains for one full epoch over
-the packed bank (peak PSS, seconds). Each step runs in its own child process, sampled every 20 ms.
+the packed bank (peak PSS, seconds). Each step runs in its own child process, sampled every 20 ms,
+and is timed from inside it after its imports (start-up is the same at every size).
 The figures that must hold: preprocessing peak under 1 GiB, preprocessing throughput flat (largest
 over smallest near 1), training memory flat as the bank grows.
 
@@ -19,20 +20,34 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from memory import peak_pss
+from memory import peak_pss_timed
 
 from dkvae.bank import processed_dir_for
 
 CLASSES = 7
-IMPORT = "import sys; from dkvae.importers.synth import write_synth_bank; write_synth_bank(sys.argv[1], per_class=int(sys.argv[2]), seed=0)"
-PREPROCESS = "import sys; from dkvae import Bank; Bank(sys.argv[1], workers=int(sys.argv[2]))"
+IMPORT = """
+import sys, time
+from dkvae.importers.synth import write_synth_bank
+start = time.perf_counter()
+write_synth_bank(sys.argv[1], per_class=int(sys.argv[2]), seed=0)
+open(sys.argv[-1], "w").write(str(time.perf_counter() - start))
+"""
+PREPROCESS = """
+import sys, time
+from dkvae import Bank
+start = time.perf_counter()
+Bank(sys.argv[1], workers=int(sys.argv[2]))
+open(sys.argv[-1], "w").write(str(time.perf_counter() - start))
+"""
 TRAIN = """
-import sys, dataclasses
+import sys, time, dataclasses
 from dkvae.config import get_preset
 from dkvae.training import train
 config = get_preset("default")
 config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=1, early_stopping_patience=0))
+start = time.perf_counter()
 train(sys.argv[1], sys.argv[2], config, progress_bar=False)
+open(sys.argv[-1], "w").write(str(time.perf_counter() - start))
 """
 
 
@@ -41,9 +56,9 @@ def measure(bank: Path, size: int, workers: int, train: bool) -> dict[str, float
     per_class = max(1, size // CLASSES)
     shutil.rmtree(bank, ignore_errors=True)
     shutil.rmtree(processed_dir_for(bank.resolve()), ignore_errors=True)
-    _, import_seconds = peak_pss(IMPORT, str(bank), str(per_class))
+    _, import_seconds = peak_pss_timed(IMPORT, str(bank), str(per_class))
     files = sum(1 for _ in bank.glob("*/*.wav"))
-    preprocess_peak, preprocess_seconds = peak_pss(PREPROCESS, str(bank), str(workers))
+    preprocess_peak, preprocess_seconds = peak_pss_timed(PREPROCESS, str(bank), str(workers))
     result = {
         "files": files,
         "import_files_per_s": round(files / import_seconds, 1),
@@ -52,7 +67,7 @@ def measure(bank: Path, size: int, workers: int, train: bool) -> dict[str, float
     }
     if train:
         with tempfile.TemporaryDirectory() as run:
-            train_peak, train_seconds = peak_pss(TRAIN, str(bank), str(Path(run) / "run"))
+            train_peak, train_seconds = peak_pss_timed(TRAIN, str(bank), str(Path(run) / "run"))
         result |= {"train_epoch_seconds": round(train_seconds, 1), "train_peak_mib": round(train_peak / 2**20, 1)}
     return result
 
@@ -60,7 +75,9 @@ def measure(bank: Path, size: int, workers: int, train: bool) -> dict[str, float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
-    parser.add_argument("--train-sizes", type=int, nargs="*", default=None, help="sizes to train an epoch on (default: all)")
+    parser.add_argument(
+        "--train-sizes", type=int, nargs="*", default=None, help="sizes to train an epoch on (default: all)"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("data/scale"))
     args = parser.parse_args()
@@ -78,7 +95,9 @@ def main() -> None:
     }
     trained = [rows[size] for size in sorted(rows) if "train_peak_mib" in rows[size]]
     if len(trained) > 1:
-        summary["train_peak_largest_over_smallest"] = round(trained[-1]["train_peak_mib"] / trained[0]["train_peak_mib"], 3)
+        summary["train_peak_largest_over_smallest"] = round(
+            trained[-1]["train_peak_mib"] / trained[0]["train_peak_mib"], 3
+        )
     print(json.dumps(summary))
 
 

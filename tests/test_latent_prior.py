@@ -7,9 +7,12 @@ import shutil
 import numpy as np
 import pytest
 
+from dkvae import Bank
 from dkvae.errors import DkvaeError
 from dkvae.latent_prior import LATENT_PRIOR_NAME, SHRINKAGE_SOUNDS, LatentPrior, fit_latent_prior
 from dkvae.machine import DrumMachine
+
+from .conftest import tiny_config
 
 
 def identity_encode(batch: np.ndarray, index: int) -> np.ndarray:
@@ -68,10 +71,15 @@ def test_save_and_load_round_trip(codes, tmp_path) -> None:
     assert LatentPrior.load(tmp_path / "nowhere") is None
 
 
-def test_training_fits_the_prior_and_generation_uses_it(trained_run, tmp_path) -> None:
+def test_training_fits_the_prior_and_generation_uses_it(trained_run, tiny_bank, tmp_path) -> None:
     machine = DrumMachine.load(trained_run)
     prior = machine.directory.latent_prior
     assert prior is not None and prior.mean.shape == (len(machine.instruments), machine.latent_dim)
+    bank = Bank(tiny_bank, preset=tiny_config())
+    x_train, y_train, *_ = bank.load_spectrograms()  # training read the rows by offset; the same prior
+    refit = DrumMachine.load(trained_run).fit_latent_prior(x_train, y_train, bank.instruments)
+    np.testing.assert_allclose(refit.mean, prior.mean, atol=1e-6)
+    np.testing.assert_allclose(refit.scale_tril, prior.scale_tril, atol=1e-6)
     index = machine.class_index("snare")
     np.testing.assert_allclose(
         machine.sample_latents(3, 5, "snare"), prior.mean[index] + machine.noise(3, 5) @ prior.scale_tril[index].T, atol=1e-6

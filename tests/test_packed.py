@@ -5,7 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
-from dkvae.packed import PackedRows
+from dkvae.packed import PackedArray, PackedRows
 
 
 def test_rows_read_by_offset_equal_the_arrays_rows(tmp_path) -> None:
@@ -45,3 +45,12 @@ def test_a_run_of_rows_reads_as_one_block_and_a_run_past_the_end_is_an_error(tmp
         assert rows.read_bytes(tmp_path / "a.npy", 0, 6) == array.tobytes()
         with pytest.raises(OSError, match="shorter than its header"):
             rows.read_bytes(tmp_path / "a.npy", 4, 3)
+
+
+def test_a_packed_array_reads_the_rows_it_names_by_position(tmp_path) -> None:
+    array = np.random.default_rng(2).random((9, 3, 2)).astype(np.float16)
+    np.save(tmp_path / "a.npy", array)
+    view = PackedArray(tmp_path / "a.npy", np.array([8, 1, 4, 5]))
+    assert len(view) == 4
+    np.testing.assert_array_equal(view[np.array([0, 2])], array[[8, 4]])
+    np.testing.assert_array_equal(view[np.arange(4)], array[[8, 1, 4, 5]])

@@ -18,6 +18,7 @@ import numpy as np
 import safetensors.numpy
 
 from .atomic import atomic_path
+from .packed import PackedArray
 
 #: File of a model directory that holds the fitted prior (plain tensors, no code).
 LATENT_PRIOR_NAME = "latent_prior.safetensors"
@@ -63,7 +64,7 @@ class LatentPrior:
 
 
 def fit_latent_prior(
-    encode: Callable[[np.ndarray, int], np.ndarray], spectrograms: np.ndarray, labels: np.ndarray, num_classes: int
+    encode: Callable[[np.ndarray, int], np.ndarray], spectrograms: np.ndarray | PackedArray, labels: np.ndarray, num_classes: int
 ) -> LatentPrior:
     """Fit one Gaussian per class to the latents of `spectrograms` ``(n, freq, frames)`` with class `labels` ``(n,)``.
 

@@ -24,6 +24,7 @@ from .checkpoint import ModelDirectory, check_audio_matches, load_model_dir
 from .config import ENCODER_KINDS, GENERATOR_KINDS, OUTPUT_FADE_SECONDS, OUTPUT_SAMPLE_RATE, TAIL_DB
 from .errors import DkvaeError
 from .latent_prior import LatentPrior, fit_latent_prior
+from .packed import PackedArray
 from .threads import torch_threads
 
 #: Folder of the bundled default model inside the installed package.
@@ -141,7 +142,7 @@ class DrumMachine:
             return noise
         return prior.sample(self.class_index(instrument), noise)
 
-    def fit_latent_prior(self, spectrograms: np.ndarray, labels: np.ndarray, class_names: list[str]) -> LatentPrior:
+    def fit_latent_prior(self, spectrograms: np.ndarray | PackedArray, labels: np.ndarray, class_names: list[str]) -> LatentPrior:
         """Fit and adopt the per-class latent prior of training `spectrograms` ``(n, freq, frames)``.
 
         `labels` ``(n,)`` index `class_names`; sounds of classes this model does not know are left out.

@@ -70,3 +70,22 @@ class PackedRows:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class PackedArray:
+    """Some rows of a packed ``.npy`` array, indexed like an array (``array[positions]``) but read by offset.
+
+    For passes over a whole split (fitting the latent prior) that must not map the bank into the process.
+    """
+
+    def __init__(self, path: Path, rows: np.ndarray) -> None:
+        self.path = path
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.reader = PackedRows(max_open=1)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, positions: np.ndarray) -> np.ndarray:
+        """Rows ``rows[positions]`` of the array, stacked ``(len(positions), *row shape)``."""
+        return np.stack([self.reader.read(self.path, int(row)) for row in self.rows[np.asarray(positions)]])

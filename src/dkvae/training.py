@@ -31,7 +31,7 @@ from .errors import DkvaeError, TrainingDiverged
 from .machine import DrumMachine
 from .models import build_model
 from .models.vae import VariationalAutoencoder
-from .packed import PackedRows
+from .packed import PackedArray, PackedRows
 from .training_log import ResumableCSVLogger, TrimResumedLog, training_seconds
 
 CHECKPOINTS_NAME = "checkpoints"
@@ -445,8 +445,9 @@ def build_module(config: Config, bank: Bank, init: str | os.PathLike[str] | None
 def fit_run_latent_prior(run: Path, bank: Bank) -> Path:
     """Fit the run's best model's per-class latent prior to the bank's training split and save it in the run."""
     machine = DrumMachine.load(run)
-    x_train, y_train, *_ = bank.load_spectrograms()
-    return machine.fit_latent_prior(x_train, y_train, bank.instruments).save(Path(run))
+    rows, labels = bank.split_rows("train")
+    # Read by offset, not through `load_spectrograms`' memory map: a pass over a large bank would map all of it.
+    return machine.fit_latent_prior(PackedArray(bank.array_path, rows), labels, bank.instruments).save(Path(run))
 
 
 def world_position(trainer: L.Trainer | None) -> tuple[int, int]:
