@@ -17,6 +17,14 @@ def test_options_override_the_preset_and_none_means_not_given(tmp_path) -> None:
     assert config.model.latent_dim == seed.model.latent_dim
 
 
+def test_sharpening_weights_go_to_the_adversarial_settings(tmp_path) -> None:
+    config = build_config(
+        tmp_path / "run", False, adversarial=True, adversarial_weight=0.0, feature_matching_weight=0.5
+    )
+    assert config.adversarial.adversarial_weight == 0.0 and config.adversarial.feature_matching_weight == 0.5
+    assert config.train.adversarial and config.adversarial.loss == get_preset("default").adversarial.loss
+
+
 def test_a_config_file_replaces_the_preset_and_a_resumed_run_keeps_its_saved_config(tmp_path) -> None:
     custom = get_preset("default").to_dict()
     custom["model"]["latent_dim"] = 7

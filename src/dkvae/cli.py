@@ -284,6 +284,12 @@ def train(
         bool, typer.Option("--adversarial", help="Sharpen the VAE given by --init against a discriminator")
     ] = False,
     init: Annotated[Path | None, typer.Option("--init", help="A trained model directory to start from")] = None,
+    adversarial_weight: Annotated[
+        float | None, typer.Option("--adversarial-weight", min=0.0, help="Sharpening: the discriminator's loss weight")
+    ] = None,
+    feature_matching_weight: Annotated[
+        float | None, typer.Option("--feature-matching-weight", min=0.0, help="Sharpening: the feature-matching weight")
+    ] = None,
 ) -> None:
     """Train a model on a bank: progress bar, validation loss per epoch, checkpoints, logs, loss curve."""
     from .training import train as run_training
@@ -293,7 +299,8 @@ def train(
         out, resume, preset=preset, kind=model, architecture=arch, config_file=config_file, init=init,
         adversarial=adversarial or None, epochs=epochs, batch_size=batch_size,
         learning_rate=lr, latent_dim=latent, beta=beta, seed=seed, max_minutes=max_minutes, augment=augment, balance_classes=balance,
-        conditional=conditional,
+        conditional=conditional, adversarial_weight=adversarial_weight,
+        feature_matching_weight=feature_matching_weight,
     )  # fmt: skip
     result = run_training(
         bank, out, config, resume=resume, accelerator=accelerator,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .checkpoint import read_model_config
-from .config import PRESETS, Config, ModelConfig, get_preset
+from .config import PRESETS, AdversarialConfig, Config, ModelConfig, get_preset
 from .errors import DkvaeError
 
 MODEL_KINDS = ("vae", "ae", "cgan", "classifier")
@@ -30,7 +30,7 @@ def build_config(
 
     A GAN is conditional on the class unless told otherwise. `init`, a model directory to start from,
     brings its audio, split and model settings (they must match its weights). `overrides` are
-    `ModelConfig` or `TrainConfig` field names; None means "not given".
+    `ModelConfig`, `AdversarialConfig` or `TrainConfig` field names; None means "not given".
     """
     if preset not in PRESETS:
         raise DkvaeError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
@@ -53,12 +53,15 @@ def build_config(
             config = dataclasses.replace(config, audio=start.audio, split=start.split, model=start.model)
     given = {name: value for name, value in overrides.items() if value is not None}
     model_names = {f.name for f in dataclasses.fields(ModelConfig)}
+    adversarial_names = {f.name for f in dataclasses.fields(AdversarialConfig)}
     model_changes = {k: v for k, v in given.items() if k in model_names}
-    train_changes = {k: v for k, v in given.items() if k not in model_names}
+    adversarial_changes = {k: v for k, v in given.items() if k in adversarial_names}
+    train_changes = {k: v for k, v in given.items() if k not in model_names | adversarial_names}
     try:
         return dataclasses.replace(
             config,
             model=dataclasses.replace(config.model, **model_changes),
+            adversarial=dataclasses.replace(config.adversarial, **adversarial_changes),
             train=dataclasses.replace(config.train, **train_changes),
         )
     except (TypeError, ValueError) as error:
