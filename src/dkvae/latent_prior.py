@@ -64,7 +64,10 @@ class LatentPrior:
 
 
 def fit_latent_prior(
-    encode: Callable[[np.ndarray, int], np.ndarray], spectrograms: np.ndarray | PackedArray, labels: np.ndarray, num_classes: int
+    encode: Callable[[np.ndarray, int], np.ndarray],
+    spectrograms: np.ndarray | PackedArray,
+    labels: np.ndarray,
+    num_classes: int,
 ) -> LatentPrior:
     """Fit one Gaussian per class to the latents of `spectrograms` ``(n, freq, frames)`` with class `labels` ``(n,)``.
 
@@ -76,7 +79,10 @@ def fit_latent_prior(
     for index in range(num_classes):
         rows = np.flatnonzero(labels == index)
         if len(rows):
-            batches = [encode(np.asarray(spectrograms[rows[i : i + FIT_BATCH]], np.float32), index) for i in range(0, len(rows), FIT_BATCH)]
+            batches = [
+                encode(np.asarray(spectrograms[rows[i : i + FIT_BATCH]], np.float32), index)
+                for i in range(0, len(rows), FIT_BATCH)
+            ]
             latents[index] = np.concatenate(batches).astype(np.float64)
     if not latents:
         raise ValueError("no sounds to fit a latent prior to")

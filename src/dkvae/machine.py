@@ -61,7 +61,9 @@ class DrumMachine:
 
     def __init__(self, directory: ModelDirectory) -> None:
         if directory.config.model.kind not in GENERATOR_KINDS:
-            raise DkvaeError(f"a {directory.config.model.kind} model cannot generate sounds; use a vae, ae or cgan model")
+            raise DkvaeError(
+                f"a {directory.config.model.kind} model cannot generate sounds; use a vae, ae or cgan model"
+            )
         self.directory = directory
         self.model = directory.model
         self.config = directory.config
@@ -102,7 +104,9 @@ class DrumMachine:
         try:
             return self.instruments.index(instrument)
         except ValueError:
-            raise DkvaeError(f"unknown instrument {instrument!r}; this model knows: {', '.join(self.instruments)}") from None
+            raise DkvaeError(
+                f"unknown instrument {instrument!r}; this model knows: {', '.join(self.instruments)}"
+            ) from None
 
     def class_weights(self, classes: Classes, n: int) -> np.ndarray:
         """``(n, num_classes)`` class weights (rows sum to 1) for an instrument name or given weights."""
@@ -142,12 +146,16 @@ class DrumMachine:
             return noise
         return prior.sample(self.class_index(instrument), noise)
 
-    def fit_latent_prior(self, spectrograms: np.ndarray | PackedArray, labels: np.ndarray, class_names: list[str]) -> LatentPrior:
+    def fit_latent_prior(
+        self, spectrograms: np.ndarray | PackedArray, labels: np.ndarray, class_names: list[str]
+    ) -> LatentPrior:
         """Fit and adopt the per-class latent prior of training `spectrograms` ``(n, freq, frames)``.
 
         `labels` ``(n,)`` index `class_names`; sounds of classes this model does not know are left out.
         """
-        model_index = np.array([self.instruments.index(name) if name in self.instruments else -1 for name in class_names])
+        model_index = np.array(
+            [self.instruments.index(name) if name in self.instruments else -1 for name in class_names]
+        )
         prior = fit_latent_prior(
             lambda batch, index: self.encode_spectrograms(batch, self.instruments[index]),
             spectrograms,
@@ -347,9 +355,7 @@ class DrumMachine:
             noise = noise @ prior.scale_tril[self.class_index(instrument)].T
         return (np.asarray(latent, np.float32)[None] + amount * noise).astype(np.float32)
 
-    def vary(
-        self, audio: np.ndarray, sample_rate: int, n: int = 8, amount: float = 0.3, seed: int = 0
-    ) -> np.ndarray:
+    def vary(self, audio: np.ndarray, sample_rate: int, n: int = 8, amount: float = 0.3, seed: int = 0) -> np.ndarray:
         """`n` variations ``(n, samples)`` of a user's sound, `amount` away from it in latent space."""
         latents, instrument = self.variation_latents(audio, sample_rate, n, amount, seed)
         return self.render(latents, instrument)
@@ -371,7 +377,9 @@ def trim_tail(audio: np.ndarray) -> np.ndarray:
     return trimmed if len(trimmed) else np.zeros(1, np.float32)
 
 
-def interpolate_latents(start: np.ndarray, end: np.ndarray, steps: int, method: Literal["slerp", "linear"]) -> np.ndarray:
+def interpolate_latents(
+    start: np.ndarray, end: np.ndarray, steps: int, method: Literal["slerp", "linear"]
+) -> np.ndarray:
     """`steps` points ``(steps, dim)`` from `start` to `end` ``(dim,)``, endpoints exact.
 
     ``slerp`` follows the great circle between the two directions while the norm changes linearly,
@@ -392,7 +400,9 @@ def interpolate_latents(start: np.ndarray, end: np.ndarray, steps: int, method: 
             if angle < 1e-6:
                 directions = (1 - fractions) * unit_a + fractions * unit_b
             else:
-                directions = (np.sin((1 - fractions) * angle) * unit_a + np.sin(fractions * angle) * unit_b) / np.sin(angle)
+                directions = (np.sin((1 - fractions) * angle) * unit_a + np.sin(fractions * angle) * unit_b) / np.sin(
+                    angle
+                )
             points = directions * ((1 - fractions) * norm_a + fractions * norm_b)
     points[0], points[-1] = a, b
     return points.astype(np.float32)
