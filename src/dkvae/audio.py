@@ -252,7 +252,7 @@ def finish_sound(audio: np.ndarray, fade_samples: int, peak_db_level: float = OU
 
 
 def _read_block(handle: sf.SoundFile, count: int, frames: int, start: int) -> tuple[np.ndarray, float]:
-    """Read `count` frames from `start` as mono float32 and its peak, refusing truncated data and NaN or infinite samples."""
+    """`count` frames from `start` as mono float32, and their peak; truncated data, NaN or inf are `BadAudio`."""
     handle.seek(start)
     block = handle.read(count, dtype="float32", always_2d=True)
     if len(block) < min(count, frames - start):

@@ -315,13 +315,13 @@ class Bank:
                 stale.unlink()
 
     def _pack_order(self, original_path: str, label: str, manifest: dict[str, dict[str, str]]) -> tuple[int, str, str]:
-        """Where a file's row goes in the packed array: by split (train, test, val), then class, then path."""
-        group = manifest.get(original_path, {}).get("group") or original_path
-        return (SPLITS.index(split_for(group, self.config.split)), label, original_path)
+        """`_pack_key` of a file not yet processed."""
+        group = _group(original_path, manifest.get(original_path, {}))
+        return _pack_key(split_for(group, self.config.split), label, original_path)
 
     def _sample_row(self, outcome: Outcome, label: str, meta: dict[str, str]) -> dict[str, object]:
         """One row of samples.csv."""
-        group = meta.get("group") or outcome.original_path
+        group = _group(outcome.original_path, meta)
         row: dict[str, object] = {k: v for k, v in meta.items() if k not in ("original_path", "label", "group")}
         row.update(
             sample=Path(outcome.original_path).stem,
@@ -503,6 +503,16 @@ def _runs(kept: list[Outcome], longest: int = 64) -> Iterator[tuple[str, int, in
             start = end
 
 
+def _group(original_path: str, meta: dict[str, str]) -> str:
+    """What a sound's split is drawn from: its manifest group (all renders of one source), else its path."""
+    return meta.get("group") or original_path
+
+
+def _pack_key(split: str, label: str, original_path: str) -> tuple[int, str, str]:
+    """Where a row goes in the packed array: by split (train, test, val), then class, then path."""
+    return (SPLITS.index(split), label, original_path)
+
+
 def _row_order(row: dict[str, object]) -> tuple[int, str, str]:
-    """`Bank._pack_order` of a samples.csv row."""
-    return (SPLITS.index(str(row["split"])), str(row["label"]), str(row["original_path"]))
+    """`_pack_key` of a samples.csv row."""
+    return _pack_key(str(row["split"]), str(row["label"]), str(row["original_path"]))
