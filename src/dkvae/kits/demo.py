@@ -16,9 +16,9 @@ from ..atomic import atomic_path
 from ..audio import finish_sound, write_wav
 from ..machine import WAV_SUBTYPES
 from .kit import Kit
+from .midi import MIDI_TICKS_PER_BEAT, STEPS_PER_BEAT, drum_midi
 
 TEMPO_BPM = 100
-STEPS_PER_BEAT = 4
 BARS = 2
 #: Seconds over which a choked sound fades out (a hand closing the hats).
 CHOKE_FADE_SECONDS = 0.02
@@ -33,9 +33,6 @@ GROOVE: tuple[tuple[int, str, int], ...] = (
     (24, "snare", 95), (25, "snare", 70), (26, "tom_high", 105), (27, "tom_high", 90), (28, "tom_mid", 105),
     (29, "tom_mid", 90), (30, "tom_low", 110), (31, "tom_low", 100), (31, "perc_low", 70),
 )  # fmt: skip
-MIDI_TICKS_PER_BEAT = 480
-MIDI_DRUM_CHANNEL = 9
-MIDI_NOTE_TICKS = 60
 
 
 def groove_hits(kit: Kit) -> list[tuple[float, str, int]]:
@@ -80,28 +77,8 @@ def groove_midi(kit: Kit) -> mido.MidiFile:
     """The groove as a type-0 MIDI file on the General MIDI drum channel, at the kit's notes."""
     notes = {kit_pad.pad.name: kit_pad.pad.note for kit_pad in kit.pads}
     ticks_per_step = MIDI_TICKS_PER_BEAT // STEPS_PER_BEAT
-    events = []
-    for step, name, velocity in GROOVE:
-        if name in notes:
-            events.append(
-                (
-                    step * ticks_per_step,
-                    1,
-                    mido.Message("note_on", channel=MIDI_DRUM_CHANNEL, note=notes[name], velocity=velocity),
-                )
-            )
-            off = mido.Message("note_off", channel=MIDI_DRUM_CHANNEL, note=notes[name], velocity=0)
-            events.append((step * ticks_per_step + MIDI_NOTE_TICKS, 0, off))
-    track = mido.MidiTrack(
-        [mido.MetaMessage("track_name", name=kit.name), mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(TEMPO_BPM))]
-    )
-    now = 0
-    for tick, _, message in sorted(events, key=lambda event: (event[0], event[1])):
-        track.append(message.copy(time=tick - now))
-        now = tick
-    end = BARS * 4 * MIDI_TICKS_PER_BEAT
-    track.append(mido.MetaMessage("end_of_track", time=end - now))
-    return mido.MidiFile(type=0, ticks_per_beat=MIDI_TICKS_PER_BEAT, tracks=[track])
+    hits = [(step * ticks_per_step, notes[name], velocity) for step, name, velocity in GROOVE if name in notes]
+    return drum_midi(hits, kit.name, TEMPO_BPM, BARS * 4 * MIDI_TICKS_PER_BEAT)
 
 
 def write_demo(kit: Kit, folder: Path, bit_depth: int = 16) -> tuple[Path, Path]:

@@ -12,21 +12,20 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import mido
 import numpy as np
 import soundfile as sf
 
 from ..audio import finish_sound
-from ..kits.demo import MIDI_DRUM_CHANNEL, MIDI_NOTE_TICKS, MIDI_TICKS_PER_BEAT, choked
+from ..kits.demo import choked
 from ..kits.export import export_kit
 from ..kits.kit import Kit, KitPad, KitSound, Pad
+from ..kits.midi import MIDI_TICKS_PER_BEAT, STEPS_PER_BEAT, drum_midi
 from ..machine import WAV_SUBTYPES
 
 #: Velocities of a step's hit and accent (MIDI 1..127), and the loudness curve the kit demo uses.
 HIT_VELOCITY = 100
 ACCENT_VELOCITY = 127
 VELOCITY_CURVE = 1.5
-STEPS_PER_BEAT = 4
 #: Seconds over which a choked sound fades out.
 CHOKE_FADE_SECONDS = 0.02
 
@@ -121,29 +120,11 @@ def loop_wav(
 def pattern_midi(pattern: Pattern, notes: dict[str, int]) -> bytes:
     """The pattern as a type-0 MIDI file on the General MIDI drum channel (swing kept), as bytes."""
     ticks_per_step = MIDI_TICKS_PER_BEAT / STEPS_PER_BEAT
-    events: list[tuple[int, int, mido.Message]] = []
-    for step, pad, velocity in pattern.hits():
-        if pad not in notes:
-            continue
-        start = round((step + (pattern.swing if step % 2 else 0.0)) * ticks_per_step)
-        events.append(
-            (start, 1, mido.Message("note_on", channel=MIDI_DRUM_CHANNEL, note=notes[pad], velocity=velocity))
-        )
-        events.append(
-            (start + MIDI_NOTE_TICKS, 0, mido.Message("note_off", channel=MIDI_DRUM_CHANNEL, note=notes[pad]))
-        )
-    track = mido.MidiTrack(
-        [
-            mido.MetaMessage("track_name", name="dkvae pattern"),
-            mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(pattern.tempo)),
-        ]
-    )
-    now = 0
-    for tick, _, message in sorted(events, key=lambda event: (event[0], event[1])):
-        track.append(message.copy(time=tick - now))
-        now = tick
-    end = round(pattern.steps * ticks_per_step)
-    track.append(mido.MetaMessage("end_of_track", time=max(0, end - now)))
+    hits = [
+        (round((step + (pattern.swing if step % 2 else 0.0)) * ticks_per_step), notes[pad], velocity)
+        for step, pad, velocity in pattern.hits()
+        if pad in notes
+    ]
     buffer = io.BytesIO()
-    mido.MidiFile(type=0, ticks_per_beat=MIDI_TICKS_PER_BEAT, tracks=[track]).save(file=buffer)
+    drum_midi(hits, "dkvae pattern", pattern.tempo, round(pattern.steps * ticks_per_step)).save(file=buffer)
     return buffer.getvalue()
