@@ -248,8 +248,11 @@ def _spanning_forest(levels: torch.Tensor, step_time: torch.Tensor, step_freq: t
     )
     # (phase of the target's root) - (phase of the source's root), through the edge
     change = change + relative.index_select(0, source) - relative.index_select(0, target)
+    # Number the trees that edges join 0, 1, ... in the order of their roots (a dense count, not a sort).
     ends = torch.cat([label.index_select(0, source), label.index_select(0, target)])
-    trees, ends = torch.unique(ends, return_inverse=True)
+    joined = torch.zeros_like(used).reshape(-1).index_fill_(0, ends, True)
+    trees = torch.nonzero(joined).squeeze(1)
+    ends = (torch.cumsum(joined, 0) - 1).index_select(0, ends)
     source_level = levels.reshape(-1).index_select(0, source).long()
     target_level = levels.reshape(-1).index_select(0, target).long()
     weaker, stronger_end = torch.maximum(source_level, target_level), torch.minimum(source_level, target_level)
