@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +20,6 @@ import torch
 from dkvae import Bank
 from dkvae.checkpoint import load_model_dir, save_model_dir
 from dkvae.config import Config
-from dkvae.latent_prior import LATENT_PRIOR_NAME
 from dkvae.machine import bundled_model_dir
 from dkvae.training import fit_run_latent_prior
 
@@ -38,7 +36,12 @@ def data_section(bank: Bank) -> list[str]:
     """Tables of the training data: sounds per source and class, splits, and each kit with its license."""
     data = bank.data
     counts = pd.crosstab(data["source"], data["label"], margins=True, margins_name="total")
-    lines = ["## Data", "", f"The bank `{bank.id}`: {len(data)} sounds ({', '.join(f'{k} {v}' for k, v in data['split'].value_counts().items())}).", ""]
+    lines = [
+        "## Data",
+        "",
+        f"The bank `{bank.id}`: {len(data)} sounds ({', '.join(f'{k} {v}' for k, v in data['split'].value_counts().items())}).",
+        "",
+    ]
     lines += ["| source | " + " | ".join(counts.columns) + " |", "|---" * (len(counts.columns) + 1) + "|"]
     lines += [f"| {source} | " + " | ".join(str(int(v)) for v in row) + " |" for source, row in counts.iterrows()]
     lines += ["", "### Kits and licenses", "", "| source | kit | sounds | license |", "|---|---|---|---|"]
@@ -52,7 +55,12 @@ def evaluation_section(report: Path | None) -> list[str]:
     """The evaluation report's summary table, if a report is given."""
     if report is None:
         return ["## Evaluation", "", "Not evaluated yet.", ""]
-    lines = ["## Evaluation", "", f"`dkvae evaluate data/drums --out {report}` (the plots stay in the report folder):", ""]
+    lines = [
+        "## Evaluation",
+        "",
+        f"`dkvae evaluate data/drums --out {report}` (the plots stay in the report folder):",
+        "",
+    ]
     for line in (report / "report.md").read_text(encoding="utf-8").splitlines():
         if line.startswith("!["):
             continue
@@ -79,22 +87,23 @@ def main() -> None:
     args = parser.parse_args()
     source = load_model_dir(args.run)
     bank = Bank(args.bank, preset=source.config, process=False)
-    if source.latent_prior is None:
-        fit_run_latent_prior(args.run, bank)
+    prior = source.latent_prior or fit_run_latent_prior(args.run, bank)
     target = bundled_model_dir()
     target.mkdir(parents=True, exist_ok=True)
     training = dict(source.training, source_model_id=source.model_id, weights="float16")
     model_id = save_model_dir(
         target, source.model, source.config, source.class_names, source.normalization, training, torch.float16
     )
-    shutil.copyfile(args.run / LATENT_PRIOR_NAME, target / LATENT_PRIOR_NAME)
+    prior.save(target, model_id)  # the same Gaussians, now of the float16 copy
     minutes = float(source.training.get("seconds", 0)) / 60
     lines = [
         "# The bundled dkvae model",
         "",
-        (f"Model id `{model_id}` (float16 copy of run model `{source.model_id}`): a conditional VAE, preset "
-        f"`{source.config.preset}`, {source.config.audio.sample_rate} Hz, {source.config.audio.duration:.2f} s sounds, "
-        f"latent size {source.config.model.latent_dim}, classes {', '.join(source.class_names)}."),
+        (
+            f"Model id `{model_id}` (float16 copy of run model `{source.model_id}`): a conditional VAE, preset "
+            f"`{source.config.preset}`, {source.config.audio.sample_rate} Hz, {source.config.audio.duration:.2f} s sounds, "
+            f"latent size {source.config.model.latent_dim}, classes {', '.join(source.class_names)}."
+        ),
         "",
         "## Training",
         "",

@@ -52,6 +52,18 @@ def test_weights_of_another_model_are_refused(trained_run, tmp_path) -> None:
         load_model_dir(run)
 
 
+def test_weights_that_are_not_the_model_config_json_names_are_refused(trained_run, tmp_path) -> None:
+    run = copy_run(trained_run, tmp_path)
+    loaded = load_model_dir(run)
+    with torch.no_grad():
+        next(loaded.model.parameters()).add_(0.01)
+    other = tmp_path / "other"
+    save_model_dir(other, loaded.model, loaded.config, loaded.class_names, loaded.normalization)
+    shutil.copy(other / "model.safetensors", run / "model.safetensors")  # same shapes, other values
+    with pytest.raises(DkvaeError, match=f"is not model {loaded.model_id} that config.json describes"):
+        load_model_dir(run)
+
+
 def test_a_missing_model_directory_is_a_user_error(tmp_path) -> None:
     from dkvae.machine import DrumMachine
 
@@ -74,4 +86,6 @@ def test_weights_stored_as_float16_load_back_into_float32(trained_run, tmp_path)
         reference = original.model.state_dict()[name]
         assert tensor.dtype == reference.dtype
         torch.testing.assert_close(tensor, reference.half().to(reference.dtype))
-    assert (tmp_path / "half" / "model.safetensors").stat().st_size < 0.6 * (trained_run / "model.safetensors").stat().st_size
+    assert (tmp_path / "half" / "model.safetensors").stat().st_size < 0.6 * (
+        trained_run / "model.safetensors"
+    ).stat().st_size

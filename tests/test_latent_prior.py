@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from dkvae import Bank
+from dkvae.checkpoint import save_model_dir
 from dkvae.errors import DkvaeError
 from dkvae.latent_prior import LATENT_PRIOR_NAME, SHRINKAGE_SOUNDS, LatentPrior, fit_latent_prior
 from dkvae.machine import DrumMachine
@@ -49,7 +52,9 @@ def test_samples_follow_the_fitted_gaussian(codes) -> None:
     np.testing.assert_array_equal(prior.sample(1, np.zeros((1, 3), np.float32))[0], prior.mean[1])
     samples = prior.sample(0, np.random.default_rng(1).standard_normal((20000, 3)))
     np.testing.assert_allclose(samples.mean(axis=0), prior.mean[0], atol=0.03)
-    np.testing.assert_allclose(samples.std(axis=0), np.sqrt(np.diag(prior.scale_tril[0] @ prior.scale_tril[0].T)), rtol=0.03)
+    np.testing.assert_allclose(
+        samples.std(axis=0), np.sqrt(np.diag(prior.scale_tril[0] @ prior.scale_tril[0].T)), rtol=0.03
+    )
 
 
 def test_a_class_with_fewer_sounds_than_dimensions_still_gets_a_full_rank_spread() -> None:
@@ -63,12 +68,13 @@ def test_a_class_with_fewer_sounds_than_dimensions_still_gets_a_full_rank_spread
 def test_save_and_load_round_trip(codes, tmp_path) -> None:
     latents, labels = codes
     prior = fit_latent_prior(identity_encode, latents, labels, 2)
-    prior.save(tmp_path)
+    prior.save(tmp_path, "0123456789ab")
     loaded = LatentPrior.load(tmp_path)
-    assert loaded is not None
+    assert loaded is not None and loaded.model_id == "0123456789ab"
     np.testing.assert_array_equal(loaded.mean, prior.mean)
     np.testing.assert_array_equal(loaded.scale_tril, prior.scale_tril)
-    assert LatentPrior.load(tmp_path / "nowhere") is None
+    assert LatentPrior.fitted_for(tmp_path) == "0123456789ab"
+    assert LatentPrior.load(tmp_path / "nowhere") is None and LatentPrior.fitted_for(tmp_path / "nowhere") is None
 
 
 def test_training_fits_the_prior_and_generation_uses_it(trained_run, tiny_bank, tmp_path) -> None:
@@ -82,7 +88,9 @@ def test_training_fits_the_prior_and_generation_uses_it(trained_run, tiny_bank, 
     np.testing.assert_allclose(refit.scale_tril, prior.scale_tril, atol=1e-6)
     index = machine.class_index("snare")
     np.testing.assert_allclose(
-        machine.sample_latents(3, 5, "snare"), prior.mean[index] + machine.noise(3, 5) @ prior.scale_tril[index].T, atol=1e-6
+        machine.sample_latents(3, 5, "snare"),
+        prior.mean[index] + machine.noise(3, 5) @ prior.scale_tril[index].T,
+        atol=1e-6,
     )
     bare = tmp_path / "bare"
     shutil.copytree(trained_run, bare)
@@ -95,6 +103,26 @@ def test_training_fits_the_prior_and_generation_uses_it(trained_run, tiny_bank, 
 def test_a_prior_of_the_wrong_shape_is_refused(trained_run, tmp_path) -> None:
     broken = tmp_path / "broken"
     shutil.copytree(trained_run, broken)
-    LatentPrior(np.zeros((2, 3), np.float32), np.zeros((2, 3, 3), np.float32)).save(broken)
+    LatentPrior(np.zeros((2, 3), np.float32), np.zeros((2, 3, 3), np.float32)).save(broken, "")
     with pytest.raises(DkvaeError, match="latent prior"):
         DrumMachine.load(broken)
+
+
+def test_training_binds_the_prior_to_its_weights_and_a_new_save_drops_a_stale_one(trained_run, tmp_path) -> None:
+    run = Path(shutil.copytree(trained_run, tmp_path / "run"))
+    machine = DrumMachine.load(run)
+    assert machine.directory.latent_prior.model_id == machine.model_id == LatentPrior.fitted_for(run)
+    directory = machine.directory
+    with torch.no_grad():
+        next(directory.model.parameters()).add_(0.01)  # the next best epoch's weights
+    save_model_dir(run, directory.model, directory.config, directory.class_names, directory.normalization)
+    assert not (run / LATENT_PRIOR_NAME).exists()  # fitted to the old weights: gone, not silently reused
+    assert DrumMachine.load(run).directory.latent_prior is None
+
+
+def test_a_prior_fitted_to_other_weights_is_refused(trained_run, tmp_path) -> None:
+    run = Path(shutil.copytree(trained_run, tmp_path / "run"))
+    prior = LatentPrior.load(run)
+    prior.save(run, "ffffffffffff")
+    with pytest.raises(DkvaeError, match="latent prior was fitted to model ffffffffffff"):
+        DrumMachine.load(run)

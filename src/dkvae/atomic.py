@@ -30,24 +30,49 @@ def atomic_path(path: str | os.PathLike[str], durable: bool = True) -> Iterator[
     >>> with atomic_path("out.csv") as tmp:  # doctest: +SKIP
     ...     frame.to_csv(tmp)
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.fchmod(fd, _NEW_FILE_MODE)
-    os.close(fd)
-    tmp = Path(name)
-    try:
+    with atomic_paths(path, durable=durable) as (tmp,):
         yield tmp
-        if durable:
-            with open(tmp, "rb+") as handle:
-                os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except OSError as error:
-        if error.filename is None and error.errno is not None:
-            raise OSError(error.errno, error.strerror, str(target)) from error  # name the file the user asked for
-        raise
+
+
+@contextmanager
+def atomic_paths(*paths: str | os.PathLike[str], durable: bool = True) -> Iterator[list[Path]]:
+    """Yield a temporary path beside each of `paths`; on success all are flushed, then renamed in order.
+
+    Files that belong together (a model's weights and the config naming their digest) are all
+    written in full before the first rename, so a failure while writing (a full disk) changes none
+    of them; only the renames themselves, one after another, could be cut between.
+    """
+    targets = [Path(path) for path in paths]
+    temporaries = []
+    try:
+        for target in targets:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            os.fchmod(fd, _NEW_FILE_MODE)
+            os.close(fd)
+            temporaries.append(Path(name))
+        with _naming(targets[0] if len(targets) == 1 else None):
+            yield list(temporaries)
+        for tmp, target in zip(temporaries, targets):
+            if durable:
+                with open(tmp, "rb+") as handle, _naming(target):
+                    os.fsync(handle.fileno())
+        for tmp, target in zip(temporaries, targets):
+            os.replace(tmp, target)
     finally:
-        tmp.unlink(missing_ok=True)
+        for tmp in temporaries:
+            tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def _naming(target: Path | None) -> Iterator[None]:
+    """Re-raise an OSError that names no file (a full disk while writing) as one naming `target`, the user's file."""
+    try:
+        yield
+    except OSError as error:
+        if target is not None and error.filename is None and error.errno is not None:
+            raise OSError(error.errno, error.strerror, str(target)) from error
+        raise
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:

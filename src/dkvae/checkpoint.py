@@ -24,7 +24,7 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from .atomic import atomic_path, write_text
+from .atomic import atomic_paths
 from .config import AudioConfig, Config
 from .errors import DkvaeError
 from .latent_prior import LATENT_PRIOR_NAME, LatentPrior
@@ -76,16 +76,19 @@ def save_model_dir(
     """Write `model` and its metadata to the directory `path`; returns the model id (a weights digest).
 
     `weights_dtype` (e.g. ``torch.float16``, to halve a bundled model's size) stores floating-point
-    weights in that type; loading casts them back to the model's own.
+    weights in that type; loading casts them back to the model's own. Both files are written in full
+    under temporary names before either replaces its old self (a full disk or a kill before that
+    leaves the previous model whole); the model id in ``config.json`` is the weights' digest, so in
+    the instant between the two renames a load sees the pair disagree and says so. A latent prior
+    fitted to other weights is removed.
     """
     directory = Path(path)
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
     if weights_dtype is not None:
         tensors = {name: t.to(weights_dtype) if t.is_floating_point() else t for name, t in tensors.items()}
-    with atomic_path(directory / WEIGHTS_NAME) as tmp:
-        tmp.write_bytes(safetensors.torch.save(tensors, metadata={"format": FORMAT}))  # a full disk is an OSError
-    model_id = _digest(directory / WEIGHTS_NAME)
+    weights = safetensors.torch.save(tensors, metadata={"format": FORMAT})
+    model_id = _digest(weights)
     document = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -96,7 +99,11 @@ def save_model_dir(
         "normalization": dict(normalization or {}),
         "training": dict(training or {}),
     }
-    write_text(directory / CONFIG_NAME, json.dumps(document, indent=2, sort_keys=True))
+    with atomic_paths(directory / WEIGHTS_NAME, directory / CONFIG_NAME) as (weights_file, config_file):
+        weights_file.write_bytes(weights)  # a full disk is an OSError
+        config_file.write_text(json.dumps(document, indent=2, sort_keys=True), encoding="utf-8")
+    if LatentPrior.fitted_for(directory) not in (None, model_id):
+        (directory / LATENT_PRIOR_NAME).unlink()
     return model_id
 
 
@@ -119,9 +126,15 @@ def load_model_dir(path: str | os.PathLike[str]) -> ModelDirectory:
         with torch.device("meta"):
             expected = build_model(config.model, config.audio.shape, len(class_names), config.adversarial).state_dict()
         _check_weights(directory / WEIGHTS_NAME, expected)
+        model_id = str(document.get("model_id", ""))
+        if model_id and _digest((directory / WEIGHTS_NAME).read_bytes()) != model_id:
+            raise ValueError(
+                f"its {WEIGHTS_NAME} is not model {model_id} that {CONFIG_NAME} describes"
+                " (replaced by hand, or a save was cut off between the two files); save or train it again"
+            )
         model = build_model(config.model, config.audio.shape, len(class_names), config.adversarial)
         model.load_state_dict(safetensors.torch.load_file(str(directory / WEIGHTS_NAME)), strict=True)
-        latent_prior = _load_latent_prior(directory, (len(class_names), config.model.latent_dim))
+        latent_prior = _load_latent_prior(directory, (len(class_names), config.model.latent_dim), model_id)
     except FileNotFoundError:
         raise DkvaeError(f"{directory} has no {WEIGHTS_NAME}") from None
     except (KeyError, TypeError, ValueError, RuntimeError, safetensors.SafetensorError) as error:
@@ -133,7 +146,7 @@ def load_model_dir(path: str | os.PathLike[str]) -> ModelDirectory:
         class_names=class_names,
         normalization={k: float(v) for k, v in document.get("normalization", {}).items()},
         training=dict(document.get("training", {})),
-        model_id=str(document.get("model_id", "")),
+        model_id=model_id,
         path=directory,
         latent_prior=latent_prior,
     )
@@ -227,14 +240,16 @@ def _check_weights(path: Path, expected: dict[str, torch.Tensor]) -> None:
             raise ValueError(f"weight {name} is stored as {dtype}, not as {tensor.dtype}")
 
 
-def _load_latent_prior(directory: Path, shape: tuple[int, int]) -> LatentPrior | None:
-    """The model's latent prior, if it has one, checked to be floats of `shape` (classes, latent_dim)."""
+def _load_latent_prior(directory: Path, shape: tuple[int, int], model_id: str) -> LatentPrior | None:
+    """The model's latent prior, if it has one, checked to be floats of `shape` (classes, latent_dim) fitted to this model."""
     try:
         prior = LatentPrior.load(directory)
     except safetensors.SafetensorError as error:
         raise ValueError(f"{LATENT_PRIOR_NAME} is damaged: {error}") from None
     if prior is None:
         return None
+    if prior.model_id and model_id and prior.model_id != model_id:
+        raise ValueError(f"its latent prior was fitted to model {prior.model_id}, not to this one ({model_id})")
     if prior.mean.shape != shape:
         raise ValueError(f"its latent prior has shape {prior.mean.shape}, not (classes, latent_dim) {shape}")
     if not all(np.issubdtype(array.dtype, np.floating) for array in (prior.mean, prior.scale_tril)):
@@ -242,13 +257,9 @@ def _load_latent_prior(directory: Path, shape: tuple[int, int]) -> LatentPrior |
     return prior
 
 
-def _digest(path: Path) -> str:
-    """A short hex digest of a file's bytes."""
-    digest = hashlib.blake2b(digest_size=6)
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _digest(data: bytes) -> str:
+    """A short hex digest of a weights file's bytes: the model id."""
+    return hashlib.blake2b(data, digest_size=6).hexdigest()
 
 
 def _first_line(error: BaseException) -> str:

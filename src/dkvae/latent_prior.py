@@ -37,17 +37,19 @@ class LatentPrior:
 
     mean: np.ndarray
     scale_tril: np.ndarray
+    #: The model (weights digest) whose latents it was fitted to; "" when unknown (saved before it was recorded).
+    model_id: str = ""
 
     def sample(self, class_index: int, noise: np.ndarray) -> np.ndarray:
         """Latents ``(n, dim)`` from standard normal `noise` ``(n, dim)``: ``mean + scale_tril @ noise``."""
         return (self.mean[class_index] + noise @ self.scale_tril[class_index].T).astype(np.float32)
 
-    def save(self, directory: Path) -> Path:
-        """Write the prior into a model directory; returns the file."""
+    def save(self, directory: Path, model_id: str) -> Path:
+        """Write the prior into the directory of model `model_id` (the model it belongs to); returns the file."""
         path = directory / LATENT_PRIOR_NAME
         tensors = {"mean": self.mean.astype(np.float32), "scale_tril": self.scale_tril.astype(np.float32)}
         with atomic_path(path) as tmp:
-            tmp.write_bytes(safetensors.numpy.save(tensors))
+            tmp.write_bytes(safetensors.numpy.save(tensors, metadata={"model_id": model_id}))
         return path
 
     @classmethod
@@ -60,7 +62,19 @@ class LatentPrior:
         mean, scale_tril = tensors["mean"], tensors["scale_tril"]
         if mean.ndim != 2 or scale_tril.shape != (*mean.shape, mean.shape[1]):
             raise ValueError(f"{path}: mean {mean.shape} and scale_tril {scale_tril.shape} do not match")
-        return cls(mean, scale_tril)
+        return cls(mean, scale_tril, cls.fitted_for(directory) or "")
+
+    @staticmethod
+    def fitted_for(directory: Path) -> str | None:
+        """The model id the directory's prior was fitted to ("" when unrecorded), None when it has no prior.
+
+        Reads only the file's header.
+        """
+        path = directory / LATENT_PRIOR_NAME
+        if not path.exists():
+            return None
+        with safetensors.safe_open(str(path), "np") as handle:
+            return (handle.metadata() or {}).get("model_id", "")
 
 
 def fit_latent_prior(

@@ -28,6 +28,7 @@ from .bank import Bank
 from .checkpoint import load_model_dir, save_model_dir
 from .config import ENCODER_KINDS, AudioConfig, Config, TrainConfig
 from .errors import DkvaeError, TrainingDiverged
+from .latent_prior import LatentPrior
 from .machine import DrumMachine
 from .models import build_model
 from .models.vae import VariationalAutoencoder
@@ -442,12 +443,14 @@ def build_module(config: Config, bank: Bank, init: str | os.PathLike[str] | None
     return module
 
 
-def fit_run_latent_prior(run: Path, bank: Bank) -> Path:
-    """Fit the run's best model's per-class latent prior to the bank's training split and save it in the run."""
+def fit_run_latent_prior(run: Path, bank: Bank) -> LatentPrior:
+    """Fit the run's best model's per-class latent prior to the bank's training split, save it in the run, return it."""
     machine = DrumMachine.load(run)
     rows, labels = bank.split_rows("train")
     # Read by offset, not through `load_spectrograms`' memory map: a pass over a large bank would map all of it.
-    return machine.fit_latent_prior(PackedArray(bank.array_path, rows), labels, bank.instruments).save(Path(run))
+    prior = machine.fit_latent_prior(PackedArray(bank.array_path, rows), labels, bank.instruments)
+    prior.save(Path(run), machine.model_id)
+    return prior
 
 
 def world_position(trainer: L.Trainer | None) -> tuple[int, int]:
