@@ -10,6 +10,7 @@ class.
 
 from __future__ import annotations
 
+import itertools
 from enum import IntEnum
 from functools import lru_cache
 
@@ -174,7 +175,7 @@ def _segment(word: str) -> tuple[str, ...]:
     # best[i]: the shortest split of word[:i] into vocabulary words, if any.
     best: list[tuple[str, ...] | None] = [()] + [None] * len(word)
     for end in range(_MIN_PART_LENGTH, len(word) + 1):
-        for start in range(0, end - _MIN_PART_LENGTH + 1):
+        for start in range(end - _MIN_PART_LENGTH + 1):
             prefix = best[start]
             part = word[start:end]
             if prefix is not None and part in _VOCABULARY:
@@ -199,7 +200,7 @@ def _classes_at_top_specificity(name: str, least: Specificity = Specificity.GENE
     words = name_words(name)
     if any(word in NON_DRUM_WORDS for word in words):
         return {_NON_DRUM}
-    candidates = words + [first + second for first, second in zip(words, words[1:])]
+    candidates = words + [first + second for first, second in itertools.pairwise(words)]
     matches = [_KEYWORD_INDEX[word] for word in candidates if word in _KEYWORD_INDEX]
     matches = [(label, specificity) for label, specificity in matches if specificity >= least]
     if not matches:

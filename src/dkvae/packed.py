@@ -8,7 +8,7 @@ memory flat however large the array; the operating system's page cache still mak
 from __future__ import annotations
 
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Self
 
 import numpy as np
 
@@ -25,7 +25,7 @@ class PackedRows:
         if path not in self.open:
             if len(self.open) >= self.max_open:
                 self.close()
-            handle = open(path, "rb")
+            handle = open(path, "rb")  # noqa: SIM115 (kept open in the cache; `close` closes it)
             major, _ = np.lib.format.read_magic(handle)
             read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
             shape, fortran_order, dtype = read_header(handle)
@@ -65,7 +65,7 @@ class PackedRows:
     def __getstate__(self) -> dict[str, object]:
         return {"max_open": self.max_open, "open": {}}
 
-    def __enter__(self) -> PackedRows:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -113,7 +113,7 @@ def composition_subset(labels: np.ndarray, target: np.ndarray, num_classes: int,
     scale = np.min(available[present] / wanted[present])
     rng = np.random.default_rng(seed)
     chosen = [
-        rng.choice(np.flatnonzero(labels == code), int(math.floor(scale * wanted[code] + 1e-9)), replace=False)
+        rng.choice(np.flatnonzero(labels == code), math.floor(scale * wanted[code] + 1e-9), replace=False)
         for code in np.flatnonzero(present)
     ]
     return np.sort(np.concatenate(chosen))

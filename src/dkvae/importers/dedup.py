@@ -26,8 +26,8 @@ import pandas as pd
 import soundfile as sf
 
 from ..atomic import atomic_path
-from ..threads import torch_threads
 from ..audio import find_onset, log_spectrogram, resample, to_mono
+from ..threads import torch_threads
 from .layout import MANIFEST_NAME
 
 #: Every fingerprint is taken at this rate (Hz), so sounds of any rate compare.

@@ -14,6 +14,7 @@ files are never changed: the bank holds symbolic links to them (absolute paths),
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import secrets
 from pathlib import Path
@@ -82,7 +83,7 @@ def _names(relative: Path) -> list[str]:
 def _word_classes(name: str) -> list[str]:
     """The classes that single words (or adjacent word pairs) of `name` point at, sorted."""
     words = name_words(name)
-    candidates = words + [first + second for first, second in zip(words, words[1:])]
+    candidates = words + [first + second for first, second in itertools.pairwise(words)]
     return sorted({label for word in candidates if (label := classify_name(word))})
 
 

@@ -7,7 +7,7 @@ import re
 import shutil
 import unicodedata
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -107,7 +107,7 @@ class BankWriter:
             frame.to_csv(tmp, index=False)
         return path
 
-    def __enter__(self) -> BankWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

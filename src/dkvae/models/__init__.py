@@ -10,7 +10,7 @@ from .cgan import ConditionalGAN
 from .classifier import DrumClassifier
 from .vae import SEED_DEVIATIONS, ModelOutput, VariationalAutoencoder
 
-__all__ = ["Autoencoder", "ConditionalGAN", "DrumClassifier", "ModelOutput", "SEED_DEVIATIONS", "VariationalAutoencoder", "build_model"]
+__all__ = ["SEED_DEVIATIONS", "Autoencoder", "ConditionalGAN", "DrumClassifier", "ModelOutput", "VariationalAutoencoder", "build_model"]
 
 MODELS: dict[str, type[nn.Module]] = {
     "vae": VariationalAutoencoder,

@@ -8,6 +8,7 @@ output is cropped back to the exact input shape.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Literal
 
@@ -213,7 +214,7 @@ def seed_l2_penalty(encoder: nn.Module) -> Tensor:
 def dense_stack(sizes: tuple[int, ...]) -> nn.Sequential:
     """Linear -> LeakyReLU between consecutive `sizes`: ``(batch, sizes[0]) -> (batch, sizes[-1])``."""
     layers: list[nn.Module] = []
-    for in_features, out_features in zip(sizes[:-1], sizes[1:]):
+    for in_features, out_features in itertools.pairwise(sizes):
         layers += [nn.Linear(in_features, out_features), nn.LeakyReLU(LEAKY_RELU_SLOPE)]
     return nn.Sequential(*layers)
 
