@@ -10,6 +10,7 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 import dkvae.kits.export
+import dkvae.kits.kit
 from dkvae.cli import app
 from dkvae.errors import DkvaeError
 from dkvae.importers.layout import safe_name
@@ -67,6 +68,17 @@ def test_all_formats_share_one_samples_folder_with_the_demo_beside_them(kit, tmp
             assert sf.info(out / sample).subtype == "PCM_24"
             assert json.loads((out / sample).with_suffix(".json").read_text())["bit_depth"] == 24
     assert (out / KIT_MARKER).exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_the_shared_samples_folder_is_written_once_and_each_archive_packs_its_own(kit, tmp_path, monkeypatch) -> None:
+    written = []
+    original = dkvae.kits.kit.write_wav
+    monkeypatch.setattr(
+        dkvae.kits.kit, "write_wav", lambda path, *a, **k: written.append(path) or original(path, *a, **k)
+    )
+    export_kit(kit, tmp_path / "kit", "all")
+    sounds = sum(len(kit_pad.sounds) for kit_pad in kit.pads)
+    assert len(written) == 3 * sounds  # samples/ once, then one copy inside the .dslibrary and the .h2drumkit
 
 
 def test_a_new_export_replaces_a_previous_kit_completely(kit, tmp_path) -> None:

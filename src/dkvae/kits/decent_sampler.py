@@ -80,13 +80,19 @@ def _preset(kit: Kit, samples: dict[str, list[str]]) -> ET.Element:
     return root
 
 
-def write_decent_sampler(kit: Kit, folder: Path, bit_depth: int = 16) -> Path:
+def write_decent_sampler(
+    kit: Kit, folder: Path, bit_depth: int = 16, samples: dict[str, list[str]] | None = None
+) -> Path:
     """Write `kit` as ``folder/<kit name>.dspreset`` with its samples in ``folder/samples/``; returns the preset path.
 
     The caller makes `folder` a fresh temporary folder and renames it when this returns, so a kit is
     never seen half written.
+
+    `samples` is what `write_samples` returned when the caller already wrote them into `folder` (several
+    formats sharing one ``samples/``).
     """
-    samples = write_samples(kit, folder, bit_depth)
+    if samples is None:
+        samples = write_samples(kit, folder, bit_depth)
     path = Path(folder) / (safe_name(kit.name) + PRESET_SUFFIX)
     write_text(path, _xml_text(_preset(kit, samples)))
     return path

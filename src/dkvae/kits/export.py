@@ -17,7 +17,7 @@ from ..importers.layout import safe_name
 from .decent_sampler import write_decent_library, write_decent_sampler
 from .demo import write_demo
 from .hydrogen import write_hydrogen
-from .kit import Kit
+from .kit import Kit, write_samples
 from .sfz import write_sfz
 from .wav_folder import write_wav_folder
 
@@ -53,12 +53,13 @@ def _write_formats(kit: Kit, folder: Path, fmt: str, bit_depth: int, demo: bool)
     chosen = {"wav", "sfz", "hydrogen", "decentsampler"} if fmt == "all" else {fmt}
     stem = safe_name(kit.name)
     written = []
+    samples = write_samples(kit, folder, bit_depth) if chosen & {"wav", "sfz", "decentsampler"} else None
     if "wav" in chosen:
-        written.append(write_wav_folder(kit, folder, bit_depth))
+        written.append(write_wav_folder(kit, folder, bit_depth, samples))
     if "sfz" in chosen:
-        written.append(write_sfz(kit, folder, bit_depth))
+        written.append(write_sfz(kit, folder, bit_depth, samples))
     if "decentsampler" in chosen:
-        written.append(write_decent_sampler(kit, folder, bit_depth))
+        written.append(write_decent_sampler(kit, folder, bit_depth, samples))
         written.append(write_decent_library(kit, folder / f"{stem}{SINGLE_FILE_SUFFIXES['decentsampler']}", bit_depth))
     if "hydrogen" in chosen:
         written.append(write_hydrogen(kit, folder / f"{stem}{SINGLE_FILE_SUFFIXES['hydrogen']}", bit_depth))

@@ -74,13 +74,17 @@ def _sfz_text(kit: Kit, samples: dict[str, list[str]], bit_depth: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_sfz(kit: Kit, folder: Path, bit_depth: int = 16) -> Path:
+def write_sfz(kit: Kit, folder: Path, bit_depth: int = 16, samples: dict[str, list[str]] | None = None) -> Path:
     """Write `kit` as ``folder/kit.sfz`` (UTF-8) with its samples in ``folder/samples/``; returns the SFZ path.
 
     The caller makes `folder` a fresh temporary folder and renames it when this returns, so a kit is
     never seen half written.
+
+    `samples` is what `write_samples` returned when the caller already wrote them into `folder` (several
+    formats sharing one ``samples/``).
     """
-    samples = write_samples(kit, folder, bit_depth)
+    if samples is None:
+        samples = write_samples(kit, folder, bit_depth)
     path = Path(folder) / SFZ_NAME
     write_text(path, _sfz_text(kit, samples, bit_depth))
     return path

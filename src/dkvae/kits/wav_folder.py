@@ -12,9 +12,14 @@ KIT_JSON = "kit.json"
 KIT_JSON_FORMAT = "dkvae-kit"
 
 
-def write_wav_folder(kit: Kit, folder: Path, bit_depth: int = 16) -> Path:
-    """Write ``folder/samples/*.wav`` (with sidecars) and ``folder/kit.json``; returns the JSON's path."""
-    samples = write_samples(kit, folder, bit_depth)
+def write_wav_folder(kit: Kit, folder: Path, bit_depth: int = 16, samples: dict[str, list[str]] | None = None) -> Path:
+    """Write ``folder/samples/*.wav`` (with sidecars) and ``folder/kit.json``; returns the JSON's path.
+
+    `samples` is what `write_samples` returned when the caller already wrote them into `folder` (several
+    formats sharing one ``samples/``).
+    """
+    if samples is None:
+        samples = write_samples(kit, folder, bit_depth)
     document = {
         "format": KIT_JSON_FORMAT,
         "name": kit.name,
