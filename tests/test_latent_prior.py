@@ -118,6 +118,9 @@ def test_training_binds_the_prior_to_its_weights_and_a_new_save_drops_a_stale_on
     save_model_dir(run, directory.model, directory.config, directory.class_names, directory.normalization)
     assert not (run / LATENT_PRIOR_NAME).exists()  # fitted to the old weights: gone, not silently reused
     assert DrumMachine.load(run).directory.latent_prior is None
+    (run / LATENT_PRIOR_NAME).write_bytes(b"\x00damaged")
+    save_model_dir(run, directory.model, directory.config, directory.class_names, directory.normalization)
+    assert not (run / LATENT_PRIOR_NAME).exists()  # a damaged one goes the same way, without stopping the save
 
 
 def test_a_prior_fitted_to_other_weights_is_refused(trained_run, tmp_path) -> None:

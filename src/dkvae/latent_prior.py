@@ -66,15 +66,18 @@ class LatentPrior:
 
     @staticmethod
     def fitted_for(directory: Path) -> str | None:
-        """The model id the directory's prior was fitted to ("" when unrecorded), None when it has no prior.
+        """The model id the directory's prior was fitted to ("" when unrecorded or unreadable), None when it has none.
 
         Reads only the file's header.
         """
         path = directory / LATENT_PRIOR_NAME
         if not path.exists():
             return None
-        with safetensors.safe_open(str(path), "np") as handle:
-            return (handle.metadata() or {}).get("model_id", "")
+        try:
+            with safetensors.safe_open(str(path), "np") as handle:
+                return (handle.metadata() or {}).get("model_id", "")
+        except safetensors.SafetensorError:
+            return ""
 
 
 def fit_latent_prior(
