@@ -126,14 +126,15 @@ def load_model_dir(path: str | os.PathLike[str]) -> ModelDirectory:
         with torch.device("meta"):
             expected = build_model(config.model, config.audio.shape, len(class_names), config.adversarial).state_dict()
         _check_weights(directory / WEIGHTS_NAME, expected)
+        weights = (directory / WEIGHTS_NAME).read_bytes()  # read once: digested, then loaded
         model_id = str(document.get("model_id", ""))
-        if model_id and _digest((directory / WEIGHTS_NAME).read_bytes()) != model_id:
+        if model_id and _digest(weights) != model_id:
             raise ValueError(
                 f"its {WEIGHTS_NAME} is not model {model_id} that {CONFIG_NAME} describes"
                 " (replaced by hand, or a save was cut off between the two files); save or train it again"
             )
         model = build_model(config.model, config.audio.shape, len(class_names), config.adversarial)
-        model.load_state_dict(safetensors.torch.load_file(str(directory / WEIGHTS_NAME)), strict=True)
+        model.load_state_dict(safetensors.torch.load(weights), strict=True)
         latent_prior = _load_latent_prior(directory, (len(class_names), config.model.latent_dim), model_id)
     except FileNotFoundError:
         raise DkvaeError(f"{directory} has no {WEIGHTS_NAME}") from None

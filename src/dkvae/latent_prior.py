@@ -58,11 +58,13 @@ class LatentPrior:
         path = directory / LATENT_PRIOR_NAME
         if not path.exists():
             return None
-        tensors = safetensors.numpy.load_file(str(path))
+        with safetensors.safe_open(str(path), "np") as handle:
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118 (a safe_open handle is not iterable)
+            model_id = (handle.metadata() or {}).get("model_id", "")
         mean, scale_tril = tensors["mean"], tensors["scale_tril"]
         if mean.ndim != 2 or scale_tril.shape != (*mean.shape, mean.shape[1]):
             raise ValueError(f"{path}: mean {mean.shape} and scale_tril {scale_tril.shape} do not match")
-        return cls(mean, scale_tril, cls.fitted_for(directory) or "")
+        return cls(mean, scale_tril, model_id)
 
     @staticmethod
     def fitted_for(directory: Path) -> str | None:
