@@ -22,6 +22,8 @@ TEMPO_BPM = 100
 BARS = 2
 #: Seconds over which a choked sound fades out (a hand closing the hats).
 CHOKE_FADE_SECONDS = 0.02
+#: A hit's gain is ``(velocity / 127) ** VELOCITY_CURVE``: soft hits fall off faster than linearly, as on a sampler.
+VELOCITY_CURVE = 1.5
 #: (step, pad, velocity 1..127) over two bars of sixteen steps.
 GROOVE: tuple[tuple[int, str, int], ...] = (
     (0, "kick", 120), (0, "crash", 110), (6, "kick", 90), (8, "kick", 115), (10, "kick", 80),
@@ -69,7 +71,7 @@ def render_demo(kit: Kit) -> np.ndarray:
         choke = next((at - start for at, other, _ in hits if other in chokers and at > start), None)
         if choke is not None:
             sound = choked(sound, choke, fade)
-        mix[start : start + len(sound)] += (velocity / 127.0) ** 1.5 * sound
+        mix[start : start + len(sound)] += (velocity / 127.0) ** VELOCITY_CURVE * sound
     return finish_sound(mix[:length].astype(np.float32), fade)
 
 

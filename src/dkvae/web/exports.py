@@ -16,18 +16,15 @@ import numpy as np
 import soundfile as sf
 
 from ..audio import finish_sound
-from ..kits.demo import choked
+from ..kits.demo import CHOKE_FADE_SECONDS, VELOCITY_CURVE, choked
 from ..kits.export import export_kit
 from ..kits.kit import Kit, KitPad, KitSound, Pad
 from ..kits.midi import MIDI_TICKS_PER_BEAT, STEPS_PER_BEAT, drum_midi
 from ..machine import WAV_SUBTYPES
 
-#: Velocities of a step's hit and accent (MIDI 1..127), and the loudness curve the kit demo uses.
+#: Velocities of a step's hit and accent (MIDI 1..127); loudness and chokes follow the kit demo's.
 HIT_VELOCITY = 100
 ACCENT_VELOCITY = 127
-VELOCITY_CURVE = 1.5
-#: Seconds over which a choked sound fades out.
-CHOKE_FADE_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
