@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import safetensors.numpy
 
+from .allocator import large_blocks_mapped
 from .atomic import atomic_path
 from .packed import PackedArray
 
@@ -95,14 +96,16 @@ def fit_latent_prior(
     gets the pooled mean and covariance.
     """
     latents: dict[int, np.ndarray] = {}
-    for index in range(num_classes):
-        rows = np.flatnonzero(labels == index)
-        if len(rows):
-            batches = [
-                encode(np.asarray(spectrograms[rows[i : i + FIT_BATCH]], np.float32), index)
-                for i in range(0, len(rows), FIT_BATCH)
-            ]
-            latents[index] = np.concatenate(batches).astype(np.float64)
+    # Batches mapped on their own: in a process that has trained, they would fragment the heap.
+    with large_blocks_mapped():
+        for index in range(num_classes):
+            rows = np.flatnonzero(labels == index)
+            if len(rows):
+                batches = [
+                    encode(np.asarray(spectrograms[rows[i : i + FIT_BATCH]], np.float32), index)
+                    for i in range(0, len(rows), FIT_BATCH)
+                ]
+                latents[index] = np.concatenate(batches).astype(np.float64)
     if not latents:
         raise ValueError("no sounds to fit a latent prior to")
     everything = np.concatenate(list(latents.values()))

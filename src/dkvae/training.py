@@ -23,7 +23,6 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler, WeightedRandomSampler
 
 from .adversarial import AdversarialModule, DiagnosticsPlot, GanModule, SharpenModule
-from .allocator import large_blocks_mapped
 from .atomic import atomic_path, write_text
 from .bank import Bank
 from .checkpoint import load_model_dir, save_model_dir
@@ -449,9 +448,7 @@ def fit_run_latent_prior(run: Path, bank: Bank) -> LatentPrior:
     machine = DrumMachine.load(run)
     rows, labels = bank.split_rows("train")
     # Read by offset, not through `load_spectrograms`' memory map: a pass over a large bank would map all of it.
-    # Batches mapped on their own: after training in this process they would fragment the heap.
-    with large_blocks_mapped():
-        prior = machine.fit_latent_prior(PackedArray(bank.array_path, rows), labels, bank.instruments)
+    prior = machine.fit_latent_prior(PackedArray(bank.array_path, rows), labels, bank.instruments)
     prior.save(Path(run), machine.model_id)
     return prior
 
