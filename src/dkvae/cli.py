@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -16,6 +16,8 @@ from rich.table import Table
 from .bank import Bank, processed_dir_for
 from .config import PRESETS
 from .errors import DkvaeError
+from .progress import Progress as ProgressCallback
+from .progress import StageProgress
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,7 +42,7 @@ USER_ERROR = 2
 
 
 @contextmanager
-def stage_progress_bars() -> Iterator[Callable[[str, int, int], None]]:
+def stage_progress_bars() -> Iterator[StageProgress]:
     """Rich progress bars, one per stage, each appearing at its first update; yields ``progress(stage, done, total)``."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     bars = Progress(*columns, console=progress_console, transient=False)
@@ -61,7 +63,7 @@ def stage_progress_bars() -> Iterator[Callable[[str, int, int], None]]:
 
 
 @contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+def progress_bar(description: str) -> Iterator[ProgressCallback]:
     """A Rich progress bar; yields the ``progress(done, total)`` callback the API functions take.
 
     The bar appears at the first update, so a command that fails before any work prints only its error.

@@ -12,7 +12,7 @@ import io
 import json
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,13 +22,12 @@ import torch
 from .atomic import atomic_path
 from .audio import BadAudio, SoundInfo, load_sound, log_spectrogram, normalize_many
 from .config import AudioConfig
+from .progress import Progress
 
 #: Spectrograms are stored as float16 in [0, 1]: a step of at most 0.0005, under 0.06 dB of a 120 dB range.
 STORAGE_DTYPE = np.float16
 #: Files per chunk: large enough to batch the STFT, small enough for a smooth progress bar and little redo.
 CHUNK_SIZE = 32
-
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ import datetime
 import os
 import shutil
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from ..bank import Bank
 from ..config import ENCODER_KINDS, Config
 from ..errors import DkvaeError
 from ..machine import DrumMachine
+from ..progress import Progress, StageProgress
 from ..threads import torch_threads
 from .classifier import cached_classifier, classifier_config, train_classifier
 from .features import Features, compute_features
@@ -50,9 +50,6 @@ EVALUATION_THREADS = 1
 REAL_SHOWN = 3
 GENERATED_SHOWN = 5
 
-#: ``progress(stage, done, total)``, as `dkvae.cli.stage_progress_bars` yields it.
-StageProgress = Callable[[str, int, int], None]
-
 
 class Stages:
     """Progress callbacks per stage, and the seconds each stage took."""
@@ -69,7 +66,7 @@ class Stages:
         if self.progress is not None:
             self.progress(stage, done, total)
 
-    def callback(self, stage: str, offset: int = 0, total: int | None = None) -> Callable[[int, int], None]:
+    def callback(self, stage: str, offset: int = 0, total: int | None = None) -> Progress:
         """A ``progress(done, total)`` for one stage; `offset` and `total` place a part of the stage within it."""
         return lambda done, part_total: self.report(stage, offset + done, part_total if total is None else total)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -23,6 +22,7 @@ import pandas as pd
 from ..classes import classify_name
 from ..config import AUDIO_EXTENSIONS
 from ..errors import DkvaeError
+from ..progress import Progress, StageProgress
 from .dedup import Duplicate, remove_duplicates
 from .drumsynth import SYSTEM_DRUMSYNTH_DIR, import_drumsynth
 from .hydrogen import SYSTEM_DRUMKITS_DIR, ImportReport, import_hydrogen
@@ -43,9 +43,6 @@ RESERVED_PACKAGES: tuple[str, ...] = (
 RESERVED_FILE_WORDS: tuple[str, ...] = ("fluidr3", "musescore_general", "musescore-general", "generaluser")
 
 SourceKind = Literal["hydrogen", "soundfont", "drumsynth", "samples"]
-#: ``progress(stage, done, total)``: `stage` names the source being imported, or "duplicates".
-StageProgress = Callable[[str, int, int], None]
-
 
 @dataclass(frozen=True)
 class DebianSource:
@@ -148,7 +145,7 @@ def _import_source(
     source: DebianSource,
     path: Path,
     report: ImportReport,
-    progress: Callable[[int, int], None] | None,
+    progress: Progress | None,
     workers: int | None,
 ) -> None:
     """Import one file or folder of `source` with the importer for its kind, adding to `report`."""
@@ -168,7 +165,7 @@ def _merge(total: ImportReport, part: ImportReport) -> None:
     total.skipped += part.skipped
 
 
-def _stage(progress: StageProgress | None, name: str) -> Callable[[int, int], None] | None:
+def _stage(progress: StageProgress | None, name: str) -> Progress | None:
     return None if progress is None else (lambda done, total: progress(name, done, total))
 
 
@@ -182,6 +179,7 @@ def import_debian(
 
     Sources whose package (or renderer) is not installed are listed in ``report.missing``; the
     report's counts are what the bank holds at the end. `workers` is the number of LMMS processes.
+`progress` gets one stage per source ("package (kind)") and a last one, "duplicates".
 
     Raises DkvaeError if none of the packages is installed, or if a source is a reserved font.
     """

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import soundfile as sf
 
 from ..atomic import atomic_path
 from ..audio import find_onset, log_spectrogram, resample, to_mono
+from ..progress import Progress
 from ..threads import torch_threads
 from .layout import MANIFEST_NAME
 
@@ -56,8 +56,6 @@ DUPLICATE_COLUMNS = ["file", "duplicate_of", "kind", "distance_db"]
 
 #: Full scale of 16-bit samples.
 PCM_SCALE = 32768.0
-
-ProgressCallback = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -112,7 +110,7 @@ def audio_digest(pcm: np.ndarray) -> str:
 
 
 def find_duplicates(
-    paths: list[Path], names: list[str] | None = None, progress: ProgressCallback | None = None
+    paths: list[Path], names: list[str] | None = None, progress: Progress | None = None
 ) -> tuple[list[Duplicate], list[tuple[str, str]]]:
     """Which of `paths` copy an earlier one, and which could not be read: ``(duplicates, [(name, reason)])``.
 
@@ -154,7 +152,7 @@ def find_duplicates(
     return duplicates, unreadable
 
 
-def remove_duplicates(bank: str | os.PathLike[str], progress: ProgressCallback | None = None) -> list[Duplicate]:
+def remove_duplicates(bank: str | os.PathLike[str], progress: Progress | None = None) -> list[Duplicate]:
     """Drop the duplicate files of an imported bank (see the module doc); returns them.
 
     The manifest is rewritten without their rows and ``BANK/duplicates.csv`` lists them (merged with

@@ -16,7 +16,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from ..audio import cut_at_decay, peak_db
 from ..classes import classify_name
 from ..config import SILENCE_FLOOR_DB
 from ..errors import DkvaeError
+from ..progress import Progress
 from .hydrogen import ImportReport
 from .layout import BankWriter, safe_name
 from .licenses import UNKNOWN_LICENSE, debian_license, write_licenses
@@ -69,8 +69,6 @@ TAIL_FADE_SECONDS = 0.005
 #: count only as a name's first word ("K_Linn", "S_reverb", "H_open"); the rest anywhere ("amen_sn_1").
 _ENVELOPE_LINE = re.compile(r"^\s*Envelope\d*\s*=(.*)$", re.IGNORECASE | re.MULTILINE)
 _STRETCH_LINE = re.compile(r"^\s*Stretch\s*=\s*([-+0-9.eE]+)", re.IGNORECASE | re.MULTILINE)
-
-ProgressCallback = Callable[[int, int], None]
 
 
 class RenderError(Exception):
@@ -285,7 +283,7 @@ def _render_job(preset: _Preset, lmms: str) -> np.ndarray | str:
 def import_drumsynth(
     out: str | os.PathLike[str],
     source: str | os.PathLike[str] | None = None,
-    progress: ProgressCallback | None = None,
+    progress: Progress | None = None,
     workers: int | None = None,
 ) -> ImportReport:
     """Render DrumSynth presets with LMMS into the bank at `out`; return what was imported and left out.

@@ -30,7 +30,8 @@ from ..classes import classify_name, is_non_drum_name, name_words
 from ..config import AUDIO_EXTENSIONS
 from ..errors import DkvaeError
 from ..preprocess import SourceFile, process_files
-from .hydrogen import ImportReport, ProgressCallback
+from ..progress import Progress
+from .hydrogen import ImportReport
 from .layout import BankWriter, relative_path, safe_name
 from .licenses import write_licenses
 from .one_shot import one_shot_problem
@@ -198,7 +199,7 @@ def import_folder(
     out: str | os.PathLike[str],
     source: str | os.PathLike[str],
     copy: bool = False,
-    progress: ProgressCallback | None = None,
+    progress: Progress | None = None,
     model: str | os.PathLike[str] | None = None,
     threshold: float = CLASSIFIER_THRESHOLD,
 ) -> ImportReport:

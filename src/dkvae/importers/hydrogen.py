@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree.ElementTree import Element, ParseError
@@ -20,6 +20,7 @@ from defusedxml import DefusedXmlException
 
 from ..classes import CLASSES, classify_name, is_non_drum_name
 from ..errors import DkvaeError
+from ..progress import Progress
 from .layout import BankWriter, safe_name, unique_name
 from .licenses import UNKNOWN_LICENSE, debian_license, write_licenses
 
@@ -39,8 +40,6 @@ OTHER_SOURCE = "hydrogen"
 
 #: Full velocity, for layers that do not say theirs (old single-file instruments).
 FULL_VELOCITY = 1.0
-
-ProgressCallback = Callable[[int, int], None]
 
 
 @dataclass
@@ -265,7 +264,7 @@ class _Progress:
     """Counts handled layers and passes (done, total) to the caller's callback, if any."""
 
     total: int
-    callback: ProgressCallback | None
+    callback: Progress | None
     done: int = 0
 
     def advance(self) -> None:
@@ -325,7 +324,7 @@ def _import_kit(
 def import_hydrogen(
     out: str | os.PathLike[str],
     source: str | os.PathLike[str] | None = None,
-    progress: ProgressCallback | None = None,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Import Hydrogen kits into the bank at `out` and return what was imported and left out.
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -41,6 +40,7 @@ import soundfile as sf
 from ..classes import classify_name, gm_note_class
 from ..config import AUDIO_EXTENSIONS
 from ..errors import DkvaeError
+from ..progress import Progress
 from .folder import NO_CLASS_REASON, NON_DRUM_REASON, unsorted_reason
 from .hydrogen import ImportReport
 from .layout import BankWriter, safe_name, unique_name
@@ -61,8 +61,6 @@ MAX_INCLUDE_DEPTH = 16
 #: MIDI note numbers and velocities.
 MIDI_MAX = 127
 NOTES_PER_OCTAVE = 12
-
-ProgressCallback = Callable[[int, int], None]
 
 #: Semitones above C of each note letter, and the shift of each accidental.
 _PITCH_CLASSES = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
@@ -557,7 +555,7 @@ def _import_region(
 def import_sfz(
     out: str | os.PathLike[str],
     source: str | os.PathLike[str],
-    progress: ProgressCallback | None = None,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Import the SFZ kit `source` (one ``.sfz`` file, or a folder searched recursively) into the bank at `out`.
 

@@ -32,7 +32,7 @@ import hashlib
 import itertools
 import os
 import struct
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +42,7 @@ from ..audio import cut_at_decay
 from ..classes import classify_name, gm_note_class, name_words
 from ..config import SILENCE_FLOOR_DB
 from ..errors import DkvaeError
+from ..progress import Progress
 from .hydrogen import ImportReport
 from .layout import BankWriter, safe_name, unique_name
 from .licenses import UNKNOWN_LICENSE, debian_license, installed_by, write_licenses
@@ -103,8 +104,6 @@ GM_DRUM_NAMES: dict[int, str] = {
     76: "Hi Wood Block", 77: "Low Wood Block", 78: "Mute Cuica", 79: "Open Cuica", 80: "Mute Triangle",
     81: "Open Triangle",
 }
-
-ProgressCallback = Callable[[int, int], None]
 
 
 @dataclass
@@ -486,7 +485,7 @@ def _pcm16(audio: np.ndarray) -> np.ndarray:
 def import_soundfont(
     out: str | os.PathLike[str],
     source: str | os.PathLike[str],
-    progress: ProgressCallback | None = None,
+    progress: Progress | None = None,
     *,
     presets: Iterable[str | tuple[int, int]] | None = None,
     keys: Iterable[int] | None = None,

@@ -24,6 +24,7 @@ from scipy import signal
 
 from ..atomic import atomic_path
 from ..classes import CLASSES
+from ..progress import Progress
 from .layout import BankWriter, relative_path
 
 #: How long each class's sounds last, in seconds (shortest, longest).
@@ -347,7 +348,7 @@ def write_synth_bank(
     seed: int = 0,
     workers: int | None = None,
     sample_rate: int = 44100,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> Path:
     """Write a bank of `per_class` synthesized sounds per class to `out` and return its path.
 
