@@ -115,7 +115,7 @@ def test_normalizing_a_batch_equals_normalizing_each_spectrogram_and_leaves_the_
 
 def test_spectrogram_to_audio_is_plain_griffin_lim_as_librosa_computes_it() -> None:
     sound = audio.match_length(drum_hit("tone", 0.6), CONFIG.num_samples)
-    stft = dict(n_fft=1024, hop_length=256, center=True, pad_mode="constant")
+    stft = {"n_fft": 1024, "hop_length": 256, "center": True, "pad_mode": "constant"}
     target = np.abs(librosa.stft(sound, **stft))
     normalized, low, high = audio.normalize(audio.log_spectrogram(sound, 1024, 256).numpy(), CONFIG)
 
@@ -183,7 +183,7 @@ def test_load_sound_reads_only_the_needed_prefix_of_a_long_file(tmp_path, monkey
         return data
 
     monkeypatch.setattr(sf.SoundFile, "read", counting_read)
-    sound, info = load_sound(path, CONFIG)
+    _, info = load_sound(path, CONFIG)
     assert info.source_frames == long.size
     assert sum(frames_read) <= 3 * CONFIG.num_samples
 

@@ -17,7 +17,7 @@ runner = CliRunner()
 
 def run_dkvae(*args: str) -> subprocess.CompletedProcess[str]:
     """Run the real entry point in a subprocess (exit codes and stderr as a user sees them)."""
-    return subprocess.run([sys.executable, "-m", "dkvae", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "dkvae", *args], capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_preprocess_then_info(small_bank: Path) -> None:
@@ -46,7 +46,7 @@ def test_user_errors_print_one_line_and_exit_2(tmp_path: Path, small_bank: Path)
     assert preset.returncode == 2 and "unknown preset 'huge'" in preset.stderr
 
 
-def test_import_hydrogen_then_preprocess(tmp_path: Path, drumkits: Path, no_debian: None) -> None:
+def test_import_hydrogen_then_preprocess(tmp_path: Path, drumkits: Path, no_debian: None) -> None:  # noqa: F811
     out = tmp_path / "imported"
     result = runner.invoke(app, ["import", "hydrogen", str(drumkits), "--out", str(out)])
     assert result.exit_code == 0, result.output

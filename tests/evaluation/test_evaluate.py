@@ -46,7 +46,7 @@ def test_the_report_folder_holds_the_report_the_metrics_and_the_figures(evaluati
 
 
 def test_metrics_json_holds_every_metric_with_the_ceiling_and_floor_beside_the_model(evaluation, eval_bank) -> None:
-    out, metrics, _ = evaluation
+    out, _, _ = evaluation
     document = json.loads((out / "metrics.json").read_text())
     classes = Bank(eval_bank, process=False).instruments
     for stage in STAGES:

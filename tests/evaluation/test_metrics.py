@@ -80,7 +80,7 @@ def test_identical_sets_have_kid_near_zero_and_a_shift_raises_it() -> None:
 
 
 def test_kid_is_the_same_from_whole_set_kernels_and_from_each_rounds_own(monkeypatch) -> None:
-    import dkvae.evaluation.metrics as metrics
+    from dkvae.evaluation import metrics
 
     rng = np.random.default_rng(3)
     a, b = rng.standard_normal((40, 4)), rng.standard_normal((60, 4)) + 0.3
@@ -98,7 +98,7 @@ def test_kid_is_unbiased_for_two_samples_of_one_distribution() -> None:
 def test_mmd_matches_its_definition_written_as_loops() -> None:
     rng = np.random.default_rng(5)
     x, y = rng.standard_normal((6, 3)), rng.standard_normal((7, 3)) + 0.5
-    k = lambda a, b: (a @ b / 3 + 1.0) ** 3  # noqa: E731
+    k = lambda a, b: (a @ b / 3 + 1.0) ** 3
     within_x = sum(k(x[i], x[j]) for i in range(6) for j in range(6) if i != j) / (6 * 5)
     within_y = sum(k(y[i], y[j]) for i in range(7) for j in range(7) if i != j) / (7 * 6)
     across = sum(k(x[i], y[j]) for i in range(6) for j in range(7)) / (6 * 7)
