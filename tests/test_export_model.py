@@ -28,7 +28,7 @@ pytestmark = pytest.mark.filterwarnings(r"ignore:`torch\.jit\.\w+` is deprecated
 
 #: Largest difference allowed between an export's magnitudes and PyTorch's, relative to each value (1e-4 is
 #: 0.0009 dB; so the max abs diff is below 1e-4 of the output's largest value too). Measured on the bundled
-#: model: ONNX Runtime at most 1.8e-5 per value and 6.3e-6 of the largest (4e-4 on 158), TorchScript exact.
+#: model: ONNX Runtime at most 1.8e-5 per value and 6.3e-6 of the largest (4e-4 on 158), TorchScript float rounding.
 PARITY = 1e-4
 BATCH_SIZES = (1, 5)
 DESCRIPTION_KEYS = {
@@ -95,11 +95,14 @@ def test_onnx_runtime_decodes_as_the_drum_machine_does(machine, onnx_file, n) ->
 def test_torchscript_decodes_and_inverts_as_the_drum_machine_does(machine, torchscript_file, n) -> None:
     latents, weights = decoder_inputs(machine, n, seed=10 + n)
     decoder, inversion = torch.jit.load(str(torchscript_file)), torch.jit.load(str(inversion_path(torchscript_file)))
-    with torch.inference_mode():
-        magnitude = decoder(torch.from_numpy(latents), torch.from_numpy(weights))
-        audio = inversion(magnitude, pghi_phase(magnitude, machine.config.audio.n_fft, machine.config.audio.hop_length))
     settings = machine.config.audio
-    assert_parity(magnitude.numpy(), reference_magnitude(machine, latents, weights, settings.min_db, settings.max_db))
+    reference = reference_magnitude(machine, latents, weights, settings.min_db, settings.max_db)
+    with torch.inference_mode():
+        assert_parity(decoder(torch.from_numpy(latents), torch.from_numpy(weights)).numpy(), reference)
+        # Inverted from the machine's own magnitudes: PGHI's trees can turn on a difference of float rounding,
+        # and the export's last layer is the library's transposed conv where the machine sums by F.fold.
+        magnitude = torch.from_numpy(reference)
+        audio = inversion(magnitude, pghi_phase(magnitude, settings.n_fft, settings.hop_length))
     expected = spectrogram_to_audio(
         machine.decode_spectrograms(latents, weights), settings, inversion=machine.config.inversion
     )

@@ -12,6 +12,7 @@ from dkvae.models.blocks import (
     ConvEncoder,
     DenseDecoder,
     DenseEncoder,
+    OneChannelConvTranspose2d,
     conv_stack,
     conv_stage,
     crop_to_shape,
@@ -135,3 +136,36 @@ def test_disabled_conditioning_is_a_no_op() -> None:
     assert conditioning.output_dim == 0 and conditioning.embedding is None
     assert conditioning(features, None) is features
     assert conditioning(features, torch.tensor([0, 1])) is features
+
+
+@pytest.mark.parametrize(
+    ("kernel", "stride", "dilation", "shape"),
+    [(3, (2, 2), 1, (17, 9)), (5, (2, 2), 1, (8, 8)), (3, (1, 2), 1, (12, 5)), (3, (1, 1), 2, (6, 7)), (4, (2, 2), 1, (5, 3))],
+)
+def test_one_channel_transposed_conv_infers_what_the_library_computes(kernel, stride, dilation, shape, monkeypatch) -> None:
+    folds = []
+    fold = torch.nn.functional.fold
+    monkeypatch.setattr(torch.nn.functional, "fold", lambda *args, **kwargs: folds.append(1) or fold(*args, **kwargs))
+    torch.manual_seed(0)
+    padding = (kernel - 1) // 2
+    output_padding = tuple(s + 2 * padding - kernel for s in stride) if dilation == 1 else (0, 0)
+    arguments = (6, 1, kernel, stride, padding, output_padding, 1, True, dilation)
+    library, ours = nn.ConvTranspose2d(*arguments), OneChannelConvTranspose2d(*arguments)
+    ours.load_state_dict(library.state_dict())
+    x = torch.randn(3, 6, *shape).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        expected, got = library(x), ours(x)
+    assert got.shape == expected.shape and folds == [1]
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_one_channel_transposed_conv_trains_through_the_library(monkeypatch) -> None:
+    layer = OneChannelConvTranspose2d(4, 1, 3, 2, 1, 1)
+    monkeypatch.setattr(torch.nn.functional, "fold", lambda *args, **kwargs: pytest.fail("fold used under autograd"))
+    layer(torch.randn(2, 4, 5, 5)).sum().backward()
+    assert layer.weight.grad is not None
+
+
+def test_decoders_end_in_the_one_channel_layer() -> None:
+    for seed in (False, True):
+        assert isinstance(ConvDecoder((32, 16), CHANNELS, KERNELS, STRIDES, seed=seed).stages[-1], OneChannelConvTranspose2d)
