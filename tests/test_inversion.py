@@ -152,3 +152,28 @@ def test_pghi_leaves_no_clicks_in_a_quiet_tail() -> None:
     tail = invert(target, "pghi", 8).numpy()[4000:]
     crest_db = 20 * np.log10(np.abs(tail).max() / tail.std())
     assert crest_db < 14
+
+
+@pytest.mark.parametrize(("n_fft", "hop"), [(512, 128), (1024, 256), (512, 200), (256, 128)])
+def test_stft_pair_is_torchs_stft_and_istft(n_fft: int, hop: int) -> None:
+    samples = 4000 + hop // 3
+    transform = inversion._Stft.make(n_fft, hop, samples, torch.device("cpu"))
+    audio = torch.randn(2, samples, generator=torch.Generator().manual_seed(n_fft + hop))
+    window = torch.hann_window(n_fft)
+    spectrum = transform.analyse(audio)
+    expected = torch.stft(audio, n_fft, hop, window=window, center=True, pad_mode="constant", return_complex=True)
+    torch.testing.assert_close(spectrum, expected.transpose(-1, -2), rtol=1e-4, atol=1e-4)
+    noise = torch.randn(spectrum.shape, dtype=torch.complex64, generator=torch.Generator().manual_seed(1))
+    inverse = torch.istft(noise.transpose(-1, -2), n_fft, hop, window=window, center=True, length=samples)
+    torch.testing.assert_close(transform.synthesise(noise), inverse, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(transform.synthesise(spectrum), audio, rtol=1e-4, atol=1e-4)
+
+
+def test_with_magnitude_is_the_complex_sign_times_the_magnitude() -> None:
+    generator = torch.Generator().manual_seed(0)
+    spectrum = torch.randn(3, 40, 33, dtype=torch.complex64, generator=generator) * 10.0 ** torch.linspace(-15, 3, 33)
+    spectrum[0, :4] = 0
+    magnitude = torch.rand(3, 40, 33, generator=generator)
+    got = inversion._with_magnitude(spectrum, magnitude)
+    torch.testing.assert_close(got, torch.sgn(spectrum) * magnitude, rtol=1e-6, atol=1e-7)
+    assert bool((got[0, :4] == 0).all())
