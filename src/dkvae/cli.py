@@ -418,11 +418,11 @@ def export_model_command(
     out: Annotated[Path, typer.Option("--out", help="The model file to write (a .json description goes beside it)")],
     model: ModelOption = None,
 ) -> None:
-    """Export the decoder (latent + class weights -> STFT magnitude) for plugin hosts, with what a host needs in JSON."""
+    """Export the decoder (latent + class weights -> STFT magnitude) and its inversion for plugin hosts, with JSON."""
     from .export_model import export_model, inversion_path
 
     written = export_model(model, fmt, out)
-    files = [written, written.with_suffix(".json")] + ([inversion_path(written)] if fmt == "torchscript" else [])
+    files = [written, inversion_path(written), written.with_suffix(".json")]
     console.print("wrote " + ", ".join(str(path) for path in files))
 
 

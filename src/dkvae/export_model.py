@@ -6,12 +6,11 @@ normalization undone, so a host inverts it directly. What exports where (torch 2
 
 - ONNX: the decoder only, with torch's ``torch.export``-based exporter (``dynamo=True``, the default
   since torch 2.9; the TorchScript-based one is deprecated), opset `ONNX_OPSET`, dynamic batch.
-  The inversion does not export: fast Griffin-Lim's ``torch.sgn`` of a complex tensor has no ONNX
-  translation (and a ``torch.stft``/``torch.istft`` rewrite fails too: the legacy exporter has no
-  ``istft``, the new one writes a graph ONNX Runtime rejects). PGHI cannot export to any format:
-  its loops run a data-dependent number of times.
-- TorchScript (``torch.jit.trace``; deprecated by torch but still supported): the decoder, and in
-  ``<stem>-inversion<suffix>`` the model's fast Griffin-Lim iterations from a given initial phase.
+- TorchScript (``torch.jit.trace``; deprecated by torch but still supported): the decoder.
+
+Both also write, to ``<stem>-inversion<suffix>``, the model's fast Griffin-Lim iterations from a
+given initial phase (in ONNX through opset 18's DFT). PGHI cannot export to either format: its loops
+run a data-dependent number of times.
 """
 
 from __future__ import annotations
@@ -49,6 +48,9 @@ DESCRIPTION_FORMAT = "dkvae-export"
 DESCRIPTION_VERSION = 1
 #: The packages ONNX export needs besides torch.
 ONNX_PACKAGES = ("onnx", "onnxscript")
+#: Input and output names of the exported decoder and inversion, as the description gives them.
+DECODER_NAMES = (("latent", "class_weights"), "magnitude")
+INVERSION_NAMES = (("magnitude", "phase"), "audio")
 
 MAGNITUDE_UNITS = (
     "linear STFT magnitude of audio in [-1, 1] as torch.stft makes it (periodic Hann window, no normalization, "
@@ -103,8 +105,8 @@ def inversion_path(out: Path) -> Path:
 def export_model(model_dir: Path | None, fmt: ExportFormat, out: Path) -> Path:
     """Export the decoder of the model in `model_dir` (None: the bundled model) as `fmt` to `out`; returns `out`.
 
-    Beside it go ``<out stem>.json`` (`describe`: everything a host needs) and, for TorchScript,
-    the inversion (`inversion_path`). All files are written under temporary names and renamed at
+    Beside it go ``<out stem>.json`` (`describe`: everything a host needs) and the inversion
+    (`inversion_path`). All files are written under temporary names and renamed at
     the end, so an interrupted export leaves none half-written. A missing or unusable model, an
     unknown format or missing ONNX packages raise `DkvaeError`.
     """
@@ -119,21 +121,24 @@ def export_model(model_dir: Path | None, fmt: ExportFormat, out: Path) -> Path:
     machine = DrumMachine.load(model_dir)
     decoder = SpectrogramDecoder(machine).eval()
     latent, class_weights = example_inputs(machine)
-    files = {"model": out, "description": out.with_suffix(".json")}
-    if fmt == "torchscript":
-        files["inversion"] = inversion_path(out)
+    files = {"model": out, "inversion": inversion_path(out), "description": out.with_suffix(".json")}
     description = describe(machine, fmt, {name: path.name for name, path in files.items()})
     metadata = json.dumps({key: value for key, value in description.items() if key != "latent_prior"})
     with ExitStack() as stack:
         tmp = {name: stack.enter_context(atomic_path(path)) for name, path in files.items()}
+        inversion = GriffinLimIterations(machine).eval()
+        with torch.no_grad():
+            magnitude = decoder(latent, class_weights)
+            phase = torch.zeros_like(magnitude)
+            # The transform's window and envelope are made once per size and cached: made here, from real
+            # tensors, they are constants in the exports (made while exporting, the cache would keep tracer values).
+            inversion(magnitude, phase)
         if fmt == "onnx":
-            _save_onnx(decoder, (latent, class_weights), tmp["model"], metadata)
+            _save_onnx(decoder, (latent, class_weights), DECODER_NAMES, tmp["model"], metadata)
+            _save_onnx(inversion, (magnitude, phase), INVERSION_NAMES, tmp["inversion"], metadata)
         else:
             _save_torchscript(decoder, (latent, class_weights), tmp["model"], metadata)
-            with torch.inference_mode():
-                magnitude = decoder(latent, class_weights)
-            phase = torch.zeros_like(magnitude)
-            _save_torchscript(GriffinLimIterations(machine).eval(), (magnitude, phase), tmp["inversion"], metadata)
+            _save_torchscript(inversion, (magnitude, phase), tmp["inversion"], metadata)
         tmp["description"].write_text(json.dumps(description, indent=2) + "\n", encoding="utf-8")
     return out
 
@@ -145,17 +150,23 @@ def example_inputs(machine: DrumMachine) -> tuple[Tensor, Tensor]:
     return latent, weights
 
 
-def _save_onnx(decoder: SpectrogramDecoder, inputs: tuple[Tensor, Tensor], path: Path, metadata: str) -> None:
-    """Export `decoder` with torch's torch.export-based exporter, batch axis dynamic, to the file `path`."""
+def _save_onnx(
+    module: nn.Module, inputs: tuple[Tensor, Tensor], names: tuple[tuple[str, str], str], path: Path, metadata: str
+) -> None:
+    """Export `module` with torch's torch.export-based exporter, batch axis dynamic, to the file `path`.
+
+    `names` are the two inputs' names (those of `module.forward`'s arguments) and the output's.
+    """
     batch = torch.export.Dim("batch")
+    (first, second), output = names
     with _quiet_onnx_exporter():
         program = torch.onnx.export(
-            decoder,
+            module,
             inputs,
-            input_names=["latent", "class_weights"],
-            output_names=["magnitude"],
+            input_names=[first, second],
+            output_names=[output],
             opset_version=ONNX_OPSET,
-            dynamic_shapes={"latent": {0: batch}, "class_weights": {0: batch}},
+            dynamic_shapes={first: {0: batch}, second: {0: batch}},
             dynamo=True,
             verbose=False,
         )
@@ -166,8 +177,6 @@ def _save_onnx(decoder: SpectrogramDecoder, inputs: tuple[Tensor, Tensor], path:
 
 def _save_torchscript(module: nn.Module, inputs: tuple[Tensor, Tensor], path: Path, metadata: str) -> None:
     """Trace `module` on `inputs` and save it to `path` with the description as the extra file ``dkvae-export.json``."""
-    with torch.inference_mode():
-        module(*inputs)  # the inversion makes its window and envelope once per size: constants in the trace, not ops
     with warnings.catch_warnings():
         # ClassConditioning checks the class weights' shape in Python; tracing runs the check once and warns.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
@@ -247,8 +256,8 @@ def describe(machine: DrumMachine, fmt: ExportFormat, files: dict[str, str]) -> 
             "method": settings.method,
             "iterations": settings.iterations,
             "momentum": 0.0 if settings.method == "gla" else settings.momentum,
-            "exported": fmt == "torchscript",
-            "note": _inversion_note(fmt),
+            "exported": True,
+            "note": INVERSION_NOTE,
             "inputs": [
                 _tensor("magnitude", frequency_frames, MAGNITUDE_UNITS),
                 _tensor(
@@ -278,15 +287,10 @@ def _tensor(name: str, shape: list[int], meaning: str) -> dict[str, Any]:
     return {"name": name, "shape": ["batch", *shape], "dtype": "float32", "meaning": meaning}
 
 
-def _inversion_note(fmt: ExportFormat) -> str:
-    """What of the inversion this export holds, and what a host has to do itself."""
-    pghi = "PGHI (Prusa et al. 2017, the pghi method's initial phase) does not export: its loops are data-dependent"
-    if fmt == "torchscript":
-        return f"files.inversion runs the fast Griffin-Lim iterations from the given phase. {pghi}."
-    return (
-        "not exported: fast Griffin-Lim uses torch.sgn on complex tensors, which has no ONNX translation; invert "
-        f"the magnitudes in the host (iterations with momentum, Perraudin et al. 2013). {pghi}."
-    )
+INVERSION_NOTE = (
+    "files.inversion runs the fast Griffin-Lim iterations (Perraudin et al. 2013) from the given phase. PGHI "
+    "(Prusa et al. 2017, the pghi method's initial phase) does not export: its loops are data-dependent"
+)
 
 
 def _floats(array: np.ndarray) -> list[Any]:
