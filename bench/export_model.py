@@ -1,4 +1,4 @@
-"""Exported decoder speed: one sound's decode on one thread in ONNX Runtime and TorchScript against PyTorch.
+"""Exported decoder and inversion speed: one sound on one thread in ONNX Runtime and TorchScript against PyTorch.
 
 The model (default: the bundled one) is exported to a temporary folder with `dkvae.export_model`;
 then one latent of `--instrument` (from the model's latent prior) is decoded to STFT magnitudes by:
@@ -10,6 +10,8 @@ then one latent of `--instrument` (from the model's latent prior) is decoded to 
 Each is warmed up, then they take turns for `--runs` rounds so all see the same load; figures are
 medians in milliseconds, and ``speedup`` is pytorch's time over onnxruntime's. ``max_abs_diff`` is
 each export's largest difference from pytorch's magnitudes, and ``max_magnitude`` their largest value.
+The exported inversions (the model's fast Griffin-Lim iterations) are then raced the same way on
+those magnitudes and their PGHI phase: ``inversion_ms`` and ``inversion_max_abs_diff`` (audio in [-1, 1]).
 
     python bench/export_model.py --runs 200
 """
@@ -28,7 +30,8 @@ import numpy as np
 import onnxruntime
 import torch
 
-from dkvae.export_model import SpectrogramDecoder, export_model
+from dkvae.export_model import GriffinLimIterations, SpectrogramDecoder, export_model, inversion_path
+from dkvae.inversion import pghi_phase
 from dkvae.machine import DrumMachine
 
 
@@ -60,29 +63,34 @@ def main() -> None:
     latent = machine.sample_latents(1, 0, args.instrument)
     weights = machine.class_weights(args.instrument, 1)
     with tempfile.TemporaryDirectory() as folder:
-        session = onnx_session(export_model(args.model, "onnx", Path(folder) / "decoder.onnx"))
-        scripted = torch.jit.load(str(export_model(args.model, "torchscript", Path(folder) / "decoder.pt")))
-    decoder = SpectrogramDecoder(machine).eval()
+        onnx_file = export_model(args.model, "onnx", Path(folder) / "decoder.onnx")
+        script_file = export_model(args.model, "torchscript", Path(folder) / "decoder.pt")
+        session, inversion_session = onnx_session(onnx_file), onnx_session(inversion_path(onnx_file))
+        scripted, scripted_inversion = torch.jit.load(str(script_file)), torch.jit.load(str(inversion_path(script_file)))
+    decoder, inversion = SpectrogramDecoder(machine).eval(), GriffinLimIterations(machine).eval()
     latent_tensor, weights_tensor = torch.from_numpy(latent), torch.from_numpy(weights)
+    with torch.inference_mode():
+        magnitude = decoder(latent_tensor, weights_tensor)
+    settings = machine.config.audio
+    phase = pghi_phase(magnitude, settings.n_fft, settings.hop_length)
 
-    def run_torch(module: Callable[..., torch.Tensor]) -> np.ndarray:
+    def run_torch(module: Callable[..., torch.Tensor], *inputs: torch.Tensor) -> np.ndarray:
         with torch.inference_mode():
-            return module(latent_tensor, weights_tensor).numpy()
+            return module(*inputs).numpy()
 
-    candidates: dict[str, Callable[[], np.ndarray]] = {
-        "pytorch": lambda: run_torch(decoder),
+    decoders: dict[str, Callable[[], np.ndarray]] = {
+        "pytorch": lambda: run_torch(decoder, latent_tensor, weights_tensor),
         "onnxruntime": lambda: session.run(["magnitude"], {"latent": latent, "class_weights": weights})[0],
-        "torchscript": lambda: run_torch(scripted),
+        "torchscript": lambda: run_torch(scripted, latent_tensor, weights_tensor),
     }
-    outputs = {name: work() for name, work in candidates.items()}
-    for work in candidates.values():
-        for _ in range(args.warmup):
-            work()
-    times: dict[str, list[float]] = {name: [] for name in candidates}
-    for _ in range(args.runs):
-        for name, work in candidates.items():
-            times[name].append(seconds(work))
-    latency = {name: round(statistics.median(values) * 1000, 3) for name, values in times.items()}
+    feeds = {"magnitude": magnitude.numpy(), "phase": phase.numpy()}
+    inversions: dict[str, Callable[[], np.ndarray]] = {
+        "pytorch": lambda: run_torch(inversion, magnitude, phase),
+        "onnxruntime": lambda: inversion_session.run(["audio"], feeds)[0],
+        "torchscript": lambda: run_torch(scripted_inversion, magnitude, phase),
+    }
+    decode_ms, decoded = race(decoders, args.runs, args.warmup)
+    invert_ms, inverted = race(inversions, args.runs, args.warmup)
     print(
         json.dumps(
             {
@@ -90,19 +98,36 @@ def main() -> None:
                 "model_id": machine.model_id,
                 "threads": 1,
                 "runs": args.runs,
-                "decode_ms": latency,
-                "speedup": round(latency["pytorch"] / latency["onnxruntime"], 2),
-                "torchscript_speedup": round(latency["pytorch"] / latency["torchscript"], 2),
-                "max_abs_diff": {
-                    name: float(np.abs(outputs[name] - outputs["pytorch"]).max())
-                    for name in ("onnxruntime", "torchscript")
-                },
-                "max_magnitude": float(outputs["pytorch"].max()),
+                "decode_ms": decode_ms,
+                "speedup": round(decode_ms["pytorch"] / decode_ms["onnxruntime"], 2),
+                "torchscript_speedup": round(decode_ms["pytorch"] / decode_ms["torchscript"], 2),
+                "max_abs_diff": differences(decoded),
+                "max_magnitude": float(decoded["pytorch"].max()),
+                "inversion_ms": invert_ms,
+                "inversion_max_abs_diff": differences(inverted),
                 "onnxruntime": onnxruntime.__version__,
                 "torch": torch.__version__,
             }
         )
     )
+
+
+def race(candidates: dict[str, Callable[[], np.ndarray]], runs: int, warmup: int) -> tuple[dict, dict]:
+    """Median milliseconds of each candidate over `runs` rounds taken in turn, and each one's output."""
+    outputs = {name: work() for name, work in candidates.items()}
+    for work in candidates.values():
+        for _ in range(warmup):
+            work()
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    for _ in range(runs):
+        for name, work in candidates.items():
+            times[name].append(seconds(work))
+    return {name: round(statistics.median(values) * 1000, 3) for name, values in times.items()}, outputs
+
+
+def differences(outputs: dict[str, np.ndarray]) -> dict[str, float]:
+    """Each export's largest absolute difference from pytorch's output."""
+    return {name: float(np.abs(outputs[name] - outputs["pytorch"]).max()) for name in ("onnxruntime", "torchscript")}
 
 
 if __name__ == "__main__":
