@@ -1,9 +1,12 @@
 """One sound's latency from two or more models (e.g. the VAE and the CGAN): decode + inversion + finishing, 1 thread.
 
-Runs are interleaved so every model sees the same load; the figure is each model's median and its
-ratio to the first model's.
+Every run renders one sound of each instrument (all the first model's classes by default) with each
+model in turn, so every model sees the same load; latents come from each model's own latent prior.
+The figures are each model's median over all its sounds and per instrument, and their ratios to
+the first model's.
 
     python bench/generators.py src/dkvae/pretrained runs/cgan --runs 50
+    python bench/generators.py src/dkvae/pretrained runs/cgan --runs 50 --instruments snare
 """
 
 from __future__ import annotations
@@ -22,23 +25,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+")
     parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--instruments", nargs="+", default=None, help="default: every class of the first model")
     args = parser.parse_args()
     torch.set_num_threads(1)
     machines = [DrumMachine.load(model) for model in args.models]
-    latents = [machine.sample_latents(args.runs, 0, "snare") for machine in machines]
-    for machine, z in zip(machines, latents):
-        machine.render(z[:1], "snare")  # warm-up
-    times: list[list[float]] = [[] for _ in machines]
+    instruments = args.instruments or machines[0].instruments
+    latents = {
+        (index, name): machine.sample_latents(args.runs, 0, name)
+        for index, machine in enumerate(machines)
+        for name in instruments
+    }
+    for (index, name), z in latents.items():
+        machines[index].render(z[:1], name)  # warm-up
+    times: dict[tuple[int, str], list[float]] = {key: [] for key in latents}
     for run in range(args.runs):
-        for index, (machine, z) in enumerate(zip(machines, latents)):
-            start = time.perf_counter()
-            machine.render(z[run : run + 1], "snare")
-            times[index].append(1000 * (time.perf_counter() - start))
-    medians = [statistics.median(t) for t in times]
+        for name in instruments:
+            for index, machine in enumerate(machines):
+                start = time.perf_counter()
+                machine.render(latents[index, name][run : run + 1], name)
+                times[index, name].append(1000 * (time.perf_counter() - start))
+    overall = [statistics.median(t for name in instruments for t in times[index, name]) for index in range(len(machines))]
+    per_instrument = {
+        name: [statistics.median(times[index, name]) for index in range(len(machines))] for name in instruments
+    }
     print(json.dumps({
         "runs": args.runs,
-        "models": [{"model": m, "kind": machine.config.model.kind, "ms": round(ms, 2), "ratio_to_first": round(ms / medians[0], 3)}
-                   for m, machine, ms in zip(args.models, machines, medians)],
+        "models": [
+            {
+                "model": model,
+                "kind": machine.config.model.kind,
+                "ms": round(overall[index], 2),
+                "ratio_to_first": round(overall[index] / overall[0], 3),
+                "per_instrument_ms": {name: round(ms[index], 2) for name, ms in per_instrument.items()},
+                "per_instrument_ratio": {name: round(ms[index] / ms[0], 3) for name, ms in per_instrument.items()},
+            }
+            for index, (model, machine) in enumerate(zip(args.models, machines))
+        ],
     }))  # fmt: skip
 
 
