@@ -144,9 +144,9 @@ def fast_griffin_lim(
 
 
 def _with_magnitude(spectrum: torch.Tensor, magnitude: torch.Tensor) -> torch.Tensor:
-    """`spectrum`'s phases with `magnitude`: ``torch.sgn(spectrum) * magnitude`` through the power, faster than
-    the complex sign (8 fast Griffin-Lim iterations: 15% less time). A coefficient under about 1e-19, whose
-    square underflows, is taken as zero (the sign's zero) instead of a unit phase."""
+    """`spectrum`'s phases with `magnitude`: ``torch.sgn(spectrum) * magnitude`` through the power, as fast as
+    the complex sign and, unlike it, exportable to ONNX. A coefficient under about 1e-19, whose square
+    underflows, is taken as zero (the sign's zero) instead of a unit phase."""
     parts = torch.view_as_real(spectrum)
     power = parts[..., 0].square().addcmul_(parts[..., 1], parts[..., 1])
     return spectrum * power.clamp_min_(torch.finfo(power.dtype).tiny).rsqrt_().mul_(magnitude)
