@@ -4,7 +4,7 @@ The exported decoder maps a latent ``(batch, latent_dim)`` and class weights ``(
 to linear STFT magnitudes ``(batch, freq, frames)``: what `DrumMachine` decodes, with the model's dB
 normalization undone, so a host inverts it directly. What exports where (torch 2.13):
 
-- ONNX: the decoder only, with torch's ``torch.export``-based exporter (``dynamo=True``, the default
+- ONNX: the decoder, with torch's ``torch.export``-based exporter (``dynamo=True``, the default
   since torch 2.9; the TorchScript-based one is deprecated), opset `ONNX_OPSET`, dynamic batch.
 - TorchScript (``torch.jit.trace``; deprecated by torch but still supported): the decoder.
 
