@@ -1,4 +1,4 @@
-"""Export a model's decoder (and, for TorchScript, the inversion) for plugin hosts, with a JSON description beside it.
+"""Export a model's decoder and its inversion for plugin hosts, with a JSON description beside them.
 
 The exported decoder maps a latent ``(batch, latent_dim)`` and class weights ``(batch, num_classes)``
 to linear STFT magnitudes ``(batch, freq, frames)``: what `DrumMachine` decodes, with the model's dB
