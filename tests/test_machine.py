@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+import dkvae.machine
 from dkvae import DkvaeError
 from dkvae.config import OUTPUT_PEAK_DB, OUTPUT_SAMPLE_RATE
 from dkvae.machine import DrumMachine, interpolate_latents
@@ -52,6 +53,14 @@ def test_a_sound_does_not_depend_on_what_is_rendered_with_it(machine) -> None:
     latents = machine.sample_latents(4, seed=9)
     together = machine.render(latents, "kick")
     np.testing.assert_array_equal(together[2], machine.render(latents[2:3], "kick")[0])
+
+
+def test_render_threads_keep_every_sound_and_its_order(machine, monkeypatch) -> None:
+    latents = machine.sample_latents(5, seed=4)
+    monkeypatch.setattr(dkvae.machine, "RENDER_WORKERS", 1)
+    one_by_one = machine.render(latents, "snare")
+    monkeypatch.setattr(dkvae.machine, "RENDER_WORKERS", 3)
+    np.testing.assert_array_equal(machine.render(latents, "snare"), one_by_one)
 
 
 def test_unknown_instruments_and_empty_requests_are_user_errors(machine) -> None:

@@ -29,6 +29,8 @@ SIDECAR_FORMAT = "dkvae-sound"
 BUNDLED = "bundled"
 #: A user's file is read up to this long (seconds); a drum sound is far shorter, the rest is ignored.
 MAX_INPUT_SECONDS = MAX_LEAD_IN_SECONDS + 10.0
+#: Sounds `write_generated` renders at once (spread over the machine's render threads) before writing them.
+WRITE_CHUNK = 32
 
 
 @dataclass
@@ -101,16 +103,14 @@ def write_generated(
     """`count` new sounds of `instrument` as ``OUT/<instrument>_<seed>_<index>.wav`` with sidecars."""
     latents = machine.sample_latents(count, seed, instrument)
     folder = Path(out)
-    return [
-        write_sound(
-            machine,
-            folder / f"{instrument}_{seed}_{index:03d}.wav",
-            machine.render(latent[None], instrument)[0],
-            Recipe("generate", latent.tolist(), instrument, seed=seed, index=index),
-            bit_depth,
-        )
-        for index, latent in enumerate(latents)
-    ]
+    written = []
+    for start in range(0, count, WRITE_CHUNK):
+        sounds = machine.render(latents[start : start + WRITE_CHUNK], instrument)
+        for index, (latent, sound) in enumerate(zip(latents[start : start + WRITE_CHUNK], sounds), start):
+            recipe = Recipe("generate", latent.tolist(), instrument, seed=seed, index=index)
+            path = folder / f"{instrument}_{seed}_{index:03d}.wav"
+            written.append(write_sound(machine, path, sound, recipe, bit_depth))
+    return written
 
 
 def write_reconstructions(
