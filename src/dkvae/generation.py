@@ -105,8 +105,8 @@ def write_generated(
     folder = Path(out)
     written = []
     for start in range(0, count, WRITE_CHUNK):
-        sounds = machine.render(latents[start : start + WRITE_CHUNK], instrument)
-        for index, (latent, sound) in enumerate(zip(latents[start : start + WRITE_CHUNK], sounds), start):
+        chunk = latents[start : start + WRITE_CHUNK]
+        for index, (latent, sound) in enumerate(zip(chunk, machine.render(chunk, instrument)), start):
             recipe = Recipe("generate", latent.tolist(), instrument, seed=seed, index=index)
             path = folder / f"{instrument}_{seed}_{index:03d}.wav"
             written.append(write_sound(machine, path, sound, recipe, bit_depth))

@@ -22,7 +22,7 @@ TEMPO_BPM = 100
 BARS = 2
 #: Seconds over which a choked sound fades out (a hand closing the hats).
 CHOKE_FADE_SECONDS = 0.02
-#: A hit's gain is ``(velocity / 127) ** VELOCITY_CURVE``: soft hits fall off faster than linearly, as on a sampler.
+#: A hit's gain is ``(velocity / 127) ** VELOCITY_CURVE`` (`velocity_gain`): soft hits fall off faster than linearly.
 VELOCITY_CURVE = 1.5
 #: (step, pad, velocity 1..127) over two bars of sixteen steps.
 GROOVE: tuple[tuple[int, str, int], ...] = (
@@ -55,6 +55,11 @@ def choked(sound: np.ndarray, cut: int, fade: int) -> np.ndarray:
     return sound * envelope
 
 
+def velocity_gain(velocity: int) -> float:
+    """The gain of a hit of MIDI `velocity` (1..127), as a sampler's velocity curve makes it."""
+    return (velocity / 127.0) ** VELOCITY_CURVE
+
+
 def render_demo(kit: Kit) -> np.ndarray:
     """The groove mixed with the kit's samples ``(samples,)`` float32, chokes and round robins applied."""
     rate = kit.sample_rate
@@ -71,7 +76,7 @@ def render_demo(kit: Kit) -> np.ndarray:
         choke = next((at - start for at, other, _ in hits if other in chokers and at > start), None)
         if choke is not None:
             sound = choked(sound, choke, fade)
-        mix[start : start + len(sound)] += (velocity / 127.0) ** VELOCITY_CURVE * sound
+        mix[start : start + len(sound)] += velocity_gain(velocity) * sound
     return finish_sound(mix[:length].astype(np.float32), fade)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import soundfile as sf
 
 from ..audio import finish_sound
-from ..kits.demo import CHOKE_FADE_SECONDS, VELOCITY_CURVE, choked
+from ..kits.demo import CHOKE_FADE_SECONDS, choked, velocity_gain
 from ..kits.export import export_kit
 from ..kits.kit import Kit, KitPad, KitSound, Pad
 from ..kits.midi import MIDI_TICKS_PER_BEAT, STEPS_PER_BEAT, drum_midi
@@ -101,7 +101,7 @@ def render_loop(
         if cut is not None:
             sound = choked(sound, cut, fade)
         positions = (start + np.arange(len(sound))) % length
-        np.add.at(mix, positions, (velocity / 127.0) ** VELOCITY_CURVE * sound)
+        np.add.at(mix, positions, velocity_gain(velocity) * sound)
     return finish_sound(mix.astype(np.float32), 0)
 
 
