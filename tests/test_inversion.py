@@ -177,3 +177,46 @@ def test_with_magnitude_is_the_complex_sign_times_the_magnitude() -> None:
     got = inversion._with_magnitude(spectrum, magnitude)
     torch.testing.assert_close(got, torch.sgn(spectrum) * magnitude, rtol=1e-6, atol=1e-7)
     assert bool((got[0, :4] == 0).all())
+
+
+def maximum_spanning_edges(levels: np.ndarray) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Kruskal's maximum spanning forest of each grid ``(batch, freq, frames)``, written plainly: edges join
+    neighbouring used coefficients, the best edge has the strongest weaker end (smallest level)."""
+    _, bins, frames = levels.shape
+    used = levels != inversion._UNUSED
+    edges = []
+    for b, f, t in zip(*np.nonzero(used)):
+        for neighbour in ((b, f, t + 1), (b, f + 1, t)):
+            if neighbour[1] < bins and neighbour[2] < frames and used[neighbour]:
+                first, second = int(levels[b, f, t]), int(levels[neighbour])
+                edges.append(((max(first, second), min(first, second)), (b, f, t), neighbour))
+    root = {}
+
+    def find(node):
+        while root.get(node, node) != node:
+            node = root[node]
+        return node
+
+    tree = []
+    for _, source, target in sorted(edges):
+        if find(source) != find(target):
+            root[find(source)] = find(target)
+            tree.append((source, target))
+    return tree
+
+
+@pytest.mark.parametrize("used_fraction", [1.0, 0.6, 0.15])
+def test_pghi_integrates_along_the_maximum_spanning_forest(used_fraction: float) -> None:
+    """Every edge of the maximum spanning forest (found here by plain Kruskal) carries its phase step exactly:
+    the vectorised rounds build the same forest as the textbook algorithm."""
+    generator = torch.Generator().manual_seed(int(used_fraction * 100))
+    shape = (2, 13, 11)
+    levels = torch.randperm(math.prod(shape), generator=generator).reshape(shape).to(torch.int16)
+    levels[torch.rand(shape, generator=generator) >= used_fraction] = inversion._UNUSED
+    step_time, step_freq = torch.randn(2, *shape, generator=generator).unbind(0)
+    phase = inversion._spanning_forest(levels, step_time, step_freq)
+    tree = maximum_spanning_edges(levels.numpy())
+    assert len(tree) > 0
+    for source, target in tree:
+        step = step_time[source] if target[2] == source[2] + 1 else step_freq[source]
+        assert float(phase[target] - phase[source]) == pytest.approx(float(step), abs=1e-4)

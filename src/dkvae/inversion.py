@@ -219,71 +219,79 @@ def _spanning_forest(levels: torch.Tensor, step_time: torch.Tensor, step_freq: t
     frame's, `step_freq` the same to the next bin's (their last frame and bin unused). Edges are
     ordered by their weaker end's level, then the stronger end's, then position, so the tree is
     unique. Borůvka's algorithm joins every tree to its best neighbour in each round: the first
-    round, where every tree is one coefficient, is done densely on the grid (each joins its strongest
-    neighbour), the later ones on the few edges left between trees (`_join_trees`). Returns float32
-    phases ``(batch, freq, frames)``, each relative to the root of its connected part.
+    round, where every tree is one coefficient, looks at each used coefficient's four neighbours (each
+    joins its strongest), the later ones at the few edges left between trees (`_join_trees`). Only
+    used coefficients are visited, numbered in grid order, so the work follows how many there are.
+    Returns float32 phases ``(batch, freq, frames)``, each relative to the root of its connected part
+    (zero where unused).
     """
     batch, bins, frames = levels.shape
-    index = torch.arange(levels.numel(), device=levels.device)
-    used = levels != _UNUSED
-
+    device = levels.device
+    # Everything is indexed on grids with a border of unused coefficients, so no neighbour falls outside.
+    padded = levels.new_full((batch, bins + 2, frames + 2), _UNUSED)
+    padded[:, 1:-1, 1:-1] = levels
+    flat_levels = padded.reshape(-1)
+    flat_time, flat_freq = (torch.nn.functional.pad(step, (1, 1, 1, 1)).reshape(-1) for step in (step_time, step_freq))
+    row = frames + 2
+    position = torch.nonzero(flat_levels != _UNUSED).squeeze(1)
+    count = len(position)
+    phase = torch.zeros(flat_levels.shape, dtype=step_time.dtype, device=device)
+    node = torch.arange(count, device=device)
+    level = flat_levels.index_select(0, position)
     # Round one: every coefficient joins its strongest neighbour, looked at in the order of their
     # index (previous bin, previous frame, next frame, next bin) so that of equal ones the first
     # wins. `offset` is the neighbour's index minus this one's, `step` this phase minus that one's.
-    padded = levels.new_full((batch, bins + 2, frames + 2), _UNUSED)
-    padded[:, 1:-1, 1:-1] = levels
-    # Steps shifted by one frame (bin) are views of one padded copy.
-    after_time = torch.nn.functional.pad(step_time, (1, 0))
-    after_freq = torch.nn.functional.pad(step_freq, (0, 0, 1, 0))
-    best = padded[:, :-2, 1:-1].contiguous()
-    offset = torch.full(levels.shape, -frames, device=levels.device)
-    step = after_freq[:, :-1]
+    neighbours = [flat_levels.index_select(0, position + shift) for shift in (-row, -1, 1, row)]
+    own_time, own_freq = flat_time.index_select(0, position), flat_freq.index_select(0, position)
+    best = neighbours[0]
+    offset = torch.full((count,), -row, device=device)
+    step = flat_freq.index_select(0, position - row)
     for neighbour, distance, change in (
-        (padded[:, 1:-1, :-2], -1, after_time[..., :-1]),
-        (padded[:, 1:-1, 2:], 1, -step_time),
-        (padded[:, 2:, 1:-1], frames, -step_freq),
+        (neighbours[1], -1, lambda: flat_time.index_select(0, position - 1)),
+        (neighbours[2], 1, lambda: -own_time),
+        (neighbours[3], row, lambda: -own_freq),
     ):
         better = neighbour < best
         best = torch.minimum(best, neighbour)
-        offset.masked_fill_(better, distance)
-        step = torch.where(better, change, step)
+        offset = torch.where(better, distance, offset)
+        step = torch.where(better, change(), step)
+    # Grid index -> node number, for the used coefficients.
+    numbering = torch.zeros(flat_levels.shape, dtype=torch.long, device=device).index_copy_(0, position, node)
+    joins = best != _UNUSED
+    parent = torch.where(joins, numbering.index_select(0, position + offset), node)
     # Of two that choose each other, the stronger (by level, then index) stays a root.
-    joins = used & (best != _UNUSED)
-    parent = torch.where(joins.reshape(-1), index + offset.reshape(-1), index)
-    mutual = parent.index_select(0, parent) == index
-    stronger = ((levels < best) | ((levels == best) & (offset > 0))).reshape(-1)
-    root = ~joins.reshape(-1) | (mutual & stronger)
-    label, relative = _find_roots(torch.where(root, index, parent), torch.where(root, 0.0, step.reshape(-1)))
+    mutual = parent.index_select(0, parent) == node
+    stronger = (level < best) | ((level == best) & (offset > 0))
+    root = ~joins | (mutual & stronger)
+    label, relative = _find_roots(torch.where(root, node, parent), torch.where(root, 0.0, step))
 
-    # Later rounds: the edges between trees, each tree standing for one node.
-    tree = label.view(levels.shape)
-    across_time = torch.zeros_like(used)
-    across_time[..., :-1] = (tree[..., :-1] != tree[..., 1:]) & used[..., :-1] & used[..., 1:]
-    across_freq = torch.zeros_like(used)
-    across_freq[:, :-1] = (tree[:, :-1] != tree[:, 1:]) & used[:, :-1] & used[:, 1:]
-    time_source = torch.nonzero(across_time.reshape(-1)).squeeze(1)
-    freq_source = torch.nonzero(across_freq.reshape(-1)).squeeze(1)
-    if len(time_source) + len(freq_source) == 0:
-        return relative.view(levels.shape)
-    source = torch.cat([time_source, freq_source])
-    target = torch.cat([time_source + 1, freq_source + frames])
-    change = torch.cat(
-        [step_time.reshape(-1).index_select(0, time_source), step_freq.reshape(-1).index_select(0, freq_source)]
-    )
-    # (phase of the target's root) - (phase of the source's root), through the edge
-    change = change + relative.index_select(0, source) - relative.index_select(0, target)
-    # Number the trees that edges join 0, 1, ... in the order of their roots (a dense count, not a sort).
-    ends = torch.cat([label.index_select(0, source), label.index_select(0, target)])
-    joined = torch.zeros_like(used).reshape(-1).index_fill_(0, ends, True)
-    trees = torch.nonzero(joined).squeeze(1)
-    ends = (torch.cumsum(joined, 0) - 1).index_select(0, ends)
-    source_level = levels.reshape(-1).index_select(0, source).long()
-    target_level = levels.reshape(-1).index_select(0, target).long()
-    weaker, stronger_end = torch.maximum(source_level, target_level), torch.minimum(source_level, target_level)
-    key = (((weaker << _LEVEL_BITS) | stronger_end) << _EDGE_BITS) | torch.arange(len(source), device=levels.device)
-    offset_of_tree = _join_trees(len(trees), ends[: len(source)], ends[len(source) :], key, change)
-    root_offset = torch.zeros_like(relative).index_put_((trees,), offset_of_tree)
-    return (relative + root_offset.index_select(0, label)).view(levels.shape)
+    # Later rounds: the edges between trees, each tree standing for one node; time edges first, then
+    # frequency edges, each in grid order.
+    sources, targets, changes = [], [], []
+    for neighbour, distance, own in ((neighbours[2], 1, own_time), (neighbours[3], row, own_freq)):
+        linked = torch.nonzero(neighbour != _UNUSED).squeeze(1)
+        target = numbering.index_select(0, position.index_select(0, linked) + distance)
+        across = torch.nonzero(label.index_select(0, linked) != label.index_select(0, target)).squeeze(1)
+        sources.append(linked.index_select(0, across))
+        targets.append(target.index_select(0, across))
+        changes.append(own.index_select(0, sources[-1]))
+    source, target, change = torch.cat(sources), torch.cat(targets), torch.cat(changes)
+    if len(source):
+        # (phase of the target's root) - (phase of the source's root), through the edge
+        change = change + relative.index_select(0, source) - relative.index_select(0, target)
+        # Number the trees that edges join 0, 1, ... in the order of their roots (a dense count, not a sort).
+        ends = torch.cat([label.index_select(0, source), label.index_select(0, target)])
+        joined = torch.zeros(count, dtype=torch.bool, device=device).index_fill_(0, ends, True)
+        trees = torch.nonzero(joined).squeeze(1)
+        ends = (torch.cumsum(joined, 0) - 1).index_select(0, ends)
+        source_level = level.index_select(0, source).long()
+        target_level = level.index_select(0, target).long()
+        weaker, stronger_end = torch.maximum(source_level, target_level), torch.minimum(source_level, target_level)
+        key = (((weaker << _LEVEL_BITS) | stronger_end) << _EDGE_BITS) | torch.arange(len(source), device=device)
+        offset_of_tree = _join_trees(len(trees), ends[: len(source)], ends[len(source) :], key, change)
+        root_offset = torch.zeros_like(relative).index_put_((trees,), offset_of_tree)
+        relative = relative + root_offset.index_select(0, label)
+    return phase.index_copy_(0, position, relative).view(padded.shape)[:, 1:-1, 1:-1]
 
 
 def _find_roots(parent: torch.Tensor, step: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -316,13 +324,13 @@ def _join_trees(
     edge_source, edge_target, edge_change = source, target, change
     while True:
         source_top, target_top = top.index_select(0, source), top.index_select(0, target)
-        between = source_top != target_top
-        if not bool(between.any()):
+        between = torch.nonzero(source_top != target_top).squeeze(1)
+        if len(between) == 0:
             return offset
-        source, target, key = source[between], target[between], key[between]
+        source, target, key = source.index_select(0, between), target.index_select(0, between), key.index_select(0, between)
         best = torch.full((trees,), _NO_EDGE, dtype=torch.long, device=device)
-        best.scatter_reduce_(0, source_top[between], key, "amin")
-        best.scatter_reduce_(0, target_top[between], key, "amin")
+        best.scatter_reduce_(0, source_top.index_select(0, between), key, "amin")
+        best.scatter_reduce_(0, target_top.index_select(0, between), key, "amin")
         joining = torch.nonzero(best != _NO_EDGE).squeeze(1)
         chosen = best.index_select(0, joining)
         edge = chosen & _EDGE_MASK
