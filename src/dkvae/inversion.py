@@ -240,21 +240,21 @@ def _spanning_forest(levels: torch.Tensor, step_time: torch.Tensor, step_freq: t
     level = flat_levels.index_select(0, position)
     # Round one: every coefficient joins its strongest neighbour, looked at in the order of their
     # index (previous bin, previous frame, next frame, next bin) so that of equal ones the first
-    # wins. `offset` is the neighbour's index minus this one's, `step` this phase minus that one's.
-    neighbours = [flat_levels.index_select(0, position + shift) for shift in (-row, -1, 1, row)]
-    own_time, own_freq = flat_time.index_select(0, position), flat_freq.index_select(0, position)
-    best = neighbours[0]
-    offset = torch.full((count,), -row, device=device)
-    step = flat_freq.index_select(0, position - row)
-    for neighbour, distance, change in (
-        (neighbours[1], -1, lambda: flat_time.index_select(0, position - 1)),
-        (neighbours[2], 1, lambda: -own_time),
-        (neighbours[3], row, lambda: -own_freq),
-    ):
-        better = neighbour < best
-        best = torch.minimum(best, neighbour)
-        offset = torch.where(better, distance, offset)
-        step = torch.where(better, change(), step)
+    # wins. `offset` is the neighbour's index minus this one's, `step` this phase minus that one's:
+    # for neighbour j, ``signs[j]`` times the step stored at ``position + reads[j]`` of `flat_steps`.
+    flat_steps = torch.cat([flat_time, flat_freq])
+    size = len(flat_levels)
+    shifts = torch.tensor([-row, -1, 1, row], device=device)
+    reads = torch.tensor([size - row, -1, 0, size], device=device)
+    signs = torch.tensor([1.0, 1.0, -1.0, -1.0], device=device)
+    neighbours = flat_levels.index_select(0, (position + shifts[:, None]).reshape(-1)).view(4, count)
+    # The strongest as the least of ``level * 4 + j`` (three elementwise minimums: a reduction over the
+    # four rows is many times slower).
+    ranked = neighbours.int().mul_(4).add_(torch.arange(4, dtype=torch.int32, device=device)[:, None])
+    least = torch.minimum(torch.minimum(ranked[0], ranked[1]), torch.minimum(ranked[2], ranked[3]))
+    best, which = least >> 2, least & 3
+    offset = shifts.index_select(0, which)
+    step = flat_steps.index_select(0, position + reads.index_select(0, which)) * signs.index_select(0, which)
     # Grid index -> node number, for the used coefficients.
     numbering = torch.zeros(flat_levels.shape, dtype=torch.long, device=device).index_copy_(0, position, node)
     joins = best != _UNUSED
@@ -268,13 +268,14 @@ def _spanning_forest(levels: torch.Tensor, step_time: torch.Tensor, step_freq: t
     # Later rounds: the edges between trees, each tree standing for one node; time edges first, then
     # frequency edges, each in grid order.
     sources, targets, changes = [], [], []
-    for neighbour, distance, own in ((neighbours[2], 1, own_time), (neighbours[3], row, own_freq)):
+    for neighbour, distance, steps in ((neighbours[2], 1, flat_time), (neighbours[3], row, flat_freq)):
         linked = torch.nonzero(neighbour != _UNUSED).squeeze(1)
-        target = numbering.index_select(0, position.index_select(0, linked) + distance)
+        at = position.index_select(0, linked)
+        target = numbering.index_select(0, at + distance)
         across = torch.nonzero(label.index_select(0, linked) != label.index_select(0, target)).squeeze(1)
         sources.append(linked.index_select(0, across))
         targets.append(target.index_select(0, across))
-        changes.append(own.index_select(0, sources[-1]))
+        changes.append(steps.index_select(0, at.index_select(0, across)))
     source, target, change = torch.cat(sources), torch.cat(targets), torch.cat(changes)
     if len(source):
         # (phase of the target's root) - (phase of the source's root), through the edge
