@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,8 @@ KIT_SOUNDS = {
     "open_hat": ("noise", 1),
 }
 
-SFZLINT = shutil.which("sfzlint")
+#: sfzlint from the running environment first: `make test` runs the venv's python without the venv on PATH.
+SFZLINT = shutil.which("sfzlint", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
 needs_sfzlint = pytest.mark.skipif(SFZLINT is None, reason="sfzlint is not installed (pip install sfzlint)")
 #: sfzlint's line for each problem: ``path:line:column:E|W message``.
 SFZLINT_PROBLEM = re.compile(r"^.+:\d+:\d+:[EW] .+$")
