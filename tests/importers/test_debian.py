@@ -103,6 +103,8 @@ def test_import_debian_gives_the_promised_bank(debian_bank):
     assert licenses["csound-soundfont"] == {"public-domain"}
     assert licenses["timgm6mb-soundfont"] == {"GPL-2"} and licenses["exadrums"] == {"BSD-3-Clause"}
     assert not manifest["kit"].str.lower().str.contains("fluid").any()
+    # Hydrogen's own kits (hydrogen-data, installed with the program for its h2cli) are not a Debian source.
+    assert "hydrogen-data" not in set(manifest["source"]) and not manifest["kit"].isin(["GMRockKit", "TR808EmulationKit"]).any()
     assert all((out / path).is_file() for path in manifest["original_path"])
     duplicates = pd.read_csv(out / DUPLICATES_NAME)
     assert len(duplicates) == len(report.duplicates) > 0

@@ -266,6 +266,29 @@ def test_license_from_debian_copyright(drumkits: Path, tmp_path: Path, monkeypat
     assert set(rows[rows["kit"] == "OldKit"]["source"]) == {"hydrogen"}
 
 
+def test_packages_keep_only_the_kits_those_debian_packages_installed(
+    drumkits: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each kit's source is the package whose file list holds its drumkit.xml; `packages` filters on it."""
+    dpkg = tmp_path / "dpkg"
+    dpkg.mkdir()
+    (dpkg / "hydrogen-drumkits.list").write_text(f"{drumkits / 'Layered'}/drumkit.xml\n")
+    (dpkg / "hydrogen-data.list").write_text(f"{drumkits / 'OldKit'}/drumkit.xml\n")
+    monkeypatch.setattr(hydrogen, "DPKG_INFO_DIR", dpkg)
+
+    everything = import_hydrogen(tmp_path / "all", drumkits)
+    sources = manifest(tmp_path / "all").groupby("kit")["source"].agg(set).to_dict()
+    assert sources["Layered Kit"] == {"hydrogen-drumkits"} and sources["OldKit"] == {"hydrogen-data"}
+
+    only = import_hydrogen(tmp_path / "only", drumkits, packages={"hydrogen-drumkits"})
+    rows = manifest(tmp_path / "only")
+    assert set(rows["kit"]) == {"Layered Kit"}
+    assert len(rows) == sum(kit == "Layered Kit" for kit in manifest(tmp_path / "all")["kit"]) > 0
+    assert only.total == len(rows) < everything.total
+    assert "installed by hydrogen-data, not by hydrogen-drumkits" in reasons(only.skipped)[str(drumkits / "OldKit")]
+    assert "installed by hydrogen," in reasons(only.skipped)[str(drumkits / "Ünï Kit 開")]  # by no package
+
+
 def test_missing_source_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(DkvaeError, match="not found"):
         import_hydrogen(tmp_path / "bank", tmp_path / "nowhere")

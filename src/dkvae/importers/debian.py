@@ -150,7 +150,10 @@ def _import_source(
 ) -> None:
     """Import one file or folder of `source` with the importer for its kind, adding to `report`."""
     if source.kind == "hydrogen":
-        _merge(report, import_hydrogen(root, path, progress=progress))
+        # Only the kits of the Hydrogen packages named in DEBIAN_SOURCES: Hydrogen's own kits (hydrogen-data,
+        # installed with the program) would make the bank depend on whether the program is installed.
+        packages = {s.package for s in DEBIAN_SOURCES if s.kind == "hydrogen"}
+        _merge(report, import_hydrogen(root, path, progress=progress, packages=packages))
     elif source.kind == "soundfont":
         _merge(report, import_soundfont(root, path, progress=progress, presets=source.presets, velocities=source.velocities))
     elif source.kind == "drumsynth":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree.ElementTree import Element, ParseError
@@ -32,9 +32,10 @@ DEFAULT_DRUMKITS_DIRS: tuple[Path, ...] = (SYSTEM_DRUMKITS_DIR, USER_DRUMKITS_DI
 KIT_FILE_NAME = "drumkit.xml"
 KIT_ARCHIVE_SUFFIX = ".h2drumkit"
 
-#: Debian's file lists say which package installed a kit; its copyright file gives the license.
+#: Debian's file lists say which package installed a kit (hydrogen-drumkits and -effects, and
+#: hydrogen-data with Hydrogen's own GMRockKit and TR808EmulationKit); its copyright file gives the license.
 DPKG_INFO_DIR = Path("/var/lib/dpkg/info")
-DEBIAN_PACKAGE_PATTERN = "hydrogen-drumkits*.list"
+DEBIAN_PACKAGE_PATTERN = "hydrogen*.list"
 #: The `source` recorded for kits that no Debian package installed.
 OTHER_SOURCE = "hydrogen"
 
@@ -325,6 +326,7 @@ def import_hydrogen(
     out: str | os.PathLike[str],
     source: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
+    packages: Collection[str] | None = None,
 ) -> ImportReport:
     """Import Hydrogen kits into the bank at `out` and return what was imported and left out.
 
@@ -333,7 +335,8 @@ def import_hydrogen(
     ``out/<class>/<kit>__<instrument>__<layer>.<ext>``, copied unchanged, with a manifest row
     (kit, instrument, license, velocity 0..1, group ``kit/instrument`` so an instrument's layers
     stay in one split, layer index, author); ``out/LICENSES.md`` lists each kit's license.
-    `progress(done, total)` is called as sample layers are handled.
+    `progress(done, total)` is called as sample layers are handled. `packages`, when given, keeps only
+    the kits that those Debian packages installed (others are listed in ``report.skipped``).
 
     Raises DkvaeError if `source` (or every default folder) is missing or holds no kits.
     """
@@ -343,8 +346,13 @@ def import_hydrogen(
     if not kit_folders:
         searched = ", ".join(str(folder) for folder in folders)
         raise DkvaeError(f"No Hydrogen kits (folders holding {KIT_FILE_NAME}) in {searched}")
+    installed_by = _debian_packages()
     plans: list[tuple[_Kit, list[tuple[_Instrument, str]]]] = []
     for folder in kit_folders:
+        package = installed_by.get(Path(os.path.abspath(folder)), OTHER_SOURCE)
+        if packages is not None and package not in packages:
+            report.skipped.append((str(folder), f"installed by {package}, not by {' or '.join(sorted(packages))}"))
+            continue
         try:
             kit = _parse_kit(folder)
         except ValueError as error:
@@ -358,12 +366,11 @@ def import_hydrogen(
         report.unsorted += unsorted
         plans.append((kit, planned))
 
-    packages = _debian_packages()
     tracker = _Progress(sum(len(instrument.layers) for _, planned in plans for instrument, _ in planned), progress)
     taken_stems: set[str] = set()
     with BankWriter(out) as writer:
         for kit, planned in plans:
-            package = packages.get(Path(os.path.abspath(kit.folder)), OTHER_SOURCE)
+            package = installed_by.get(Path(os.path.abspath(kit.folder)), OTHER_SOURCE)
             kit_stem = unique_name(safe_name(kit.name), taken_stems)
             if _import_kit(writer, kit, planned, kit_stem, package, report, tracker):
                 report.kits += 1
