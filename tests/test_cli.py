@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -71,10 +72,14 @@ def test_train_from_the_command_line_with_a_config_file(tiny_bank: Path, tmp_pat
     config_file = tmp_path / "tiny.json"
     config_file.write_text(tiny_config().to_json())
     run = tmp_path / "run"
-    result = runner.invoke(app, ["train", str(tiny_bank), "--config", str(config_file), "--epochs", "1", "--out", str(run)])
+    result = runner.invoke(
+        app, ["train", str(tiny_bank), "--config", str(config_file), "--epochs", "1", "--onset-weight", "2", "--out", str(run)]
+    )
     assert result.exit_code == 0, result.output
     assert "best validation loss" in result.output
     assert (run / "model.safetensors").exists()
+    saved = json.loads((run / "run.json").read_text(encoding="utf-8"))["config"]
+    assert saved["model"]["onset_weight"] == 2.0 and saved["train"]["epochs"] == 1
     again = run_dkvae("train", str(tiny_bank), "--config", str(config_file), "--out", str(run))
     assert again.returncode == 2 and "already holds a run" in again.stderr and "Traceback" not in again.stderr
 
@@ -93,8 +98,6 @@ def test_train_with_ddp_on_two_cpu_processes(tiny_bank: Path, tmp_path: Path) ->
 
 
 def test_generate_writes_wavs_with_sidecars_and_refuses_a_broken_model(trained_run: Path, tmp_path: Path) -> None:
-    import json
-
     import soundfile as sf
 
     def generate(out: Path) -> list[Path]:

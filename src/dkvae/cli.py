@@ -269,6 +269,10 @@ def train(
     lr: Annotated[float | None, typer.Option("--lr", min=0.0)] = None,
     latent: Annotated[int | None, typer.Option("--latent", min=1, help="Latent size")] = None,
     beta: Annotated[float | None, typer.Option("--beta", min=0.0, help="KL weight")] = None,
+    onset_weight: Annotated[
+        float | None,
+        typer.Option("--onset-weight", min=0.0, help="Extra weight of the reconstruction error in the attack's frames"),
+    ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed of the run")] = None,
     max_minutes: Annotated[
         float | None, typer.Option("--max-minutes", min=0.0, help="Training time budget, across resumes (0: none)")
@@ -300,7 +304,7 @@ def train(
     config = build_config(
         out, resume, preset=preset, kind=model, architecture=arch, config_file=config_file, init=init,
         adversarial=adversarial or None, epochs=epochs, batch_size=batch_size,
-        learning_rate=lr, latent_dim=latent, beta=beta, seed=seed, max_minutes=max_minutes, augment=augment, balance_classes=balance,
+        learning_rate=lr, latent_dim=latent, beta=beta, onset_weight=onset_weight, seed=seed, max_minutes=max_minutes, augment=augment, balance_classes=balance,
         conditional=conditional, adversarial_weight=adversarial_weight,
         feature_matching_weight=feature_matching_weight,
     )  # fmt: skip
