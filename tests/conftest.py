@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +15,14 @@ import soundfile as sf
 import torch
 
 from dkvae.config import AudioConfig, Config, ModelConfig, SplitConfig, TrainConfig
+
+# librosa's numba functions (pyin, used as a reference) cache machine code beside librosa. On
+# 2026-12-05 a cache written by one test run made the next crash in pyin's gufunc (a segfault, gone
+# once the cache was deleted), so each test process compiles into a cache of its own (set before
+# librosa imports numba; about 13 s for pyin).
+if "NUMBA_CACHE_DIR" not in os.environ:
+    os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="dkvae-tests-numba-")
+    atexit.register(shutil.rmtree, os.environ["NUMBA_CACHE_DIR"], ignore_errors=True)
 
 
 def drum_hit(kind: str, seconds: float = 0.5, sample_rate: int = 44100, seed: int = 0) -> np.ndarray:
