@@ -80,3 +80,11 @@ def test_seed_preset_inverts_as_the_seed_did_and_default_by_the_benchmarks_choic
     assert get_preset("seed").inversion == InversionConfig(method="gla", iterations=64)
     assert get_preset("default").inversion == InversionConfig()
     assert InversionConfig().method == "pghi"
+
+
+def test_same_network_ignores_the_loss_weights_and_nothing_else() -> None:
+    model = get_preset("default").model
+    assert model.same_network(dataclasses.replace(model, beta=1e-2, onset_weight=4.0, onset_frames=4))
+    assert not model.same_network(dataclasses.replace(model, latent_dim=model.latent_dim + 1))
+    assert not model.same_network(dataclasses.replace(model, channels=(8, 16, 32, 64, 64)))
+    assert not model.same_network(dataclasses.replace(model, conditional=not model.conditional))

@@ -147,6 +147,10 @@ ENCODER_KINDS: tuple[str, ...] = ("vae", "ae")
 Architecture = Literal["conv", "dense", "seed"]
 
 
+#: ModelConfig fields that weigh the loss and leave the network as it is.
+LOSS_WEIGHT_FIELDS = ("beta", "onset_weight", "onset_frames")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """The network: its kind, shape and loss. Input is a spectrogram ``(n_freq, n_frames)`` in [0, 1]."""
@@ -185,6 +189,12 @@ class ModelConfig:
             raise ValueError("channels, kernel_sizes and strides need one entry per stage")
         if self.latent_dim < 1:
             raise ValueError("latent_dim must be at least 1")
+
+    def same_network(self, other: ModelConfig) -> bool:
+        """Whether `other` describes the same network, its loss weights aside (weights trained under one
+        loss can go on training under another: a fine-tune with more weight on the attack)."""
+        loss_weights = {name: getattr(self, name) for name in LOSS_WEIGHT_FIELDS}
+        return dataclasses.replace(other, **loss_weights) == self
 
 
 @dataclass(frozen=True)

@@ -435,7 +435,7 @@ def build_module(config: Config, bank: Bank, init: str | os.PathLike[str] | None
     if config.model.kind != "vae" or init is None:
         raise DkvaeError("--adversarial sharpens a trained VAE: pass --model vae and --init RUN")
     start = load_model_dir(init)
-    if start.config.model != config.model or start.class_names != bank.instruments:
+    if not start.config.model.same_network(config.model) or start.class_names != bank.instruments:
         raise DkvaeError(f"{init} is another model or was trained on other classes than this run")
     module = SharpenModule(config.to_dict(), classes)
     module.model.load_state_dict(start.model.state_dict())
