@@ -347,7 +347,7 @@ def import_hydrogen(
         searched = ", ".join(str(folder) for folder in folders)
         raise DkvaeError(f"No Hydrogen kits (folders holding {KIT_FILE_NAME}) in {searched}")
     installed_by = _debian_packages()
-    plans: list[tuple[_Kit, list[tuple[_Instrument, str]]]] = []
+    plans: list[tuple[_Kit, list[tuple[_Instrument, str]], str]] = []
     for folder in kit_folders:
         package = installed_by.get(Path(os.path.abspath(folder)), OTHER_SOURCE)
         if packages is not None and package not in packages:
@@ -364,13 +364,12 @@ def import_hydrogen(
             report.skipped.append((str(folder), reason))
             continue
         report.unsorted += unsorted
-        plans.append((kit, planned))
+        plans.append((kit, planned, package))
 
-    tracker = _Progress(sum(len(instrument.layers) for _, planned in plans for instrument, _ in planned), progress)
+    tracker = _Progress(sum(len(instrument.layers) for _, planned, _ in plans for instrument, _ in planned), progress)
     taken_stems: set[str] = set()
     with BankWriter(out) as writer:
-        for kit, planned in plans:
-            package = installed_by.get(Path(os.path.abspath(kit.folder)), OTHER_SOURCE)
+        for kit, planned, package in plans:
             kit_stem = unique_name(safe_name(kit.name), taken_stems)
             if _import_kit(writer, kit, planned, kit_stem, package, report, tracker):
                 report.kits += 1
