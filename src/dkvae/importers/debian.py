@@ -147,12 +147,15 @@ def _import_source(
     report: ImportReport,
     progress: Progress | None,
     workers: int | None,
+    packages: set[str],
 ) -> None:
-    """Import one file or folder of `source` with the importer for its kind, adding to `report`."""
+    """Import one file or folder of `source` with the importer for its kind, adding to `report`.
+
+    `packages` are the sources' packages that install into this folder: of a Hydrogen drumkits folder
+    only their kits are taken, since Hydrogen's own (hydrogen-data, installed with the program) would
+    make the bank depend on whether the program is installed.
+    """
     if source.kind == "hydrogen":
-        # Only the kits of the Hydrogen packages named in DEBIAN_SOURCES: Hydrogen's own kits (hydrogen-data,
-        # installed with the program) would make the bank depend on whether the program is installed.
-        packages = {s.package for s in DEBIAN_SOURCES if s.kind == "hydrogen"}
         _merge(report, import_hydrogen(root, path, progress=progress, packages=packages))
     elif source.kind == "soundfont":
         _merge(report, import_soundfont(root, path, progress=progress, presets=source.presets, velocities=source.velocities))
@@ -198,11 +201,13 @@ def import_debian(
         if (source.kind, source.paths) in done_kinds:
             continue  # both Hydrogen packages install into one folder, imported once
         done_kinds.add((source.kind, source.paths))
+        sharing = {s.package for s in available if (s.kind, s.paths) == (source.kind, source.paths)}
         for path in source.paths:
             if is_reserved(path):
                 raise DkvaeError(f"{path} is a FluidR3-family SoundFont, kept for evaluation only")
             try:
-                _import_source(root, source, path, report, _stage(progress, f"{source.package} ({source.kind})"), workers)
+                stage = _stage(progress, f"{source.package} ({source.kind})")
+                _import_source(root, source, path, report, stage, workers, sharing)
             except DkvaeError as error:  # one broken source must not stop the others
                 report.skipped.append((str(path), str(error)))
     report.duplicates = remove_duplicates(root, progress=_stage(progress, "duplicates"))
