@@ -158,6 +158,25 @@ def test_load_sound_reads_odd_formats_to_mono_at_the_configured_rate(tmp_path, n
     assert np.argmax(spectrum) * CONFIG.sample_rate / CONFIG.num_samples < 200
 
 
+@pytest.mark.parametrize(
+    ("name", "subtype", "bits"),
+    [("s16.wav", "PCM_16", 16), ("s16.aiff", "PCM_16", 16), ("s16.flac", "PCM_16", 16), ("s32.wav", "PCM_32", 32)],
+)
+def test_integer_files_load_exactly_as_libsndfiles_float_read_gives_them(tmp_path, name, subtype, bits) -> None:
+    # dkvae reads these subtypes as integers and scales them itself; the values must be libsndfile's own.
+    rng = np.random.default_rng(3)
+    steps = 2.0 ** (bits - 1)
+    data = np.round(rng.uniform(-1, 1, (30000, 2)) * drum_hit("noise", 30000 / 44100)[:, None] * steps) / steps
+    integer = write(tmp_path / name, data, 44100, subtype=subtype)
+    as_float = write(tmp_path / f"float_{name.split('.')[0]}.wav", sf.read(integer, dtype="float32")[0], 44100, subtype="FLOAT")
+    np.testing.assert_array_equal(sf.read(as_float, dtype="float32")[0], sf.read(integer, dtype="float32")[0])
+    for preset in ("default", "seed"):
+        config = get_preset(preset).audio
+        (sound, info), (expected, expected_info) = load_sound(integer, config), load_sound(as_float, config)
+        np.testing.assert_array_equal(sound, expected)
+        assert info == expected_info
+
+
 def test_load_sound_trims_near_silence_but_keeps_the_attack(tmp_path) -> None:
     rate = 44100
     lead = (np.random.default_rng(1).standard_normal(int(0.3 * rate)) * 1e-4).astype(np.float32)

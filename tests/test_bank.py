@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+import dkvae.bank
 import dkvae.preprocess
 from dkvae import Bank, DkvaeError
 from dkvae.bank import SPLITS, processed_dir_for, split_for
@@ -82,6 +83,30 @@ def test_labels_and_spectrograms_line_up_with_the_sources(small_bank: Path) -> N
     expected, _, _ = normalize(log_spectrogram(sound, 1024, 256).numpy(), bank.config.audio)
     np.testing.assert_allclose(x_train[row["index"]], expected, atol=1e-3)
     assert bank.instruments[y_train[row["index"]]] == row["label"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_first_run_with_skipped_files_packs_its_staging_array_in_place(tmp_path: Path, monkeypatch, workers) -> None:
+    bank_dir = write_bank(tmp_path / "bank", per_class=40)
+    for broken in ("kick/kick_3.wav", "kick/kick_17.wav", "snare/snare_0.wav", "snare/snare_39.wav"):
+        (bank_dir / broken).write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+
+    def no_copy(*args: object) -> bytes:
+        raise AssertionError("a first run's rows are not copied")
+
+    monkeypatch.setattr(dkvae.bank.PackedRows, "read_bytes", no_copy)
+    bank = Bank(bank_dir, preset="seed", workers=workers)
+    assert len(bank.data) == 76 and len(bank.read_skipped()) == 4
+    files = {p.name for p in bank.dir.iterdir() if not p.name.startswith(".")}  # (.lock stays)
+    assert files == {"config.json", bank.data["path"].iloc[0], "samples.csv", "skipped.csv"}
+    packed = np.load(bank.array_path)
+    assert packed.shape == (76, *bank.config.audio.shape)
+    from dkvae.audio import load_sound, log_spectrogram, normalize
+
+    for row in bank.data.itertuples():
+        sound, _ = load_sound(bank_dir / row.original_path, bank.config.audio)
+        expected, _, _ = normalize(log_spectrogram(sound, 512, 256).numpy(), bank.config.audio)
+        np.testing.assert_array_equal(packed[row.index], expected.astype(np.float16))
 
 
 def test_splits_are_deterministic_by_hash_and_near_their_fractions() -> None:

@@ -255,7 +255,11 @@ def finish_sound(audio: np.ndarray, fade_samples: int, peak_db_level: float = OU
 def _read_block(handle: sf.SoundFile, count: int, frames: int, start: int) -> tuple[np.ndarray, float]:
     """`count` frames from `start` as mono float32, and their peak; truncated data, NaN or inf are `BadAudio`."""
     handle.seek(start)
-    block = handle.read(count, dtype="float32", always_2d=True)
+    integer = _INTEGER_READS.get(handle.subtype)
+    if integer is None:
+        block = handle.read(count, dtype="float32", always_2d=True)
+    else:
+        block = handle.read(count, dtype=integer[0], always_2d=True).astype(np.float32) * np.float32(integer[1])
     if len(block) < min(count, frames - start):
         raise BadAudio(f"truncated: header promises {frames} frames, data ends at {start + len(block)}")
     mono = to_mono(block)
@@ -263,6 +267,11 @@ def _read_block(handle: sf.SoundFile, count: int, frames: int, start: int) -> tu
     if not math.isfinite(peak):
         raise BadAudio("invalid: NaN or infinite samples")
     return mono, peak
+
+
+#: Subtypes read as integers and scaled here, with the very values libsndfile's own float read gives
+#: (a power-of-two scale is exact), in under half its time: its conversion loop is slower than numpy's.
+_INTEGER_READS: dict[str, tuple[str, float]] = {"PCM_16": ("int16", 2.0**-15), "PCM_32": ("int32", 2.0**-31)}
 
 
 def _declares_more_data(log: str) -> bool:

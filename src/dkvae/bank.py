@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import audio
+from . import audio, staging
 from .atomic import atomic_path, write_text
 from .config import AUDIO_EXTENSIONS, AudioConfig, Config, InversionConfig, SplitConfig, get_preset
 from .errors import DkvaeError
@@ -367,10 +367,16 @@ class Bank:
     def _pack(self, name: str, kept: list[Outcome]) -> None:
         """Write each kept spectrogram, from its part or the previous array, into one new array file.
 
-        Rows are copied with plain reads and one sequential write (no memory maps), so memory stays
-        small however large the bank.
+        When every kept row is in one staging array (a first run), that file becomes the new array in
+        place (see `dkvae.staging`). Otherwise rows are copied with plain reads and one sequential write
+        (no memory maps), so memory stays small however large the bank.
         """
         shape = (len(kept), *self.config.audio.shape)
+        sources = {o.part for o in kept}
+        if len(sources) == 1 and not (part := sources.pop()).startswith(ARRAY_PREFIX):
+            slots = [o.row for o in kept]
+            if staging.finish_in_place(self._source_path(part), self.dir / name, slots, shape[1:], STORAGE_DTYPE):
+                return
         header = {"descr": np.dtype(STORAGE_DTYPE).str, "fortran_order": False, "shape": shape}
         with atomic_path(self.dir / name) as tmp, open(tmp, "wb") as out, PackedRows() as rows:
             np.lib.format.write_array_header_1_0(out, header)

@@ -1,25 +1,26 @@
 """Turn audio files into normalized spectrograms in parallel, in resumable parts on disk.
 
-Files are processed in chunks; each finished chunk is written as a *part* (an ``.npy`` array plus a
-``.json`` record list, the JSON written last as the part's commit). After an interruption the parts
-already on disk are reused, so a rerun redoes at most the chunks that were in flight.
+A run's files get slots, in the order given, in one staging array (`dkvae.staging`); files are
+processed in chunks, and each finished chunk writes its rows into their slots, then a *part* record
+(``part-<hash>.json``, the chunk's outcomes) as its commit. After an interruption the recorded parts
+are reused, so a rerun redoes at most the chunks that were in flight.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from . import staging
 from .atomic import atomic_path
 from .audio import BadAudio, SoundInfo, load_sound, log_spectrogram, normalize_many
 from .config import AudioConfig
@@ -80,6 +81,10 @@ class Outcome:
         return not self.reason
 
 
+#: One chunk's work: the parts folder, the staging array's name, the chunk's first slot, its files, the settings.
+Job = tuple[Path, str, int, Sequence[SourceFile], AudioConfig]
+
+
 def process_files(files: Sequence[SourceFile], config: AudioConfig) -> tuple[np.ndarray, list[Outcome]]:
     """Spectrograms of `files` as ``(kept, freq, frames)`` `STORAGE_DTYPE`, and one outcome per file.
 
@@ -121,39 +126,44 @@ def chunk_size(files: int, workers: int) -> int:
     return min(MAX_CHUNK_SIZE, max(MIN_CHUNK_SIZE, math.ceil(files / (workers * CHUNKS_PER_WORKER))))
 
 
-def chunk_name(files: Sequence[SourceFile]) -> str:
-    """A part's name: a hash of its files' identities, so the same chunk always gets the same name."""
+def chunk_name(files: Sequence[SourceFile], prefix: str = "part") -> str:
+    """A name made of a hash of `files`' identities, so the same files always get the same name."""
     digest = hashlib.blake2b(digest_size=10)
     for file in files:
         digest.update(repr(file.key).encode())
-    return f"part-{digest.hexdigest()}"
+    return f"{prefix}-{digest.hexdigest()}"
 
 
-def write_part(parts_dir: Path, files: Sequence[SourceFile], config: AudioConfig) -> list[Outcome]:
-    """Process one chunk and write it as a part (array first, then the JSON record list)."""
-    name = chunk_name(files)
+def write_part(parts_dir: Path, stage: str, first_slot: int, files: Sequence[SourceFile], config: AudioConfig) -> list[Outcome]:
+    """Process one chunk, whose files hold the slots from `first_slot` on in the staging array `stage`.
+
+    The kept rows go into their slots, then the chunk's outcomes (each kept one naming `stage` and its
+    slot) are written as the part's record, which commits it.
+    """
     array, outcomes = process_files(files, config)
-    outcomes = [replace(o, part=name) if o.kept else o for o in outcomes]
-    encoded = io.BytesIO()
-    np.save(encoded, array)  # in memory: ndarray.tofile's short write on a full disk carries no errno
-    with atomic_path(parts_dir / f"{name}.npy", durable=False) as tmp:
-        tmp.write_bytes(encoded.getbuffer())
-    with atomic_path(parts_dir / f"{name}.json", durable=False) as tmp:
+    slots = [first_slot + index for index, outcome in enumerate(outcomes) if outcome.kept]
+    staging.write_rows(parts_dir / f"{stage}.npy", slots, array)
+    slot = iter(slots)
+    outcomes = [replace(o, part=stage, row=next(slot)) if o.kept else o for o in outcomes]
+    with atomic_path(parts_dir / f"{chunk_name(files)}.json", durable=False) as tmp:
         tmp.write_text(json.dumps([vars(o) for o in outcomes]), encoding="utf-8")  # flat fields: no deep copy
     return outcomes
 
 
 def read_parts(parts_dir: Path) -> dict[tuple[str, int, int], Outcome]:
-    """Outcomes of every complete part in `parts_dir`, keyed by file identity."""
+    """Outcomes of every recorded part in `parts_dir` whose rows are still there, keyed by file identity."""
     found: dict[tuple[str, int, int], Outcome] = {}
+    present: dict[str, bool] = {}
     for record in sorted(parts_dir.glob("part-*.json")):
-        if not record.with_suffix(".npy").exists():
-            continue
         try:
             outcomes = [Outcome(**entry) for entry in json.loads(record.read_text(encoding="utf-8"))]
         except (ValueError, TypeError):
             continue
-        found.update((outcome.key, outcome) for outcome in outcomes)
+        sources = {o.part for o in outcomes if o.kept}
+        for source in sources - present.keys():
+            present[source] = (parts_dir / f"{source}.npy").exists()
+        if all(present[source] for source in sources):
+            found.update((outcome.key, outcome) for outcome in outcomes)
     return found
 
 
@@ -169,25 +179,29 @@ def run_parts(
     `progress(done, total)` is called as chunks finish. Returns every file's outcome.
     """
     parts_dir.mkdir(parents=True, exist_ok=True)
+    if not files:
+        return []
+    stage = chunk_name(files, prefix="stage")
+    staging.create(parts_dir / f"{stage}.npy", len(files), config.shape, np.dtype(STORAGE_DTYPE))
     workers = max(1, workers or os.cpu_count() or 1)
     size = chunk_size(len(files), workers)
-    chunks = [files[i : i + size] for i in range(0, len(files), size)]
-    workers = min(workers, max(1, len(chunks)))
+    jobs = [(parts_dir, stage, first, files[first : first + size], config) for first in range(0, len(files), size)]
+    workers = min(workers, len(jobs))
     outcomes: list[Outcome] = []
-    done = 0
-    for chunk_outcomes in _map_chunks(parts_dir, chunks, config, workers):
-        outcomes.extend(chunk_outcomes)
-        done += len(chunk_outcomes)
-        if progress:
-            progress(done, len(files))
+    try:
+        for chunk_outcomes in _map_jobs(jobs, workers):
+            outcomes.extend(chunk_outcomes)
+            if progress:
+                progress(len(outcomes), len(files))
+    except BaseException:
+        if not any(o.part == stage for o in read_parts(parts_dir).values()):
+            (parts_dir / f"{stage}.npy").unlink(missing_ok=True)  # nothing recorded in it: leave no trace
+        raise
     return outcomes
 
 
-def _map_chunks(
-    parts_dir: Path, chunks: list[Sequence[SourceFile]], config: AudioConfig, workers: int
-) -> Iterator[list[Outcome]]:
-    """Run `write_part` over `chunks`, in this process or in a pool of forked workers."""
-    jobs: Iterable[tuple[Path, Sequence[SourceFile], AudioConfig]] = ((parts_dir, c, config) for c in chunks)
+def _map_jobs(jobs: list[Job], workers: int) -> Iterator[list[Outcome]]:
+    """Run `write_part` over `jobs`, in this process or in a pool of forked workers."""
     if workers == 1:
         yield from (_write_part_job(job) for job in jobs)
         return
@@ -201,6 +215,6 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
-def _write_part_job(job: tuple[Path, Sequence[SourceFile], AudioConfig]) -> list[Outcome]:
+def _write_part_job(job: Job) -> list[Outcome]:
     """`write_part` with its arguments packed, for `Pool.imap_unordered`."""
     return write_part(*job)
