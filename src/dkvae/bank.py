@@ -324,7 +324,7 @@ class Bank:
         group = _group(outcome.original_path, meta)
         row: dict[str, object] = {k: v for k, v in meta.items() if k not in ("original_path", "label", "group")}
         row.update(
-            sample=Path(outcome.original_path).stem,
+            sample=os.path.splitext(os.path.basename(outcome.original_path))[0],  # Path.stem: audio names have an extension
             original_path=outcome.original_path,
             label=label,
             split=split_for(group, self.config.split),

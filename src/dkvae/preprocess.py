@@ -8,6 +8,7 @@ are reused, so a rerun redoes at most the chunks that were in flight.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -194,8 +195,9 @@ def run_parts(
             if progress:
                 progress(len(outcomes), len(files))
     except BaseException:
-        if not any(o.part == stage for o in read_parts(parts_dir).values()):
-            (parts_dir / f"{stage}.npy").unlink(missing_ok=True)  # nothing recorded in it: leave no trace
+        with contextlib.suppress(OSError):  # the error that stopped the run is the one to report
+            if not any(o.part == stage for o in read_parts(parts_dir).values()):
+                (parts_dir / f"{stage}.npy").unlink(missing_ok=True)  # nothing recorded in it: leave no trace
         raise
     return outcomes
 

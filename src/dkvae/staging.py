@@ -83,9 +83,9 @@ def finish_in_place(staging: Path, target: Path, slots: Sequence[int], row_shape
         os.replace(staging, tmp)
         with open(tmp, "r+b") as handle:
             _compact(handle.fileno(), slots, len(header), row_bytes, tmp)
-            handle.seek(0)
             handle.write(header)
-            handle.truncate(len(header) + len(slots) * row_bytes)
+            if len(slots) < total:  # (ext4 flushes a file it truncates, so only when rows were dropped)
+                handle.truncate(len(header) + len(slots) * row_bytes)
     return True
 
 
