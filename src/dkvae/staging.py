@@ -2,10 +2,9 @@
 
 A run gives each of its files a slot, in pack order, in one array file sized for all of them, and
 each worker writes its kept rows straight into their slots. When a run's kept rows are the whole
-bank (a first run), the staging array becomes the packed array without copying 330 MB a 10k bank:
-renamed as it is when no file was skipped, compacted in place first when some were. Writing a new
-file costs about 2 ms a MiB here (the kernel allocating page-cache pages), so writing the rows once
-instead of twice is most of what packing cost.
+bank (a first run), the staging array becomes the packed array without a copy (330 MB for 10k files):
+renamed as it is when no file was skipped, compacted in place first when some were. Copying the
+rows into a new file was most of what packing cost (the kernel allocating page-cache pages).
 """
 
 from __future__ import annotations
