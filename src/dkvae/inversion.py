@@ -137,7 +137,7 @@ def fast_griffin_lim(
     previous = None
     for _ in range(iterations):
         rebuilt = transform.analyse(transform.synthesise(spectrum))
-        accelerated = rebuilt if previous is None or step == 0 else rebuilt - step * previous
+        accelerated = rebuilt if previous is None or step == 0 else torch.sub(rebuilt, previous, alpha=step)
         previous = rebuilt
         spectrum = _with_magnitude(accelerated, target)
     return transform.synthesise(spectrum)
