@@ -86,3 +86,22 @@ def test_parts_hold_every_file_once_whatever_the_chunking(files: list[SourceFile
     on_disk = read_parts(tmp_path / "parts")
     assert set(on_disk) == {f.key for f in files}
     assert len(list((tmp_path / "parts").glob("part-*.json"))) == -(-len(files) // 4)
+
+
+def test_a_record_whose_staging_array_is_gone_is_not_reused(files: list[SourceFile], tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(preprocess, "MIN_CHUNK_SIZE", 4)
+    outcomes = run_parts(tmp_path / "parts", files, CONFIG, workers=1)
+    (stage,) = {o.part for o in outcomes if o.kept}
+    assert set(read_parts(tmp_path / "parts")) == {f.key for f in files}
+    (tmp_path / "parts" / f"{stage}.npy").unlink()  # as when a finish moved it away, or it was lost
+    assert read_parts(tmp_path / "parts") == {}  # every chunk of 4 here kept a row, so none can be trusted
+
+
+def test_a_run_that_fails_before_recording_anything_leaves_no_staging_array(files, tmp_path: Path, monkeypatch) -> None:
+    def failing(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(preprocess.staging, "write_rows", failing)
+    with pytest.raises(OSError, match="No space left"):
+        run_parts(tmp_path / "parts", files, CONFIG, workers=1)
+    assert list((tmp_path / "parts").iterdir()) == []
