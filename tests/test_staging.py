@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -113,3 +114,21 @@ def test_a_write_past_a_full_disk_names_the_staging_file(tmp_path: Path, monkeyp
     with pytest.raises(OSError, match="No space left on device") as raised:
         staging.write_rows(path, [0], rows(1))
     assert raised.value.filename == str(path)
+
+
+def test_finishing_refuses_a_target_on_another_filesystem(tmp_path: Path, monkeypatch) -> None:
+    path, target = tmp_path / "parts" / "stage.npy", tmp_path / "elsewhere" / "packed.npy"
+    path.parent.mkdir()
+    target.parent.mkdir()
+    made(path, 3)
+    real_stat = Path.stat
+
+    def stat(self: Path, **kwargs: object) -> os.stat_result:
+        found = real_stat(self, **kwargs)
+        if self == target.parent:  # as a mount point there would report
+            return os.stat_result((found.st_mode, found.st_ino, found.st_dev + 1, *tuple(found)[3:]))
+        return found
+
+    monkeypatch.setattr(Path, "stat", stat)
+    assert not staging.finish_in_place(path, target, [0, 1, 2], ROW_SHAPE, DTYPE)
+    assert path.exists() and not target.exists()

@@ -77,6 +77,8 @@ def finish_in_place(staging: Path, target: Path, slots: Sequence[int], row_shape
         return False
     if len(header) != len(header_bytes(total, row_shape, dtype)):
         return False
+    if staging.stat().st_dev != target.parent.stat().st_dev:  # a rename cannot cross filesystems
+        return False
     row_bytes = _row_bytes(row_shape, dtype)
     with atomic_path(target) as tmp:
         os.replace(staging, tmp)
