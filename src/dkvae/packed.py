@@ -13,6 +13,17 @@ from typing import BinaryIO, Self
 import numpy as np
 
 
+def read_header(handle: BinaryIO) -> tuple[int, tuple[int, ...], bool, np.dtype]:
+    """``(format major version, shape, fortran_order, dtype)`` of the ``.npy`` open in `handle`, left at its data.
+
+    Raises ValueError when it is not an ``.npy`` file.
+    """
+    major, _ = np.lib.format.read_magic(handle)
+    read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+    shape, fortran_order, dtype = read(handle)
+    return major, tuple(shape), fortran_order, dtype
+
+
 class PackedRows:
     """Rows of ``.npy`` files by index, keeping at most `max_open` files open (reopened lazily after pickling)."""
 
@@ -26,9 +37,7 @@ class PackedRows:
             if len(self.open) >= self.max_open:
                 self.close()
             handle = open(path, "rb")  # noqa: SIM115 (kept open in the cache; `close` closes it)
-            major, _ = np.lib.format.read_magic(handle)
-            read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-            shape, fortran_order, dtype = read_header(handle)
+            _, shape, fortran_order, dtype = read_header(handle)
             if fortran_order or not shape:
                 handle.close()
                 raise OSError(f"{path} is not a C-ordered array of rows")

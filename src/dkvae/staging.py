@@ -13,12 +13,13 @@ import errno
 import io
 import itertools
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .atomic import atomic_path
+from .packed import read_header
 
 #: Rows moved at a time while compacting: a few MiB, however large the bank.
 MOVE_ROWS = 128
@@ -35,13 +36,14 @@ def header_bytes(rows: int, row_shape: tuple[int, ...], dtype: np.dtype) -> byte
 def create(path: Path, rows: int, row_shape: tuple[int, ...], dtype: np.dtype) -> None:
     """Make `path` an array of `rows` rows, unwritten (sparse); an existing one of that shape is kept as it is."""
     header = header_bytes(rows, row_shape, dtype)
-    if path.exists() and path.stat().st_size == len(header) + rows * _row_bytes(row_shape, dtype):
+    size = len(header) + rows * _row_bytes(row_shape, dtype)
+    if path.exists() and path.stat().st_size == size:
         with open(path, "rb") as handle:
             if handle.read(len(header)) == header:
                 return
     with atomic_path(path, durable=False) as tmp, open(tmp, "r+b") as handle:
         handle.write(header)
-        handle.truncate(len(header) + rows * _row_bytes(row_shape, dtype))
+        handle.truncate(size)
 
 
 def write_rows(path: Path, slots: Sequence[int], rows: np.ndarray) -> None:
@@ -53,11 +55,8 @@ def write_rows(path: Path, slots: Sequence[int], rows: np.ndarray) -> None:
     fd = os.open(path, os.O_RDWR)
     try:
         offset = _data_offset(fd, path)
-        start = 0
-        for end in range(1, len(slots) + 1):
-            if end == len(slots) or slots[end] != slots[start] + end - start:
-                _write_all(fd, memoryview(rows[start:end]).cast("B"), offset + slots[start] * row_bytes, path)
-                start = end
+        for start, end in _runs(slots):
+            _write_all(fd, memoryview(rows[start:end]).cast("B"), offset + slots[start] * row_bytes, path)
     finally:
         os.close(fd)
 
@@ -92,33 +91,35 @@ def finish_in_place(staging: Path, target: Path, slots: Sequence[int], row_shape
 
 def _compact(fd: int, slots: Sequence[int], offset: int, row_bytes: int, path: Path) -> None:
     """Move row ``slots[i]`` to row ``i`` for every i (slots rising, so a row only ever moves down)."""
+    for start, end in _runs(slots, MOVE_ROWS):
+        if slots[start] == start:
+            continue
+        size = (end - start) * row_bytes
+        data = os.pread(fd, size, offset + slots[start] * row_bytes)
+        if len(data) != size:
+            raise OSError(errno.EIO, "staging array shorter than its header says", str(path))
+        _write_all(fd, memoryview(data), offset + start * row_bytes, path)
+
+
+def _runs(slots: Sequence[int], longest: int | None = None) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of each run ``slots[start:end]`` of consecutive slots, at most `longest` long."""
     start = 0
     for end in range(1, len(slots) + 1):
-        run_ends = end == len(slots) or slots[end] != slots[start] + end - start or end - start == MOVE_ROWS
-        if not run_ends:
-            continue
-        if slots[start] != start:
-            size = (end - start) * row_bytes
-            data = os.pread(fd, size, offset + slots[start] * row_bytes)
-            if len(data) != size:
-                raise OSError(errno.EIO, "staging array shorter than its header says", str(path))
-            _write_all(fd, memoryview(data), offset + start * row_bytes, path)
-        start = end
+        if end == len(slots) or slots[end] != slots[start] + end - start or end - start == longest:
+            yield start, end
+            start = end
 
 
 def _rows_in(path: Path, row_shape: tuple[int, ...], dtype: np.dtype) -> int | None:
     """The row count of the staging array at `path`, or None unless it is one of `row_shape` and `dtype` in full."""
     try:
         with open(path, "rb") as handle:
-            major, _ = np.lib.format.read_magic(handle)
-            if major != 1:
-                return None
-            shape, fortran_order, found = np.lib.format.read_array_header_1_0(handle)
+            major, shape, fortran_order, found = read_header(handle)
             offset = handle.tell()
         size = path.stat().st_size
     except (OSError, ValueError):
         return None
-    if fortran_order or found != np.dtype(dtype) or tuple(shape[1:]) != tuple(row_shape):
+    if major != 1 or fortran_order or found != np.dtype(dtype) or shape[1:] != tuple(row_shape):
         return None
     if size != offset + shape[0] * _row_bytes(row_shape, dtype):
         return None
@@ -129,8 +130,7 @@ def _data_offset(fd: int, path: Path) -> int:
     """Where the rows of the open ``.npy`` `fd` begin (after its header)."""
     with open(fd, "rb", closefd=False) as handle:
         try:
-            np.lib.format.read_magic(handle)
-            np.lib.format.read_array_header_1_0(handle)
+            read_header(handle)
         except ValueError as error:
             raise OSError(errno.EINVAL, f"not a staging array: {error}", str(path)) from None
         return handle.tell()
