@@ -105,3 +105,13 @@ def test_a_run_that_fails_before_recording_anything_leaves_no_staging_array(file
     with pytest.raises(OSError, match="No space left"):
         run_parts(tmp_path / "parts", files, CONFIG, workers=1)
     assert list((tmp_path / "parts").iterdir()) == []
+
+
+def test_pool_workers_keep_the_memory_they_free(files: list[SourceFile], tmp_path: Path, monkeypatch) -> None:
+    marks = tmp_path / "kept"
+    marks.mkdir()
+    monkeypatch.setattr(preprocess, "keep_freed_memory", lambda: (marks / str(os.getpid())).touch())
+    outcomes = run_parts(tmp_path / "parts", files, CONFIG, workers=2)
+    assert len(outcomes) == len(files)
+    workers = {int(mark.name) for mark in marks.iterdir()}
+    assert len(workers) == 2 and os.getpid() not in workers

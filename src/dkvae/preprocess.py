@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from . import staging
+from .allocator import keep_freed_memory
 from .atomic import atomic_path
 from .audio import BadAudio, SoundInfo, load_sound, log_spectrogram, normalize_many
 from .config import AudioConfig
@@ -213,8 +214,9 @@ def _map_jobs(jobs: list[Job], workers: int) -> Iterator[list[Outcome]]:
 
 
 def _init_worker() -> None:
-    """Each worker uses one thread: the parallelism is across files."""
+    """Each worker uses one thread (the parallelism is across files) and keeps the memory it frees."""
     torch.set_num_threads(1)
+    keep_freed_memory()
 
 
 def _write_part_job(job: Job) -> list[Outcome]:
