@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,24 @@ def made(path: Path, count: int) -> np.ndarray:
 def test_rows_written_by_slot_read_back_as_an_array(tmp_path: Path) -> None:
     path = tmp_path / "stage.npy"
     written = made(path, 7)
+    np.testing.assert_array_equal(np.load(path), written)
+
+
+def test_each_run_of_written_rows_is_sent_to_disk_at_once(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "stage.npy"
+    staging.create(path, 10, ROW_SHAPE, DTYPE)
+    started = []
+    monkeypatch.setattr(staging, "_start_writeback", lambda fd, offset, length: started.append((offset, length)))
+    staging.write_rows(path, [2, 3, 4, 7, 8], rows(5))
+    header, row = len(staging.header_bytes(10, ROW_SHAPE, DTYPE)), DTYPE.itemsize * 15
+    assert started == [(header + 2 * row, 3 * row), (header + 7 * row, 2 * row)]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="sync_file_range is Linux's")
+def test_starting_writeback_for_real_keeps_the_rows(tmp_path: Path) -> None:
+    assert staging._sync_file_range() is not None
+    path = tmp_path / "stage.npy"
+    written = made(path, 9)
     np.testing.assert_array_equal(np.load(path), written)
 
 
