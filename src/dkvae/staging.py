@@ -83,7 +83,7 @@ def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
     """The C library's ``sync_file_range``, or None where there is none."""
     try:
         function = ctypes.CDLL(None).sync_file_range
-    except (OSError, AttributeError):
+    except (OSError, TypeError, AttributeError):  # no C library loadable by name None, or no such function
         return None
     function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
     return function
