@@ -122,6 +122,27 @@ def test_generate_writes_wavs_with_sidecars_and_refuses_a_broken_model(trained_r
     assert unknown.returncode == 2 and "this model knows: clap, cymbal" in unknown.stderr
 
 
+def test_iterations_change_the_sound_and_render_recalls_them(trained_run: Path, tmp_path: Path) -> None:
+    def generate(out: Path, *extra: str) -> Path:
+        result = runner.invoke(app, ["generate", "--model", str(trained_run), "--instrument", "snare", "--count", "1",
+                                     "--seed", "5", "--out", str(out), *extra])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        return out / "snare_5_000.wav"
+
+    plain, more = generate(tmp_path / "plain"), generate(tmp_path / "more", "--iterations", "20")
+    assert json.loads(more.with_suffix(".json").read_text())["inversion"]["iterations"] == 20
+    assert json.loads(plain.with_suffix(".json").read_text())["inversion"]["iterations"] == 8
+    assert more.read_bytes() != plain.read_bytes()
+    result = runner.invoke(app, ["render", str(more.with_suffix(".json")), "--out", str(tmp_path / "again")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "again" / more.name).read_bytes() == more.read_bytes()
+    model = ["--model", str(trained_run)]
+    refused = run_dkvae("kit", *model, "--from", str(tmp_path / "more"), "--iterations", "4", "--out", str(tmp_path / "k"))
+    assert refused.returncode == 2 and "--iterations renders new sounds" in refused.stderr
+    too_many = run_dkvae("generate", *model, "--instrument", "snare", "--iterations", "513", "--out", str(tmp_path / "x"))
+    assert too_many.returncode == 2 and "--iterations" in too_many.stderr and not (tmp_path / "x").exists()
+
+
 def test_kit_reconstruct_interpolate_vary_and_render(trained_run: Path, tmp_path: Path) -> None:
     import soundfile as sf
 

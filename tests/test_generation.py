@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -84,6 +85,26 @@ def test_render_refuses_another_model_and_bad_sidecars(machine, trained_run, tmp
     moved = tmp_path / "moved model"
     shutil.copytree(trained_run, moved)
     assert render_sidecar(path.with_suffix(".json"), tmp_path / "out", model=moved).read_bytes() == path.read_bytes()
+
+
+def test_render_uses_the_inversion_the_sidecar_records(machine, tmp_path) -> None:
+    default = write_generated(machine, "snare", 1, 3, tmp_path / "default")[0]
+    more = machine.with_inversion(dataclasses.replace(machine.config.inversion, iterations=24))
+    longer = write_generated(more, "snare", 1, 3, tmp_path / "longer")[0]
+    assert machine.config.inversion.iterations == 8  # the original machine is left as it was
+    assert read_sidecar(longer.with_suffix(".json"))["inversion"]["iterations"] == 24
+    assert longer.read_bytes() != default.read_bytes()
+    assert render_sidecar(longer.with_suffix(".json"), tmp_path / "again").read_bytes() == longer.read_bytes()
+
+    sidecar = json.loads(longer.with_suffix(".json").read_text())
+    del sidecar["inversion"]  # a sidecar that records none renders with the model's own settings
+    (tmp_path / "old.json").write_text(json.dumps(sidecar))
+    assert render_sidecar(tmp_path / "old.json", tmp_path / "old").read_bytes() == default.read_bytes()
+    for inversion in ({"method": "pghi", "iterations": -1, "momentum": 0.99}, {"iterations": 8, "colour": 1}, [8]):
+        sidecar["inversion"] = inversion
+        (tmp_path / "bad.json").write_text(json.dumps(sidecar))
+        with pytest.raises(DkvaeError, match="unusable inversion settings"):
+            render_sidecar(tmp_path / "bad.json", tmp_path / "bad")
 
 
 def test_reconstruct_skips_unusable_files_with_reasons(machine, sounds, tmp_path) -> None:

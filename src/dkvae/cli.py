@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -326,14 +327,30 @@ def train(
 ModelOption = Annotated[Path | None, typer.Option("--model", help="Model directory (default: the bundled model)")]
 OutOption = Annotated[Path, typer.Option("--out", help="Folder for the WAV files and their JSON sidecars")]
 BitDepthOption = Annotated[int, typer.Option("--bit-depth", help="16 or 24")]
+#: The most inversion iterations a command takes: about 0.2 s a sound, where more stop changing the sound.
+MAX_INVERSION_ITERATIONS = 512
+IterationsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--iterations",
+        min=0,
+        max=MAX_INVERSION_ITERATIONS,
+        help="Fast Griffin-Lim iterations after the phase estimate (default: the model's, 8): more keep more of "
+        "each attack, at about 0.35 ms a sound each; 32 suits kits and exports",
+    ),
+]
 
 
-def load_machine(model: Path | None, bit_depth: int = 16) -> DrumMachine:
-    """The model directory `model`, or the bundled model; a bad `bit_depth` is refused first."""
+def load_machine(model: Path | None, bit_depth: int = 16, iterations: int | None = None) -> DrumMachine:
+    """The model directory `model`, or the bundled model, with `iterations` inversion iterations when given;
+    a bad `bit_depth` is refused first."""
     from .machine import DrumMachine, check_bit_depth
 
     check_bit_depth(bit_depth)
-    return DrumMachine.load(model)
+    machine = DrumMachine.load(model)
+    if iterations is None:
+        return machine
+    return machine.with_inversion(dataclasses.replace(machine.config.inversion, iterations=iterations))
 
 
 def print_skipped(skipped: list[tuple[str, str]]) -> None:
@@ -354,11 +371,12 @@ def generate(
     count: Annotated[int, typer.Option("--count", min=1, help="How many sounds")] = 8,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same sounds")] = 0,
     bit_depth: BitDepthOption = 16,
+    iterations: IterationsOption = None,
 ) -> None:
     """Generate new drum sounds of one class."""
     from .generation import write_generated
 
-    machine = load_machine(model, bit_depth)
+    machine = load_machine(model, bit_depth, iterations)
     print_written(write_generated(machine, instrument, count, seed, out, bit_depth), out)
 
 
@@ -380,6 +398,7 @@ def kit(
         Path | None, typer.Option("--from", help="Make the kit from the dkvae sounds (with sidecars) in this folder")
     ] = None,
     bit_depth: BitDepthOption = 16,
+    iterations: IterationsOption = None,
 ) -> None:
     """Generate a kit on General MIDI notes (kick 36, snare 38, hats 42/44/46, ...) for samplers: WAVs, SFZ, Hydrogen, Decent Sampler."""
     from .kits.build import build_kit
@@ -387,10 +406,12 @@ def kit(
     from .kits.picked import kit_from_folder
 
     if picked is not None:
+        if iterations is not None:
+            raise DkvaeError("--iterations renders new sounds; a kit --from a folder uses the sounds as they are")
         drum_kit, skipped = kit_from_folder(picked, round_robin, name, model)
         print_skipped(skipped)
     else:
-        drum_kit = build_kit(load_machine(model, bit_depth), seed, spread, round_robin, name)
+        drum_kit = build_kit(load_machine(model, bit_depth, iterations), seed, spread, round_robin, name)
     written = export_kit(drum_kit, out, fmt, bit_depth, demo)
     sounds = sum(len(pad.sounds) for pad in drum_kit.pads)
     console.print(
@@ -436,11 +457,12 @@ def reconstruct(
     out: OutOption,
     model: ModelOption = None,
     bit_depth: BitDepthOption = 16,
+    iterations: IterationsOption = None,
 ) -> None:
     """Encode and decode sounds: OUT/<file stem>.wav is how the model hears each one."""
     from .generation import write_reconstructions
 
-    machine = load_machine(model, bit_depth)
+    machine = load_machine(model, bit_depth, iterations)
     written, skipped = write_reconstructions(machine, files, out, bit_depth)
     print_written(written, out)
     print_skipped(skipped)
@@ -459,11 +481,12 @@ def interpolate(
     ] = None,
     model: ModelOption = None,
     bit_depth: BitDepthOption = 16,
+    iterations: IterationsOption = None,
 ) -> None:
     """Morph from one sound to another through the latent space."""
     from .generation import write_interpolation
 
-    machine = load_machine(model, bit_depth)
+    machine = load_machine(model, bit_depth, iterations)
     print_written(write_interpolation(machine, file_a, file_b, steps, out, method, bit_depth), out)
 
 
@@ -481,11 +504,12 @@ def vary(
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same variations")] = 0,
     model: ModelOption = None,
     bit_depth: BitDepthOption = 16,
+    iterations: IterationsOption = None,
 ) -> None:
     """Make variations of a sound: its neighbours in the latent space."""
     from .generation import write_variations
 
-    machine = load_machine(model, bit_depth)
+    machine = load_machine(model, bit_depth, iterations)
     print_written(write_variations(machine, file, count, amount, seed, out, bit_depth), out)
 
 

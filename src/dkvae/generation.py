@@ -20,7 +20,7 @@ import soundfile as sf
 
 from . import __version__
 from .atomic import write_text
-from .config import MAX_LEAD_IN_SECONDS
+from .config import MAX_LEAD_IN_SECONDS, InversionConfig
 from .errors import DkvaeError
 from .machine import DEFAULT_INTERPOLATION, DrumMachine, bundled_model_dir
 
@@ -220,6 +220,18 @@ def sidecar_latent(document: dict[str, Any], path: str | os.PathLike[str], machi
     return latent
 
 
+def sidecar_inversion(document: dict[str, Any], path: str | os.PathLike[str], machine: DrumMachine) -> DrumMachine:
+    """`machine` rendering with the inversion the sidecar records (made with ``--iterations``, say)."""
+    recorded = document.get("inversion")
+    if recorded is None:
+        return machine
+    try:
+        settings = InversionConfig(**recorded)
+    except (TypeError, ValueError) as error:
+        raise DkvaeError(f"sidecar {path} has unusable inversion settings: {error}") from None
+    return machine.with_inversion(settings)
+
+
 def render_sidecar(
     path: str | os.PathLike[str], out: str | os.PathLike[str], model: str | os.PathLike[str] | None = None
 ) -> Path:
@@ -228,7 +240,7 @@ def render_sidecar(
     The model is `model`, else the one the sidecar names; its weights must be the ones recorded.
     """
     document = read_sidecar(path)
-    machine = sidecar_machine(document, path, model)
+    machine = sidecar_inversion(document, path, sidecar_machine(document, path, model))
     latent = sidecar_latent(document, path, machine)
     weights = document.get("class_weights")
     classes = document["instrument"] if weights is None else np.asarray(weights, np.float32)

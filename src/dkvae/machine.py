@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
@@ -22,7 +24,14 @@ from .audio import (
 )
 from .bank import Bank
 from .checkpoint import ModelDirectory, check_audio_matches, load_model_dir
-from .config import ENCODER_KINDS, GENERATOR_KINDS, OUTPUT_FADE_SECONDS, OUTPUT_SAMPLE_RATE, TAIL_DB
+from .config import (
+    ENCODER_KINDS,
+    GENERATOR_KINDS,
+    OUTPUT_FADE_SECONDS,
+    OUTPUT_SAMPLE_RATE,
+    TAIL_DB,
+    InversionConfig,
+)
 from .errors import DkvaeError
 from .latent_prior import LatentPrior, fit_latent_prior
 from .packed import PackedArray
@@ -76,6 +85,13 @@ class DrumMachine:
     def load(cls, path: str | os.PathLike[str] | None = None) -> DrumMachine:
         """Load a model directory (default: the bundled model); weights are safetensors, settings JSON, nothing unpickled."""
         return cls(load_model_dir(bundled_model_dir() if path is None else Path(path)))
+
+    def with_inversion(self, inversion: InversionConfig) -> DrumMachine:
+        """This model rendering with other inversion settings (more iterations keep more of the attack, at
+        about 0.35 ms each a sound); the weights are shared, not copied."""
+        machine = copy.copy(self)
+        machine.config = dataclasses.replace(self.config, inversion=inversion)
+        return machine
 
     @property
     def sample_rate(self) -> int:
