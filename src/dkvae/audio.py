@@ -336,8 +336,9 @@ def log_spectrogram(audio: np.ndarray | torch.Tensor, n_fft: int, hop_length: in
     """Log-magnitude spectrogram in dB of ``(samples,)`` or ``(batch, samples)`` audio.
 
     Centred STFT with zero padding (a one-shot has nothing before its start; padded by hand, which
-    is faster than ``torch.stft``'s own padding) and a periodic Hann window. Returns float32 ``(..., n_fft // 2 + 1, 1 + samples // hop_length)``; a full-scale sine
-    reads 0 dB and digital silence ``20 * log10(AMPLITUDE_FLOOR)``.
+    is faster than ``torch.stft``'s own padding) and a periodic Hann window. Audio on the CPU; returns
+    a float32 CPU tensor ``(..., n_fft // 2 + 1, 1 + samples // hop_length)``; a full-scale sine reads
+    0 dB and digital silence ``20 * log10(AMPLITUDE_FLOOR)``.
     """
     signal = torch.as_tensor(audio, dtype=torch.float32)
     half = n_fft // 2
