@@ -155,6 +155,18 @@ def test_a_file_cut_after_its_header_was_read_gives_fewer_frames_and_load_sound_
         load_sound(path, get_preset("default").audio)
 
 
+def test_reads_that_stop_short_are_continued(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "x.wav"
+    sf.write(path, noise(3000, 2), 44100, subtype="PCM_16")
+    original = os.preadv
+
+    def at_most_1000_bytes(fd, buffers, offset):
+        return original(fd, [memoryview(buffers[0])[:1000]], offset)
+
+    monkeypatch.setattr(os, "preadv", at_most_1000_bytes)
+    assert_reads_as_libsndfile(path)
+
+
 def test_load_sound_reads_plain_wavs_without_libsndfile(tmp_path, monkeypatch) -> None:
     path = tmp_path / "kick.WAV"
     sf.write(path, drum_hit("tone", 0.5), 44100, subtype="PCM_16")

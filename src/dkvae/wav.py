@@ -52,7 +52,12 @@ class PlainWav:
         count = max(0, min(count, self.frames - start))
         width = self.channels * self.dtype.itemsize
         buffer = bytearray(count * width)
-        received = os.preadv(self.fd, [buffer], self.data_offset + start * width)
+        received, offset = 0, self.data_offset + start * width
+        while received < len(buffer):  # a read may stop short (a signal); only the file's end stops this
+            step = os.preadv(self.fd, [memoryview(buffer)[received:]], offset + received)
+            if step == 0:
+                break
+            received += step
         samples = np.frombuffer(buffer, self.dtype, count=received // width * self.channels)
         if self.dtype.kind == "f":
             return samples.astype(np.float32, copy=False).reshape(-1, self.channels)
