@@ -51,7 +51,7 @@ def keep_freed_memory() -> bool:
 
     A preprocessing worker allocates and frees the same arrays of a few MiB for every batch of files.
     By default glibc maps the largest on their own and trims the heap's top when they are freed, so
-    the kernel hands the same memory back page by page: about 25 page faults a file on the synthetic
+    the kernel hands the same memory back page by page: about 30 page faults a file on the synthetic
     bank, several µs each in a virtual machine. With blocks up to 32 MiB carved from the heap and its
     top kept, a worker faults only while its heap first grows. For short-lived worker processes: the
     memory stays with the process until it exits. On other C libraries nothing changes.
