@@ -28,13 +28,10 @@ from .config import (
     InversionConfig,
 )
 from .inversion import invert
-from .wav import PlainWav, open_plain_wav
+from .wav import INTEGER_SCALES, PlainWav, open_plain_wav
 
 #: `SILENCE_FLOOR_DB` as an amplitude.
 _SILENCE_FLOOR = 10.0 ** (SILENCE_FLOOR_DB / 20.0)
-#: Subtypes read as integers and scaled here, with the very values libsndfile's own float read gives
-#: (a power-of-two scale is exact), in under half its time: its conversion loop is slower than numpy's.
-_INTEGER_READS: dict[str, tuple[str, float]] = {"PCM_16": ("int16", 2.0**-15), "PCM_32": ("int32", 2.0**-31)}
 #: File names tried as plain WAV first (`dkvae.wav`).
 WAV_SUFFIXES = (".wav", ".wave")
 
@@ -193,7 +190,9 @@ class _LibsndfileSource:
             raise BadAudio("empty: no audio frames")
         if _declares_more_data(handle.extra_info):
             raise BadAudio("truncated: the header declares more audio data than the file holds")
-        self.integer = _INTEGER_READS.get(handle.subtype)
+        # integer subtypes are read as integers and scaled here, with the very values libsndfile's own float
+        # read gives, in under half its time: its conversion loop is slower than numpy's
+        self.integer = INTEGER_SCALES.get(handle.subtype)
 
     def read(self, start: int, count: int) -> np.ndarray:
         """Frames from `start`, `count` at most, as float32 ``(frames, channels)``."""
@@ -201,7 +200,7 @@ class _LibsndfileSource:
         if self.integer is None:
             return self.handle.read(count, dtype="float32", always_2d=True)
         dtype, scale = self.integer
-        return self.handle.read(count, dtype=dtype, always_2d=True).astype(np.float32) * np.float32(scale)
+        return self.handle.read(count, dtype=dtype.name, always_2d=True).astype(np.float32) * np.float32(scale)
 
 
 def _read_sound(source: PlainWav | _LibsndfileSource, config: AudioConfig) -> tuple[np.ndarray, SoundInfo]:

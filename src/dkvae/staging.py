@@ -60,8 +60,9 @@ def write_rows(path: Path, slots: Sequence[int], rows: np.ndarray) -> None:
     try:
         offset = _data_offset(fd, path)
         for start, end in _runs(slots):
-            _write_all(fd, memoryview(rows[start:end]).cast("B"), offset + slots[start] * row_bytes, path)
-            _start_writeback(fd, offset + slots[start] * row_bytes, (end - start) * row_bytes)
+            at = offset + slots[start] * row_bytes
+            _write_all(fd, memoryview(rows[start:end]).cast("B"), at, path)
+            _start_writeback(fd, at, (end - start) * row_bytes)
     finally:
         os.close(fd)
 

@@ -27,10 +27,15 @@ MAX_CHANNELS = 64
 _PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
 #: The 14 bytes after the format tag in an extensible header's sub-format GUID.
 _GUID_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
-#: (format tag, bits) -> (sample dtype, the scale libsndfile's float read applies: exact powers of two).
+#: libsndfile's integer subtypes -> (sample dtype, the scale its float read applies: an exact power of two).
+INTEGER_SCALES: dict[str, tuple[np.dtype, float]] = {
+    "PCM_16": (np.dtype("<i2"), 2.0**-15),
+    "PCM_32": (np.dtype("<i4"), 2.0**-31),
+}
+#: (format tag, bits) -> (sample dtype, scale) of the formats read here.
 _SAMPLES: dict[tuple[int, int], tuple[np.dtype, float]] = {
-    (_PCM, 16): (np.dtype("<i2"), 2.0**-15),
-    (_PCM, 32): (np.dtype("<i4"), 2.0**-31),
+    (_PCM, 16): INTEGER_SCALES["PCM_16"],
+    (_PCM, 32): INTEGER_SCALES["PCM_32"],
     (_FLOAT, 32): (np.dtype("<f4"), 1.0),
 }
 
