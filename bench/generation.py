@@ -7,6 +7,10 @@ n_fft 512, hop 256) on the spectrogram of the same sound: the seed's own call, l
 ``griffinlim`` with 64 iterations (the speed-up is against it), the same call with the seed's
 dropped Nyquist bin, and our torch Griffin-Lim with 64 iterations for reference.
 
+The same render is timed for the first latent (seed 0) of every class, since the inversion's cost
+depends on the sound: PGHI follows how many coefficients are within 60 dB of the peak (a cymbal's
+most, a kick's few), and the iterations how many frames are (a kick dies away early, a cymbal not).
+
 Throughput (2 threads): sounds per second of ``dkvae generate --count N`` (WAVs and sidecars
 written), median of `--batch-runs`.
 
@@ -16,6 +20,7 @@ written), median of `--batch-runs`.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import tempfile
@@ -77,6 +82,9 @@ def main() -> None:
         "dkvae_render": lambda: machine.render(latent, args.instrument),
         "seed_gl64": lambda: spectrogram_to_audio(seed_spectrogram, seed.audio, inversion=seed.inversion),
     }
+    for instrument in machine.instruments:
+        first = machine.sample_latents(1, 0, instrument)
+        candidates[f"render_{instrument}"] = functools.partial(machine.render, first, instrument)
     baselines = librosa_baselines(seed_spectrogram[0])
     if not baselines:
         raise SystemExit("this benchmark needs librosa (pip install -e .[dev]): the seed's Griffin-Lim is librosa's")
@@ -88,6 +96,10 @@ def main() -> None:
         for name, work in candidates.items():
             times[name].append(seconds(work))
     latency = {name: round(statistics.median(values) * 1000, 2) for name, values in times.items()}
+    by_class = {
+        instrument: round(latency["seed_gl64_librosa"] / latency[f"render_{instrument}"], 2)
+        for instrument in machine.instruments
+    }
 
     torch.set_num_threads(2)
     rates = []
@@ -105,6 +117,8 @@ def main() -> None:
                     latency["seed_gl64_librosa_as_written"] / latency["dkvae_render"], 2
                 ),
                 "speedup_over_torch_gl64": round(latency["seed_gl64"] / latency["dkvae_render"], 2),
+                "speedup_by_class": by_class,
+                "speedup_median_over_classes": round(statistics.median(by_class.values()), 2),
                 "generate_sounds_per_s": round(statistics.median(rates), 1),
                 "count": args.count,
             }

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from dkvae import inversion
-from dkvae.config import InversionConfig
+from dkvae.config import PGHI_TOLERANCE_DB, InversionConfig
 
 RATE, N_FFT, HOP, SAMPLES = 16000, 512, 128, 8192
 STFT = {"n_fft": N_FFT, "hop_length": HOP, "center": True, "pad_mode": "constant"}
@@ -152,6 +152,31 @@ def test_pghi_leaves_no_clicks_in_a_quiet_tail() -> None:
     tail = invert(target, "pghi", 8).numpy()[4000:]
     crest_db = 20 * np.log10(np.abs(tail).max() / tail.std())
     assert crest_db < 14
+
+
+def test_active_frames_end_one_margin_after_the_last_frame_within_the_tolerance() -> None:
+    grid = torch.zeros(2, 9, 20)
+    grid[0, 3, 0], grid[0, 5, 6], grid[0, 2, 9] = 1.0, 2e-3, 5e-4  # peak; -54 dB (heard); -66 dB (not)
+    grid[1, 1, 18] = 1.0
+    assert inversion.active_frames(grid, -60.0, 4) == [11, 20]  # 7 frames + 4; 19 + 4, at most all 20
+    assert inversion.active_frames(grid, -70.0, 0) == [10, 19]
+    assert inversion.active_frames(torch.zeros(9, 20), -60.0, 4) == [4]
+
+
+@pytest.mark.parametrize("kind", ["click", "noise burst", "sine burst"])
+def test_pghi_iterations_leave_out_the_frames_under_the_tolerance_and_lose_nothing(kind) -> None:
+    target = torch.from_numpy(magnitude(signal(kind)))
+    heard = inversion.active_frames(target, PGHI_TOLERANCE_DB, N_FFT // HOP)[0]
+    phase = inversion.pghi_phase(target, N_FFT, HOP)
+    every_frame = inversion.fast_griffin_lim(target, N_FFT, HOP, SAMPLES, ITERATIONS, 0.99, phase)
+    ours = invert(target.numpy(), "pghi", ITERATIONS)
+    if kind == "sine burst":  # within 60 dB of its peak to the end: every frame is iterated
+        assert heard == target.shape[-1] and torch.equal(ours, every_frame)
+        return
+    assert heard <= 0.6 * target.shape[-1]  # click 12 of 65 frames, noise burst 35
+    assert torch.equal(inversion.pghi_phase(target[:, :heard], N_FFT, HOP), phase[:, :heard])
+    assert convergence(target.numpy(), ours) <= convergence(target.numpy(), every_frame) + 1e-3
+    assert (ours - every_frame).abs().max() <= 0.01 * every_frame.abs().max()
 
 
 @pytest.mark.parametrize(("n_fft", "hop"), [(512, 128), (1024, 256), (512, 200), (256, 128)])

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import reprlib
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,6 +196,11 @@ def _check_json(value: Any, hint: Any, where: str) -> None:
     if hint is Any:
         return
     origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return
+        (hint,) = (arg for arg in args if arg is not type(None))  # an optional field: one type or null
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
     if dataclasses.is_dataclass(hint) or origin is dict:
         _expect(isinstance(value, dict), value, "an object", where)
         hints = typing.get_type_hints(hint) if origin is None else dict.fromkeys(value, args[1])

@@ -452,6 +452,36 @@ def export_model_command(
 
 
 @app.command()
+def distill(
+    bank: Annotated[Path, typer.Argument(help="Processed bank: its training sounds' latents are among those learned on")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the student (becomes a model directory)")],
+    channels: Annotated[
+        str, typer.Option("--channels", help="The student decoder's stage widths, narrowest first: 16,32,64,96,96")
+    ],
+    model: ModelOption = None,
+    steps: Annotated[int | None, typer.Option("--steps", min=1, help="Training steps (default 12000)")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="Latents a step (default 32)")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", min=0.0, help="Peak learning rate (default 0.002)")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the student's batches (default 0)")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint")] = False,
+) -> None:
+    """Train a narrower decoder to decode as a model's own does, so it renders faster; encoder and prior are kept."""
+    from .distillation import DistillSettings
+    from .distillation import distill as run_distillation
+    from .machine import bundled_model_dir
+
+    try:
+        widths = tuple(int(width) for width in channels.split(","))
+    except ValueError:
+        raise DkvaeError(f"--channels takes whole numbers separated by commas, not {channels!r}") from None
+    given = {"steps": steps, "batch_size": batch_size, "learning_rate": lr, "seed": seed}
+    settings = DistillSettings(widths, **{name: value for name, value in given.items() if value is not None})
+    with progress_bar("distilling") as progress:
+        result = run_distillation(model or bundled_model_dir(), bank, out, settings, resume, progress)
+    console.print(f"model {result.model_id} in {result.directory}; last loss {result.final_loss:.3g}")
+
+
+@app.command()
 def reconstruct(
     files: Annotated[list[Path], typer.Argument(help="Sound files to pass through the model")],
     out: OutOption,

@@ -283,14 +283,21 @@ class DenseDecoder(nn.Module):
         return self.output_activation(self.stages(features).view(-1, *self.input_shape))
 
 
+def decoder_channels(config: ModelConfig) -> tuple[int, ...]:
+    """The decoder's stage widths, listed like the encoder's: `config.decoder_channels`, or `config.channels` mirrored."""
+    return config.channels if config.decoder_channels is None else config.decoder_channels
+
+
 def encoder_decoder(config: ModelConfig, input_shape: tuple[int, int]) -> tuple[nn.Module, nn.Module]:
     """The encoder and decoder bodies for `config.architecture`; each has ``num_features``, the width of the flat features."""
     if config.architecture in ("conv", "seed"):
         seed = config.architecture == "seed"
-        layout = (config.channels, config.kernel_sizes, config.strides)
+        shape = (config.kernel_sizes, config.strides)
         return (
-            ConvEncoder(input_shape, *layout, seed=seed),
-            ConvDecoder(input_shape, *layout, output_activation=config.output_activation, seed=seed),
+            ConvEncoder(input_shape, config.channels, *shape, seed=seed),
+            ConvDecoder(
+                input_shape, decoder_channels(config), *shape, output_activation=config.output_activation, seed=seed
+            ),
         )
     if config.architecture == "dense":
         return (
