@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from dkvae import Bank
-from dkvae.checkpoint import load_model_dir, save_model_dir
+from dkvae.checkpoint import ModelDirectory, load_model_dir, save_model_dir
 from dkvae.config import Config
 from dkvae.machine import bundled_model_dir
 from dkvae.training import fit_run_latent_prior
@@ -29,6 +29,17 @@ dkvae train data/drums --model vae --epochs 300 --out runs/drums-default
 python scripts/bundle_model.py runs/drums-default data/drums              # bundle the weights
 dkvae evaluate data/drums --out reports/bundled                           # evaluate the bundled model
 python scripts/bundle_model.py runs/drums-default data/drums --report reports/bundled   # and this file
+```"""
+#: The same for a bundled model whose decoder was distilled (`dkvae distill`) from the bundled VAE.
+RETRAIN_DISTILLED = """```
+dkvae import debian --out data/drums
+dkvae train data/drums --model vae --epochs 300 --out runs/drums-default
+python scripts/bundle_model.py runs/drums-default data/drums              # bundle the VAE (float16)
+cp -r src/dkvae/pretrained runs/drums-vae                                 # the teacher
+dkvae distill data/drums --model runs/drums-vae --channels {channels} --out runs/drums-fast
+python scripts/bundle_model.py runs/drums-fast data/drums --teacher runs/drums-vae   # bundle the student
+dkvae evaluate data/drums --out reports/bundled                           # evaluate the bundled model
+python scripts/bundle_model.py runs/drums-fast data/drums --teacher runs/drums-vae --report reports/bundled
 ```"""
 
 
@@ -78,14 +89,55 @@ def sharpening_sentence(config: Config) -> str:
     )
 
 
+def training_section(source: ModelDirectory, teacher: ModelDirectory | None, note: str) -> list[str]:
+    """How the model was trained, and the commands that train it again; for a distilled model, both stages."""
+    record = teacher.training if teacher is not None else source.training
+    minutes = float(record.get("seconds", 0)) / 60
+    config = teacher.config if teacher is not None else source.config
+    text = (
+        f"Best validation loss {record.get('best_val_loss')} at epoch {record.get('best_epoch')}, "
+        f"after {minutes:.0f} minutes of training on 2 CPU cores (torch {record.get('torch')}). "
+        f"Classes are drawn evenly during training. {sharpening_sentence(config)} {note} "
+    )
+    retrain = RETRAIN
+    if teacher is not None:
+        distilled = source.training["distill"]
+        channels = ",".join(str(width) for width in distilled["decoder_channels"])
+        text = (
+            f"The VAE (model `{teacher.model_id}`, the float16 copy of run model `{record.get('source_model_id')}`): "
+            + text
+            + f"Its decoder was then distilled (`dkvae distill`) into a narrower one, channels {channels} against "
+            f"{','.join(str(width) for width in teacher.config.model.channels)}, which decodes about twice as fast: "
+            f"{distilled['steps']} steps of {distilled['batch_size']} latents each (the VAE's per-class prior at "
+            f"temperatures up to 1.6, its training sounds' latents, and blends of two), "
+            f"{float(source.training.get('seconds', 0)) / 60:.0f} minutes on 1 CPU core, last mean squared "
+            f"difference from the VAE's spectrograms {source.training.get('final_loss'):.2g} (in [0, 1] units, attack "
+            "frames weighted 4). The encoder, class embedding and latent prior are the VAE's. "
+        )
+        retrain = RETRAIN_DISTILLED.format(channels=channels)
+    return ["## Training", "", (text + "Retrain it with:").replace("  ", " "), "", retrain, ""]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path)
     parser.add_argument("bank", type=Path)
     parser.add_argument("--report", type=Path, default=None)
     parser.add_argument("--note", default="", help="a sentence on how the run went (added to Training)")
+    parser.add_argument(
+        "--teacher", type=Path, default=None, help="for a distilled run: the model it was distilled from"
+    )
     args = parser.parse_args()
     source = load_model_dir(args.run)
+    teacher = None
+    if "distilled_from" in source.training:
+        if args.teacher is None:
+            raise SystemExit(
+                f"{args.run} was distilled from model {source.training['distilled_from']}: give it as --teacher"
+            )
+        teacher = load_model_dir(args.teacher)
+        if teacher.model_id != source.training["distilled_from"]:
+            raise SystemExit(f"{args.teacher} is model {teacher.model_id}, not {source.training['distilled_from']}")
     bank = Bank(args.bank, preset=source.config, process=False)
     prior = source.latent_prior or fit_run_latent_prior(args.run, bank)
     target = bundled_model_dir()
@@ -95,25 +147,18 @@ def main() -> None:
         target, source.model, source.config, source.class_names, source.normalization, training, torch.float16
     )
     prior.save(target, model_id)  # the same Gaussians, now of the float16 copy
-    minutes = float(source.training.get("seconds", 0)) / 60
     lines = [
         "# The bundled dkvae model",
         "",
         (
-            f"Model id `{model_id}` (float16 copy of run model `{source.model_id}`): a conditional VAE, preset "
+            f"Model id `{model_id}` (float16 copy of run model `{source.model_id}`): a conditional VAE"
+            + (" with a distilled decoder" if teacher is not None else "")
+            + ", preset "
             f"`{source.config.preset}`, {source.config.audio.sample_rate} Hz, {source.config.audio.duration:.2f} s sounds, "
             f"latent size {source.config.model.latent_dim}, classes {', '.join(source.class_names)}."
         ),
         "",
-        "## Training",
-        "",
-        f"Best validation loss {source.training.get('best_val_loss')} at epoch {source.training.get('best_epoch')}, "
-        f"after {minutes:.0f} minutes of training on 2 CPU cores (torch {source.training.get('torch')}). "
-        f"Classes are drawn evenly during training. {sharpening_sentence(source.config)} {args.note} "
-        "Retrain it with:".replace("  ", " "),
-        "",
-        RETRAIN,
-        "",
+        *training_section(source, teacher, args.note),
         *data_section(bank),
         *evaluation_section(args.report),
         "Full configuration: `config.json` beside this file.",

@@ -143,6 +143,23 @@ def test_iterations_change_the_sound_and_render_recalls_them(trained_run: Path, 
     assert too_many.returncode == 2 and "--iterations" in too_many.stderr and not (tmp_path / "x").exists()
 
 
+def test_distill_writes_a_student_that_generates_and_refuses_bad_channels(
+    trained_run: Path, tiny_bank: Path, tmp_path: Path
+) -> None:
+    command = ["distill", str(tiny_bank), "--model", str(trained_run), "--out", str(tmp_path / "fast")]
+    result = runner.invoke(app, [*command, "--channels", "4,8", "--steps", "3"])
+    assert result.exit_code == 0, result.output
+    assert "model " in result.output and str(tmp_path / "fast") in result.output
+    made = runner.invoke(app, ["generate", "--model", str(tmp_path / "fast"), "--instrument", "kick", "--out", str(tmp_path / "k")])
+    assert made.exit_code == 0, made.output
+    assert (tmp_path / "k" / "kick_0_000.wav").exists()
+    words = run_dkvae(*command[:-1], str(tmp_path / "other"), "--channels", "4,eight")
+    assert words.returncode == 2 and "whole numbers separated by commas" in words.stderr
+    again = run_dkvae(*command, "--channels", "4,8", "--steps", "3")
+    assert again.returncode == 2 and "already holds a model" in again.stderr
+    assert not (tmp_path / "other").exists()
+
+
 def test_kit_reconstruct_interpolate_vary_and_render(trained_run: Path, tmp_path: Path) -> None:
     import soundfile as sf
 
