@@ -107,9 +107,8 @@ class InversionConfig:
     "gla": plain Griffin-Lim from zero phase; "fgla": fast Griffin-Lim from zero phase; "pghi": phase
     from the magnitude's gradients (PGHI), then `iterations` fast Griffin-Lim iterations. The defaults
     are `bench/inversion.py`'s choice: on real drums at the default audio settings, PGHI + 8 beats 64
-    plain iterations at the seed's settings in spectral convergence (0.069 against 0.075) and attack
-    error (0.98 against 1.98 dB) in a fifth of the time; with decoding, one sound is 3.65x faster than
-    librosa's 64 iterations at the seed's settings (bench/generation.py), short of the 10x target.
+    plain iterations at the seed's settings in spectral convergence (0.072 against 0.076) and attack
+    error (0.99 against 2.05 dB) in a seventh of the time; 4 iterations lose that convergence (0.088).
     """
 
     method: InversionMethod = "pghi"
