@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from dkvae import inversion
-from dkvae.config import PGHI_TOLERANCE_DB, InversionConfig
+from dkvae.config import ITERATION_CUT_DB, InversionConfig
 
 RATE, N_FFT, HOP, SAMPLES = 16000, 512, 128, 8192
 STFT = {"n_fft": N_FFT, "hop_length": HOP, "center": True, "pad_mode": "constant"}
@@ -166,14 +166,14 @@ def test_active_frames_end_one_margin_after_the_last_frame_within_the_tolerance(
 @pytest.mark.parametrize("kind", ["click", "noise burst", "sine burst"])
 def test_pghi_iterations_leave_out_the_frames_under_the_tolerance_and_lose_nothing(kind) -> None:
     target = torch.from_numpy(magnitude(signal(kind)))
-    heard = inversion.active_frames(target, PGHI_TOLERANCE_DB, N_FFT // HOP)[0]
+    heard = inversion.active_frames(target, ITERATION_CUT_DB, N_FFT // HOP)[0]
     phase = inversion.pghi_phase(target, N_FFT, HOP)
     every_frame = inversion.fast_griffin_lim(target, N_FFT, HOP, SAMPLES, ITERATIONS, 0.99, phase)
     ours = invert(target.numpy(), "pghi", ITERATIONS)
-    if kind == "sine burst":  # within 60 dB of its peak to the end: every frame is iterated
+    if kind == "sine burst":  # within 70 dB of its peak to the end: every frame is iterated
         assert heard == target.shape[-1] and torch.equal(ours, every_frame)
         return
-    assert heard <= 0.6 * target.shape[-1]  # click 12 of 65 frames, noise burst 35
+    assert heard <= 0.7 * target.shape[-1]  # click 14 of 65 frames, noise burst 40
     assert torch.equal(inversion.pghi_phase(target[:, :heard], N_FFT, HOP), phase[:, :heard])
     assert convergence(target.numpy(), ours) <= convergence(target.numpy(), every_frame) + 1e-3
     assert (ours - every_frame).abs().max() <= 0.01 * every_frame.abs().max()

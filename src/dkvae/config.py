@@ -28,6 +28,10 @@ HANN_GAUSSIAN_RATIO = 0.25645
 PGHI_TOLERANCE_DB = -60.0
 #: Seed of the random phase PGHI gives coefficients below its tolerance (fixed: inversion is deterministic).
 PGHI_RANDOM_PHASE_SEED = 0
+#: The Griffin-Lim iterations after PGHI leave out a sound's last frames when every coefficient in them is
+#: more than this far below its peak (dB); 10 dB under PGHI's tolerance, where leaving them out cost the
+#: log-spectral distance of 40 Hydrogen sounds nothing at n_fft 1024 (0.015 dB at 256; at 60 dB: 0.05 and 0.2 dB).
+ITERATION_CUT_DB = -70.0
 
 #: Every generated sound is delivered at this rate (Hz), resampled when a model works at another.
 OUTPUT_SAMPLE_RATE = 44100

@@ -10,7 +10,7 @@ normalization undone, so a host inverts it directly. What exports where (torch 2
 
 Both also write, to ``<stem>-inversion<suffix>``, the model's fast Griffin-Lim iterations from a
 given initial phase (in ONNX through opset 18's DFT), over every frame, where dkvae leaves a sound's
-frames all 60 dB under its peak out (`dkvae.inversion`; under 1% of the peak apart). PGHI cannot export
+frames all 70 dB under its peak out (`dkvae.inversion`; under 1% of the peak apart). PGHI cannot export
 to either format: its loops run a data-dependent number of times.
 """
 
@@ -291,7 +291,7 @@ def _tensor(name: str, shape: list[int], meaning: str) -> dict[str, Any]:
 INVERSION_NOTE = (
     "files.inversion runs the fast Griffin-Lim iterations (Perraudin et al. 2013) from the given phase, over every "
     "frame. PGHI (Prusa et al. 2017, the pghi method's initial phase) does not export: its loops are data-dependent. "
-    "dkvae itself leaves frames all 60 dB under a sound's peak out of the iterations (their phase stays PGHI's "
+    "dkvae itself leaves frames all 70 dB under a sound's peak out of the iterations (their phase stays PGHI's "
     "random one); the two differ by under 1% of the sound's peak"
 )
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import HANN_GAUSSIAN_RATIO, PGHI_RANDOM_PHASE_SEED, PGHI_TOLERANCE_DB, InversionConfig
+from .config import HANN_GAUSSIAN_RATIO, ITERATION_CUT_DB, PGHI_RANDOM_PHASE_SEED, PGHI_TOLERANCE_DB, InversionConfig
 
 #: PGHI ranks coefficients by their level below the spectrogram's peak, quantized to this many bits
 #: over the tolerance range (int16); an edge's int64 key packs its ends' levels above its position.
@@ -390,7 +390,8 @@ def active_frames(magnitude: torch.Tensor, tolerance_db: float, margin: int) -> 
     """For each spectrogram of STFT magnitudes ``(..., freq, frames)`` (flattened over the batch), how many
     leading frames hold a coefficient within `tolerance_db` of its peak, plus `margin`, at most all.
 
-    Past them a spectrogram is, to PGHI, silence: every coefficient gets a random phase.
+    Past them every coefficient is more than `tolerance_db` under the peak (with PGHI's tolerance, each
+    gets a random phase).
     """
     grid = magnitude.reshape(-1, *magnitude.shape[-2:])
     floor = grid.amax(dim=(-2, -1)) * 10.0 ** (tolerance_db / 20.0)
@@ -402,19 +403,19 @@ def active_frames(magnitude: torch.Tensor, tolerance_db: float, margin: int) -> 
 def _pghi_then_iterations(
     magnitude: torch.Tensor, n_fft: int, hop_length: int, num_samples: int, settings: InversionConfig
 ) -> torch.Tensor:
-    """PGHI's phase, then fast Griffin-Lim iterations over the frames it does not leave to random phase.
+    """PGHI's phase, then fast Griffin-Lim iterations over the frames a sound is heard in.
 
-    The frames past `active_frames` (with a margin of one window, so every frame that overlaps a heard
-    one is iterated, rounded up to a whole window so that few STFT sizes occur) are all more than
-    ``-PGHI_TOLERANCE_DB`` dB under the peak; they keep their random phase and join only the last
-    inverse STFT. A drum that dies away early (a kick, a snare, a clap: often within the first 40
-    of 128 frames) then costs a third of the iterations, while every frame within 60 dB of its peak
-    is iterated as before. The heard frames' phase is PGHI's over all frames, exactly: its trees join
-    only coefficients above the tolerance.
+    The frames past `active_frames` at `ITERATION_CUT_DB` (with a margin of one window, so every frame
+    that overlaps a heard one is iterated, rounded up to a whole window so that few STFT sizes occur)
+    hold nothing within 70 dB of the peak; they keep PGHI's random phase and join only the last
+    inverse STFT. A drum that dies away early (a kick: often within the first 60 of 128 frames) costs
+    fewer iterations; every frame within 70 dB of its peak is iterated as before. The heard frames'
+    phase is PGHI's over all frames, exactly: its trees join only coefficients within its tolerance,
+    60 dB.
     """
     frames = magnitude.shape[-1]
     window = -(-n_fft // hop_length)
-    each = [min(frames, -(-count // window) * window) for count in active_frames(magnitude, PGHI_TOLERANCE_DB, window)]
+    each = [min(frames, -(-count // window) * window) for count in active_frames(magnitude, ITERATION_CUT_DB, window)]
     if len(set(each)) > 1:  # each spectrogram inverts as it would alone
         grid = magnitude.reshape(-1, *magnitude.shape[-2:])
         audio = torch.stack([_pghi_then_iterations(item, n_fft, hop_length, num_samples, settings) for item in grid])
