@@ -105,12 +105,13 @@ def training_section(source: ModelDirectory, teacher: ModelDirectory | None, not
         channels = ",".join(str(width) for width in distilled["decoder_channels"])
         text = (
             f"The VAE (model `{teacher.model_id}`, the float16 copy of run model `{record.get('source_model_id')}`): "
-            + text
+            + text[0].lower()
+            + text[1:]
             + f"Its decoder was then distilled (`dkvae distill`) into a narrower one, channels {channels} against "
             f"{','.join(str(width) for width in teacher.config.model.channels)}, which decodes about twice as fast: "
             f"{distilled['steps']} steps of {distilled['batch_size']} latents each (the VAE's per-class prior at "
             f"temperatures up to 1.6, its training sounds' latents, and blends of two), "
-            f"{float(source.training.get('seconds', 0)) / 60:.0f} minutes on 1 CPU core, last mean squared "
+            f"{float(source.training.get('seconds', 0)) / 60:.0f} minutes of training, last mean squared "
             f"difference from the VAE's spectrograms {source.training.get('final_loss'):.2g} (in [0, 1] units, attack "
             "frames weighted 4). The encoder, class embedding and latent prior are the VAE's. "
         )
