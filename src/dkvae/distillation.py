@@ -28,10 +28,11 @@ from torch import Tensor, nn
 
 from .atomic import atomic_paths
 from .bank import Bank
-from .checkpoint import ModelDirectory, check_audio_matches, load_model_dir, save_model_dir
+from .checkpoint import ModelDirectory, load_model_dir, save_model_dir
 from .config import Config
 from .errors import DkvaeError
 from .latent_prior import LatentPrior
+from .machine import DrumMachine
 from .models import build_model
 from .packed import PackedArray
 from .progress import Progress
@@ -102,13 +103,7 @@ def distill(
         raise DkvaeError(f"{teacher_dir} has no latent prior to draw latents from; fit one first (see `dkvae train`)")
     out = Path(out)
     start, state = _start_state(out, teacher, settings, resume)
-    bank = Bank(bank_dir, process=False)
-    if not bank.is_processed():
-        raise DkvaeError(
-            f"bank {bank.id} is not processed, or changed since; run: dkvae preprocess {bank.original_dir}"
-        )
-    check_audio_matches(teacher.config.audio, bank.audio_config, f"bank {bank.id}")
-    sources = LatentSources(teacher, bank)
+    sources = LatentSources(teacher, DrumMachine(teacher).processed_bank(bank_dir))
     trained = [parameter for name in TRAINED_MODULES for parameter in getattr(student, name).parameters()]
     optimizer = torch.optim.AdamW(trained, lr=settings.learning_rate, weight_decay=0.0)
     if state is not None:
@@ -230,16 +225,12 @@ def _student(teacher: ModelDirectory, config: Config) -> nn.Module:
     """The student network: the teacher's weights everywhere but `TRAINED_MODULES`, which start fresh."""
     torch.manual_seed(0)
     student = build_model(config.model, config.audio.shape, len(teacher.class_names), config.adversarial)
-    kept = {
-        name: tensor
-        for name, tensor in teacher.model.state_dict().items()
-        if name.split(".", 1)[0] not in TRAINED_MODULES
-    }
+    kept = {name: tensor for name, tensor in teacher.model.state_dict().items() if not _is_trained(name)}
     missing, unexpected = student.load_state_dict(kept, strict=False)
-    if unexpected or any(name.split(".", 1)[0] not in TRAINED_MODULES for name in missing):
+    if unexpected or not all(_is_trained(name) for name in missing):
         raise DkvaeError("the student's network does not match the teacher's outside its decoder")
     for name, parameter in student.named_parameters():
-        parameter.requires_grad_(name.split(".", 1)[0] in TRAINED_MODULES)
+        parameter.requires_grad_(_is_trained(name))
     return student.train()
 
 
@@ -321,4 +312,9 @@ def _load_state(out: Path, student: nn.Module, optimizer: torch.optim.Optimizer)
 
 
 def _trained_state(student: nn.Module) -> dict[str, Tensor]:
-    return {name: tensor for name, tensor in student.state_dict().items() if name.split(".", 1)[0] in TRAINED_MODULES}
+    return {name: tensor for name, tensor in student.state_dict().items() if _is_trained(name)}
+
+
+def _is_trained(name: str) -> bool:
+    """Whether the weight or buffer `name` of a student's state dict belongs to one of `TRAINED_MODULES`."""
+    return name.split(".", 1)[0] in TRAINED_MODULES
