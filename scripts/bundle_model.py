@@ -1,25 +1,32 @@
 """Make a trained run the bundled default model: weights as float16 safetensors, config, latent prior, MODEL.md.
 
     python scripts/bundle_model.py runs/drums-default data/drums --report reports/bundled
+    python scripts/bundle_model.py --update-evaluation --report reports/bundled --seeds reports/bundled-seed*
 
 Writes src/dkvae/pretrained/ (model.safetensors, config.json, latent_prior.safetensors, MODEL.md). The
 data table comes from the bank's processed manifest; training figures from the run; evaluation
-figures from a `dkvae evaluate` report when given. The retraining commands in MODEL.md are the ones
-that made the run.
+figures from a `dkvae evaluate` report when given, with a table of the generation figures over the
+reports of other seeds (`--seeds`, same model and judge). The retraining commands in MODEL.md are the
+ones that made the run. `--update-evaluation` rewrites only MODEL.md's evaluation section, for the
+bundled model as it is (when the evaluation code changed, not the model).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from pathlib import Path
 
 import pandas as pd
 import torch
 
 from dkvae import Bank
+from dkvae.atomic import write_text
 from dkvae.checkpoint import ModelDirectory, load_model_dir, save_model_dir
 from dkvae.config import Config
+from dkvae.evaluation.report import TITLES, format_value, judge_seed, read_metrics
+from dkvae.evaluation.scores import GENERATION_METRICS
 from dkvae.machine import bundled_model_dir
 from dkvae.training import fit_run_latent_prior
 
@@ -62,21 +69,83 @@ def data_section(bank: Bank) -> list[str]:
     return lines + [""]
 
 
-def evaluation_section(report: Path | None) -> list[str]:
-    """The evaluation report's summary table, if a report is given."""
+def evaluation_section(report: Path | None, seeds: list[Path]) -> list[str]:
+    """The evaluation report's summary table, if a report is given, then the figures over `seeds`' reports."""
     if report is None:
         return ["## Evaluation", "", "Not evaluated yet.", ""]
     lines = [
         "## Evaluation",
         "",
-        f"`dkvae evaluate data/drums --out {report}` (the plots stay in the report folder):",
+        f"`{evaluate_command(report)}` (the plots stay in the report folder):",
         "",
     ]
     for line in (report / "report.md").read_text(encoding="utf-8").splitlines():
         if line.startswith("!["):
             continue
         lines.append("##" + line if line.startswith("#") else line)
+    if seeds:
+        lines += ["", "### Over seeds", "", *seeds_section(report, seeds)]
     return lines + [""]
+
+
+def seeds_section(report: Path, others: list[Path]) -> list[str]:
+    """The generated sounds' figures over the seeds of `report` and `others`: median and range, one judge.
+
+    Every report must judge the same model on the same bank with the same judge seed and count, so that
+    only the generated sounds differ (SystemExit otherwise).
+    """
+    documents = [read_metrics(path) for path in [report, *others]]
+
+    def setup(document: dict) -> tuple:
+        settings = document["settings"]
+        return document["model"]["id"], document["bank"]["id"], judge_seed(settings), settings["count"]
+
+    if len({setup(document) for document in documents}) > 1:
+        raise SystemExit("the --seeds reports must share the model, bank, judge seed and count of --report")
+    seeds = sorted(document["settings"]["seed"] for document in documents)
+    if len(set(seeds)) < len(seeds):
+        raise SystemExit(f"the reports repeat a seed: {seeds}")
+    commands = [evaluate_command(path) for path in [report, *others]]
+    lines = [
+        "```",
+        *commands,
+        "```",
+        "",
+        (
+            "A report's classifier folder copied into the next report's folder saves training the same judge again "
+            "(with one judge seed it trains to the same bytes). "
+            f"Generated sounds of {len(seeds)} seeds ({', '.join(map(str, seeds))}), each report judged by the "
+            f"classifier of judge seed {judge_seed(documents[0]['settings'])}: median and range of the model's figures."
+        ),
+        "",
+        "| metric | median | lowest | highest |",
+        "|---|---|---|---|",
+    ]
+    for metric in GENERATION_METRICS:
+        values = [document["generation"]["overall"][metric]["model"] for document in documents]
+        cells = [format_value(statistics.median(values)), format_value(min(values)), format_value(max(values))]
+        lines.append(f"| {TITLES[metric]} | " + " | ".join(cells) + " |")
+    lines += ["", "Conditional accuracy per class:", "", "| class | median | lowest | highest |", "|---|---|---|---|"]
+    for name in documents[0]["generation"].get("per_class", {}):
+        values = [document["generation"]["per_class"][name]["accuracy"]["model"] for document in documents]
+        cells = [format_value(statistics.median(values)), format_value(min(values)), format_value(max(values))]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def evaluate_command(report: Path) -> str:
+    """The `dkvae evaluate` command that wrote `report` on the bundled model (seeds shown when not the default)."""
+    settings = read_metrics(report)["settings"]
+    options = [f"--seed {settings['seed']}"] if settings["seed"] else []
+    options += [f"--judge-seed {judge_seed(settings)}"] if judge_seed(settings) else []
+    return " ".join(["dkvae evaluate data/drums", *options, f"--out {report}"])
+
+
+def replace_evaluation(markdown: str, section: list[str]) -> str:
+    """MODEL.md's text with its evaluation section (up to the configuration line) replaced by `section`."""
+    start = markdown.index("## Evaluation\n")
+    end = markdown.index("Full configuration:", start)
+    return markdown[:start] + "\n".join(section) + "\n" + markdown[end:]
 
 
 def sharpening_sentence(config: Config) -> str:
@@ -119,16 +188,38 @@ def training_section(source: ModelDirectory, teacher: ModelDirectory | None, not
     return ["## Training", "", (text + "Retrain it with:").replace("  ", " "), "", retrain, ""]
 
 
+def update_evaluation(report: Path | None, seeds: list[Path]) -> None:
+    """Rewrite the bundled MODEL.md's evaluation section from `report` (and `seeds`), which must judge the bundled model."""
+    if report is None:
+        raise SystemExit("--update-evaluation needs --report")
+    target = bundled_model_dir()
+    bundled = load_model_dir(target).model_id
+    if read_metrics(report)["model"]["id"] != bundled:
+        raise SystemExit(f"{report} evaluates model {read_metrics(report)['model']['id']}, not the bundled {bundled}")
+    path = target / "MODEL.md"
+    write_text(path, replace_evaluation(path.read_text(encoding="utf-8"), evaluation_section(report, seeds)))
+    print(json.dumps({"model_id": bundled, "report": str(report), "seeds": [str(p) for p in seeds]}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path)
-    parser.add_argument("bank", type=Path)
+    parser.add_argument("run", type=Path, nargs="?")
+    parser.add_argument("bank", type=Path, nargs="?")
     parser.add_argument("--report", type=Path, default=None)
+    parser.add_argument("--seeds", type=Path, nargs="*", default=[], help="reports of the same model at other seeds")
+    parser.add_argument(
+        "--update-evaluation", action="store_true", help="rewrite only MODEL.md's evaluation section from --report"
+    )
     parser.add_argument("--note", default="", help="a sentence on how the run went (added to Training)")
     parser.add_argument(
         "--teacher", type=Path, default=None, help="for a distilled run: the model it was distilled from"
     )
     args = parser.parse_args()
+    if args.update_evaluation:
+        update_evaluation(args.report, args.seeds)
+        return
+    if args.run is None or args.bank is None:
+        parser.error("give the run and the bank (or --update-evaluation)")
     source = load_model_dir(args.run)
     teacher = None
     if "distilled_from" in source.training:
@@ -161,7 +252,7 @@ def main() -> None:
         "",
         *training_section(source, teacher, args.note),
         *data_section(bank),
-        *evaluation_section(args.report),
+        *evaluation_section(args.report, args.seeds),
         "Full configuration: `config.json` beside this file.",
         "",
     ]

@@ -562,7 +562,10 @@ def evaluate(
     out: Annotated[Path, typer.Option("--out", help="Report folder: report.md, metrics.json, PNGs, cached classifier")],
     model: ModelOption = None,
     count: Annotated[int, typer.Option("--count", min=2, help="Sounds generated per class")] = 64,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated sounds and of every random choice")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated sounds and the noise floor")] = 0,
+    judge_seed: Annotated[
+        int, typer.Option("--judge-seed", help="Seed of the judging classifier and the NDB bins (keep it to compare)")
+    ] = 0,
     threads: Annotated[
         int, typer.Option("--threads", min=1, help="Torch threads (1 is fastest for its many small steps)")
     ] = 1,
@@ -571,7 +574,9 @@ def evaluate(
     from .evaluation.evaluate import evaluate as run_evaluation
 
     with stage_progress_bars() as progress:
-        metrics = run_evaluation(bank, out, model, count=count, seed=seed, progress=progress, threads=threads)
+        metrics = run_evaluation(
+            bank, out, model, count=count, seed=seed, progress=progress, threads=threads, judge_seed=judge_seed
+        )
     console.print(f"wrote {out / 'report.md'} and {out / 'metrics.json'} in {metrics['seconds']['total']:.0f} s")
 
 

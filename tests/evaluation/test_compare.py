@@ -43,6 +43,18 @@ def test_the_better_figure_of_each_metric_is_marked(two_reports) -> None:
     assert "**" in render_comparison(comparison)
 
 
+def test_reports_judged_by_classifiers_of_other_seeds_are_flagged(evaluation, tmp_path) -> None:
+    _, metrics, _ = evaluation
+    older = copy.deepcopy(metrics)
+    older["settings"]["seed"] = 1
+    del older["settings"]["judge_seed"]  # written before the setting: its judge was trained with its seed
+    write_report(metrics, tmp_path / "first")
+    write_report(older, tmp_path / "older")
+    notes = compare_reports([tmp_path / "first", tmp_path / "older"]).notes
+    assert any(note.startswith("the reports differ in seeds") for note in notes)
+    assert any("judge seeds" in note and "older 1" in note for note in notes)
+
+
 def test_compare_needs_two_reports(two_reports) -> None:
     with pytest.raises(DkvaeError, match="at least two"):
         compare_reports([two_reports[0]])
@@ -54,10 +66,12 @@ def test_the_cli_evaluates_and_compares(evaluation, eval_bank, eval_model, tmp_p
     monkeypatch.setattr(evaluate_module, "classifier_config", lambda bank, seed: classifier_settings())
     runner = CliRunner()
     result = runner.invoke(
-        app, ["evaluate", str(eval_bank), "--model", str(eval_model), "--out", str(out), "--count", "2"]
+        app,
+        ["evaluate", str(eval_bank), "--model", str(eval_model), "--out", str(out), "--count", "2", "--seed", "4"]
+        + ["--judge-seed", "0"],
     )
     assert result.exit_code == 0, result.output
-    assert (out / "report.md").exists() and "wrote" in result.output
+    assert "wrote" in result.output and "seed 4; judge seed 0" in (out / "report.md").read_text()
     result = runner.invoke(app, ["compare", str(evaluation[0]), str(out)])
     assert result.exit_code == 0, result.output
     assert "Inception Score" in result.output and "*" in result.output and "counts per class" in result.output

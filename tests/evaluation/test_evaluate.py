@@ -59,7 +59,7 @@ def test_metrics_json_holds_every_metric_with_the_ceiling_and_floor_beside_the_m
     assert set(document["generation"]["per_class"]) == set(classes)
     assert document["generation"]["sizes"]["model"] == COUNT * len(classes)
     assert len(document["latent"]["kl_per_dimension"]) == tiny_config().model.latent_dim
-    assert document["settings"] == {"count": COUNT, "seed": 0, "classifier": str(out / CLASSIFIER_DIR)}
+    assert document["settings"] == {"count": COUNT, "seed": 0, "judge_seed": 0, "classifier": str(out / CLASSIFIER_DIR)}
     assert document["seconds"]["total"] > 0
 
 
@@ -119,6 +119,35 @@ def test_a_second_evaluation_reuses_the_cached_classifier(
         == evaluation[1]["generation"]["overall"]["accuracy"]["real"]
     )
     assert torch.get_num_threads() == threads
+
+
+def test_another_seed_draws_other_sounds_and_keeps_the_judge_of_the_judge_seed(
+    evaluation, eval_bank, eval_model, tmp_path, monkeypatch
+) -> None:
+    out = tmp_path / "seed3"
+    shutil.copytree(evaluation[0] / CLASSIFIER_DIR, out / CLASSIFIER_DIR)
+    judged_with: list[int] = []
+
+    def judge_config(bank, seed):
+        judged_with.append(seed)
+        return classifier_settings()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the classifier was trained again")
+
+    monkeypatch.setattr(evaluate_module, "classifier_config", judge_config)
+    monkeypatch.setattr(evaluate_module, "train_classifier", refuse)
+    metrics = evaluate(eval_bank, out, eval_model, count=COUNT, seed=3)
+    assert judged_with == [0]
+    assert (metrics["settings"]["seed"], metrics["settings"]["judge_seed"]) == (3, 0)
+    first = evaluation[1]["generation"]["overall"]
+    again = metrics["generation"]["overall"]
+    assert again["accuracy"]["real"] == first["accuracy"]["real"]  # one judge, one ceiling
+    assert again["frechet_distance_mel"]["model"] != first["frechet_distance_mel"]["model"]  # other sounds
+    assert "seed 3; judge seed 0" in (out / "report.md").read_text()
+    shutil.copytree(evaluation[0] / CLASSIFIER_DIR, tmp_path / "judge2" / CLASSIFIER_DIR)
+    metrics = evaluate(eval_bank, tmp_path / "judge2", eval_model, count=2, seed=3, judge_seed=2)
+    assert judged_with == [0, 2] and metrics["settings"]["judge_seed"] == 2
 
 
 def test_a_classifier_cached_with_other_settings_is_not_reused(evaluation, eval_bank) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from ..errors import DkvaeError
 from .metrics import BETTER, best_index
 from .reconstruction import RECONSTRUCTION_METRICS, STAGES
-from .report import STAGE_TITLES, TITLES, format_value, read_metrics
+from .report import STAGE_TITLES, TITLES, format_value, judge_seed, read_metrics
 from .scores import GENERATION_METRICS
 
 
@@ -71,7 +71,8 @@ def comparison_notes(documents: list[dict[str, Any]], names: list[str]) -> list[
     notes = []
     for what, key in (("banks", lambda d: f"{d['bank']['id']} ({d['bank']['array']})"),
                       ("counts per class", lambda d: d["settings"]["count"]),
-                      ("seeds", lambda d: d["settings"]["seed"])):  # fmt: skip
+                      ("seeds", lambda d: d["settings"]["seed"]),
+                      ("judge seeds (judging classifier and NDB bins)", lambda d: judge_seed(d["settings"]))):  # fmt: skip
         values = [key(document) for document in documents]
         if len(set(map(str, values))) > 1:
             notes.append(f"the reports differ in {what}: " + ", ".join(f"{n} {v}" for n, v in zip(names, values)))

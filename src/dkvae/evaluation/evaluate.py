@@ -100,34 +100,37 @@ def evaluate(
     classifier: Config | None = None,
     progress: StageProgress | None = None,
     threads: int | None = EVALUATION_THREADS,
+    judge_seed: int = 0,
 ) -> dict[str, Any]:
     """Evaluate `model` (default: the bundled one) on the bank's test split; write the report into `out`; return its metrics.
 
-    `count` sounds per class are generated with `seed`. `classifier` is the config of the judging
-    classifier (default: `classifier_config`); it is trained once and cached in ``out/classifier/``.
+    `count` sounds per class are generated with `seed`. The measuring instruments, the judging classifier and
+    the NDB bins, depend on `judge_seed` only, so reports of several seeds share them and are comparable.
+    `classifier` is the judge's config (default: `classifier_config` at `judge_seed`); it is trained once and
+    cached in ``out/classifier/``.
     `threads`: torch threads meanwhile (None: as set; see `EVALUATION_THREADS`).
     """
     if count < 2:
         raise DkvaeError("--count must be at least 2 sounds per class")
     with torch_threads(threads):
-        return _evaluate(bank_path, Path(out), model, count, seed, classifier, Stages(progress))
+        return _evaluate(bank_path, Path(out), model, (count, seed, judge_seed), classifier, Stages(progress))
 
 
 def _evaluate(
     bank_path: str | os.PathLike[str],
     report_dir: Path,
     model: str | os.PathLike[str] | None,
-    count: int,
-    seed: int,
+    settings: tuple[int, int, int],
     classifier: Config | None,
     stages: Stages,
 ) -> dict[str, Any]:
-    """The body of `evaluate`, stage by stage."""
+    """The body of `evaluate`, stage by stage; `settings` is ``(count, seed, judge_seed)``."""
+    count, seed, judge_seed = settings
     machine = DrumMachine.load(model)
     bank = open_bank(bank_path, machine)
     report_dir.mkdir(parents=True, exist_ok=True)
 
-    config = classifier or classifier_config(bank, seed)
+    config = classifier or classifier_config(bank, judge_seed)
     stages.report("classifier", 0, 1)
     judge = cached_classifier(bank, report_dir, config) or train_classifier(bank, report_dir, config)
     stages.finish("classifier")
@@ -152,7 +155,7 @@ def _evaluate(
         features[name] = compute_features(spectrograms, labels, judge.model, machine.config.audio, update)
     stages.finish("features")
 
-    references = make_references(features["train"], features["test"], features["val"], len(bank.instruments), seed)
+    references = make_references(features["train"], features["test"], features["val"], len(bank.instruments), judge_seed)
     scores = generation_scores(features["model"], features["noise"], references, count, machine.conditional, seed)
     stages.finish("scores")
     latent = analyse_latent_space(machine, x_test, y_test, seed) if encodes else None
@@ -160,7 +163,7 @@ def _evaluate(
 
     figures = draw_figures(report_dir, machine, bank, reconstructions, generated, features["model"], latent, seed)
     metrics = metrics_document(
-        machine, bank, str(judge.path), count, seed, reconstructions, scores, (generated, noise), latent
+        machine, bank, str(judge.path), settings, reconstructions, scores, (generated, noise), latent
     )
     metrics["figures"] = figures
     stages.finish("report")
@@ -173,8 +176,7 @@ def metrics_document(
     machine: DrumMachine,
     bank: Bank,
     classifier_path: str,
-    count: int,
-    seed: int,
+    settings: tuple[int, int, int],
     reconstructions: Reconstructions | None,
     scores: dict[str, Any],
     scored_sets: tuple[SoundSet, SoundSet],
@@ -182,8 +184,10 @@ def metrics_document(
 ) -> dict[str, Any]:
     """Every number of an evaluation as one JSON-ready document (figures and timings are added by `evaluate`).
 
-    A model without an encoder (a GAN) has no reconstruction and no latent section (None).
+    `settings` is ``(count, seed, judge_seed)``. A model without an encoder (a GAN) has no reconstruction and
+    no latent section (None).
     """
+    count, seed, judge_seed = settings
     generated, noise = scored_sets
     return {
         "format": FORMAT,
@@ -203,7 +207,7 @@ def metrics_document(
             "array": bank.array_path.name,
             "sounds": {split: int(n) for split, n in bank.data["split"].value_counts().items()},
         },
-        "settings": {"count": count, "seed": seed, "classifier": classifier_path},
+        "settings": {"count": count, "seed": seed, "judge_seed": judge_seed, "classifier": classifier_path},
         "reconstruction": None
         if reconstructions is None
         else {

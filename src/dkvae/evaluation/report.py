@@ -97,6 +97,11 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
+def judge_seed(settings: dict[str, Any]) -> int:
+    """The seed of a report's judging classifier and NDB bins; reports older than the setting used `seed` for them."""
+    return int(settings.get("judge_seed", settings["seed"]))
+
+
 def render_markdown(metrics: dict[str, Any]) -> str:
     """report.md's text from a (JSON-safe) metrics document."""
     model, bank, settings = metrics["model"], metrics["bank"], metrics["settings"]
@@ -106,7 +111,8 @@ def render_markdown(metrics: dict[str, Any]) -> str:
         (f"Model: `{model['path']}` ({model['kind']}, latent {model['latent_dim']}, "
         f"{'conditional' if model['conditional'] else 'unconditional'}, preset {model['preset']}). "
         f"Bank: `{bank['path']}` ({', '.join(f'{k} {v}' for k, v in bank['sounds'].items())} sounds). "
-        f"Generated: {settings['count']} sounds per class, seed {settings['seed']}. Written {metrics['created']}."),
+        f"Generated: {settings['count']} sounds per class, seed {settings['seed']}; judge seed {judge_seed(settings)}. "
+        f"Written {metrics['created']}."),
         "",
     ]
     no_encoder = [f"A {model['kind']} has no encoder: it cannot reconstruct sounds and has no latent map.", ""]

@@ -1,0 +1,82 @@
+"""`scripts/bundle_model.py`'s MODEL.md sections: the figures over seeds and the evaluation section's replacement."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from dkvae.evaluation.report import FORMAT
+from dkvae.evaluation.scores import GENERATION_METRICS
+
+SCRIPT = Path(__file__).parents[2] / "scripts" / "bundle_model.py"
+
+
+@pytest.fixture(scope="module")
+def bundle_model():
+    spec = importlib.util.spec_from_file_location("bundle_model", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_metrics(folder: Path, seed: int, accuracy: float, model: str = "m1", judge: int | None = 0) -> Path:
+    settings = {"count": 64, "seed": seed} | ({} if judge is None else {"judge_seed": judge})
+    generation = {metric: {"noise": 9.0, "model": 1.0, "real": 0.5} for metric in GENERATION_METRICS}
+    generation["accuracy"]["model"] = accuracy
+    per_class = {"kick": {"accuracy": {"model": accuracy / 2}}}
+    document = {
+        "format": FORMAT,
+        "model": {"id": model},
+        "bank": {"id": "b1"},
+        "settings": settings,
+        "generation": {"overall": generation, "per_class": per_class},
+    }
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps(document))
+    return folder
+
+
+def test_the_seeds_table_gives_the_median_and_range_of_each_figure(bundle_model, tmp_path) -> None:
+    reports = [
+        write_metrics(tmp_path / f"s{seed}", seed, accuracy) for seed, accuracy in [(0, 0.7), (1, 0.6), (2, 0.9)]
+    ]
+    lines = bundle_model.seeds_section(reports[0], reports[1:])
+    assert "3 seeds (0, 1, 2)" in "\n".join(lines) and "judge seed 0" in "\n".join(lines)
+    assert f"dkvae evaluate data/drums --seed 2 --out {reports[2]}" in lines
+    assert "| conditional accuracy | 0.7 | 0.6 | 0.9 |" in lines
+    assert "| kick | 0.35 | 0.3 | 0.45 |" in lines
+    rows = [line for line in lines if line.startswith("| ") and "median" not in line]
+    assert len(rows) == len(GENERATION_METRICS) + 1
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"model": "m2"},  # another model
+        {"judge": 1},  # another judge
+        {"judge": None},  # an old report, judged with its own seed 1
+    ],
+)
+def test_reports_that_differ_in_more_than_the_seed_are_refused(bundle_model, tmp_path, other) -> None:
+    first = write_metrics(tmp_path / "s0", 0, 0.7)
+    second = write_metrics(tmp_path / "s1", 1, 0.6, **other)
+    with pytest.raises(SystemExit, match="must share"):
+        bundle_model.seeds_section(first, [second])
+
+
+def test_a_repeated_seed_is_refused(bundle_model, tmp_path) -> None:
+    first = write_metrics(tmp_path / "a", 0, 0.7)
+    with pytest.raises(SystemExit, match="repeat a seed"):
+        bundle_model.seeds_section(first, [write_metrics(tmp_path / "b", 0, 0.7)])
+
+
+def test_only_the_evaluation_section_is_replaced(bundle_model) -> None:
+    markdown = "# Model\n\n## Training\n\nkept\n\n## Evaluation\n\nold figures\n\nFull configuration: `config.json`.\n"
+    replaced = bundle_model.replace_evaluation(markdown, ["## Evaluation", "", "new figures", ""])
+    assert (
+        replaced
+        == "# Model\n\n## Training\n\nkept\n\n## Evaluation\n\nnew figures\n\nFull configuration: `config.json`.\n"
+    )
