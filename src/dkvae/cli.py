@@ -562,9 +562,12 @@ def evaluate(
     out: Annotated[Path, typer.Option("--out", help="Report folder: report.md, metrics.json, PNGs, cached classifier")],
     model: ModelOption = None,
     count: Annotated[int, typer.Option("--count", min=2, help="Sounds generated per class")] = 64,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated sounds and the noise floor")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated sounds")] = 0,
     judge_seed: Annotated[
-        int, typer.Option("--judge-seed", help="Seed of the judging classifier and the NDB bins (keep it to compare)")
+        int,
+        typer.Option(
+            "--judge-seed", help="Seed of what they are measured against: classifier, NDB bins, ceiling and floor"
+        ),
     ] = 0,
     threads: Annotated[
         int, typer.Option("--threads", min=1, help="Torch threads (1 is fastest for its many small steps)")

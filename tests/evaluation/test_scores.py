@@ -100,3 +100,16 @@ def test_the_generation_table_has_every_metric_for_every_set(references) -> None
     assert set(table["per_class"]) == set(range(CLASSES))
     assert all(set(scores) == set(PER_CLASS_METRICS) for scores in table["per_class"].values())
     assert table["sizes"] == {"train": 30, "test": 60, "val": 40, "model": 30, "noise": 30}
+
+
+def test_the_ceiling_and_floor_follow_the_judge_seed_and_the_model_its_own_seed(references) -> None:
+    labels = np.repeat(np.arange(CLASSES), 10)
+    model, noise = fake_features(labels, seed=6), fake_features(labels, seed=7, shift=3.0)
+    first = generation_scores(model, noise, references, 10, True, (0, 0))["overall"]
+    other_seed = generation_scores(model, noise, references, 10, True, (5, 0))["overall"]
+    other_judge = generation_scores(model, noise, references, 10, True, (0, 5))["overall"]
+    ceiling_and_floor = {metric: (v["real"], v["noise"]) for metric, v in first.items()}
+    assert {metric: (v["real"], v["noise"]) for metric, v in other_seed.items()} == ceiling_and_floor
+    assert first["kid_mel"]["model"] != other_seed["kid_mel"]["model"]  # its subsets drawn anew
+    assert {metric: v["model"] for metric, v in other_judge.items()} == {m: v["model"] for m, v in first.items()}
+    assert first["kid_mel"]["real"] != other_judge["kid_mel"]["real"]

@@ -104,8 +104,9 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate `model` (default: the bundled one) on the bank's test split; write the report into `out`; return its metrics.
 
-    `count` sounds per class are generated with `seed`. The measuring instruments, the judging classifier and
-    the NDB bins, depend on `judge_seed` only, so reports of several seeds share them and are comparable.
+    `count` sounds per class are generated with `seed`. What they are measured against (the judging
+    classifier, the NDB bins, the real sounds' ceiling and the noise floor) depends on `judge_seed` only, so
+    reports of several seeds share it and differ only in the model's sounds.
     `classifier` is the judge's config (default: `classifier_config` at `judge_seed`); it is trained once and
     cached in ``out/classifier/``.
     `threads`: torch threads meanwhile (None: as set; see `EVALUATION_THREADS`).
@@ -140,7 +141,7 @@ def _evaluate(
     stages.finish("reconstruction")
     generated = generated_set(machine, count, seed, stages.callback("generation"))
     stages.finish("generation")
-    noise = noise_set(count, len(bank.instruments), machine.config.audio, seed)
+    noise = noise_set(count, len(bank.instruments), machine.config.audio, judge_seed)
     stages.finish("noise floor")
 
     x_train, y_train, x_test, y_test, x_val, y_val = bank.load_spectrograms()
@@ -156,7 +157,9 @@ def _evaluate(
     stages.finish("features")
 
     references = make_references(features["train"], features["test"], features["val"], len(bank.instruments), judge_seed)
-    scores = generation_scores(features["model"], features["noise"], references, count, machine.conditional, seed)
+    scores = generation_scores(
+        features["model"], features["noise"], references, count, machine.conditional, (seed, judge_seed)
+    )
     stages.finish("scores")
     latent = analyse_latent_space(machine, x_test, y_test, seed) if encodes else None
     stages.finish("latent space")

@@ -177,20 +177,30 @@ def set_scores(
 
 
 def generation_scores(
-    model: Features, noise: Features, references: References, count: int, labelled: bool, seed: int = 0
+    model: Features,
+    noise: Features,
+    references: References,
+    count: int,
+    labelled: bool,
+    seeds: tuple[int, int] = (0, 0),
 ) -> dict[str, dict]:
     """The generation table: ``{"overall": {metric: {set: value}}, "per_class": {class index: {metric: {set: value}}}}``.
 
     The real ceiling of each metric comes from the set `REAL_SOURCE` names; `count` train sounds per
-    class stand for the ``train`` ceiling, as many as the model made.
+    class stand for the ``train`` ceiling, as many as the model made. `seeds` is ``(seed, judge_seed)``:
+    the model's sounds are subsampled with the first, the real sets and the noise floor with the second,
+    so reports of one judge seed share their ceilings and floors.
     """
-    train_sample = references.train.subset(per_class_sample(references.train.labels, count, seed))
+    seed, judge_seed = seeds
+    train_sample = references.train.subset(per_class_sample(references.train.labels, count, judge_seed))
     real_sets = {"train": train_sample, "test": references.test, "val": references.val}
     scored = {
-        name: set_scores(features, references, True, seed) for name, features in real_sets.items() if len(features) > 1
+        name: set_scores(features, references, True, judge_seed)
+        for name, features in real_sets.items()
+        if len(features) > 1
     }
     scored["model"] = set_scores(references.standardized(model), references, labelled, seed)
-    scored["noise"] = set_scores(references.standardized(noise), references, True, seed)
+    scored["noise"] = set_scores(references.standardized(noise), references, True, judge_seed)
     nothing: tuple[dict[str, float], dict[int, dict[str, float]]] = ({}, {})
 
     def value(set_name: str, metric: str, code: int | None) -> float:
