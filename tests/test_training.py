@@ -217,3 +217,34 @@ def test_a_run_with_early_stopping_resumes(tiny_bank, tmp_path) -> None:
     longer = dataclasses.replace(tiny_config(), train=dataclasses.replace(patient, epochs=4))
     result = train(tiny_bank, tmp_path / "run", longer, resume=True, progress_bar=False)
     assert result.epochs == 4
+
+
+def test_init_starts_a_plain_run_from_the_given_models_weights(tiny_bank, trained_run) -> None:
+    from dkvae.training import build_module
+
+    start = load_model_dir(trained_run)
+    bank = Bank(tiny_bank, preset=tiny_config(), process=False)
+    module = build_module(tiny_config(), bank, trained_run)
+    for name, tensor in start.model.state_dict().items():
+        assert torch.equal(module.model.state_dict()[name], tensor), name
+    fresh = build_module(tiny_config(), bank)
+    assert not all(torch.equal(fresh.model.state_dict()[n], t) for n, t in start.model.state_dict().items())
+
+
+def test_init_goes_on_training_the_given_model(tiny_bank, trained_run, tmp_path) -> None:
+    more = train(tiny_bank, tmp_path / "more", tiny_config(), progress_bar=False, init=trained_run)
+    from_scratch = train(tiny_bank, tmp_path / "scratch", tiny_config(), progress_bar=False)
+    assert json.loads((tmp_path / "more" / "run.json").read_text())["init"] == str(trained_run)
+    assert more.best_val_loss < from_scratch.best_val_loss  # two epochs on top of two beat two from nothing
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [({"kind": "cgan", "conditional": True}, "GAN trains from scratch"), ({"latent_dim": 3}, "another model")],
+)
+def test_init_from_a_model_it_cannot_start_from_is_refused(tiny_bank, trained_run, changes, message) -> None:
+    from dkvae.training import build_module
+
+    bank = Bank(tiny_bank, preset=tiny_config(), process=False)
+    with pytest.raises(DkvaeError, match=message):
+        build_module(tiny_config(**changes), bank, trained_run)

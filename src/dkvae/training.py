@@ -366,7 +366,8 @@ def train(
     """Train a model on a bank into the run folder `out`; `resume` continues from ``checkpoints/last.ckpt``.
 
     A ``cgan`` trains adversarially; ``config.train.adversarial`` sharpens the VAE in the model
-    directory `init` (its weights are the start; the config must describe the same model).
+    directory `init`. A plain VAE or autoencoder starts from `init`'s weights when given (the config must
+    describe the same network, trained on the same classes).
     """
     run = Path(out)
     last = run / CHECKPOINTS_NAME / LAST_CHECKPOINT
@@ -426,20 +427,23 @@ def train(
 
 
 def build_module(config: Config, bank: Bank, init: str | os.PathLike[str] | None = None) -> L.LightningModule:
-    """The Lightning module for `config`: plain, a GAN, or a VAE to sharpen starting from the model in `init`."""
+    """The Lightning module for `config`: plain, a GAN, or a VAE to sharpen; plain and sharpened ones start
+    from the weights of the model in `init` when given (training it further), a GAN only from scratch."""
     classes = len(bank.instruments)
     if config.model.kind == "cgan":
+        if init is not None:
+            raise DkvaeError("a GAN trains from scratch: --init starts a VAE or autoencoder (a GAN run goes on with --resume)")
         return GanModule(config.to_dict(), classes)
-    if not config.train.adversarial:
-        return DrumModule(config.to_dict(), classes)
-    if config.model.kind != "vae" or init is None:
+    if config.train.adversarial and (config.model.kind != "vae" or init is None):
         raise DkvaeError("--adversarial sharpens a trained VAE: pass --model vae and --init RUN")
-    start = load_model_dir(init)
-    if not start.config.model.same_network(config.model) or start.class_names != bank.instruments:
-        raise DkvaeError(f"{init} is another model or was trained on other classes than this run")
-    module = SharpenModule(config.to_dict(), classes)
-    module.model.load_state_dict(start.model.state_dict())
-    module.latent_prior = start.latent_prior
+    module = SharpenModule(config.to_dict(), classes) if config.train.adversarial else DrumModule(config.to_dict(), classes)
+    if init is not None:
+        start = load_model_dir(init)
+        if not start.config.model.same_network(config.model) or start.class_names != bank.instruments:
+            raise DkvaeError(f"{init} is another model or was trained on other classes than this run")
+        module.model.load_state_dict(start.model.state_dict())
+        if isinstance(module, SharpenModule):
+            module.latent_prior = start.latent_prior
     return module
 
 
