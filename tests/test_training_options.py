@@ -36,6 +36,15 @@ def test_a_config_file_replaces_the_preset_and_a_resumed_run_keeps_its_saved_con
     assert resumed.model.latent_dim == 7 and resumed.audio == get_preset("default").audio and resumed.train.epochs == 9
 
 
+def test_a_run_from_trained_weights_takes_their_settings_and_skips_the_kl_warm_up(tmp_path) -> None:
+    from dkvae.machine import bundled_model_dir
+
+    config = build_config(tmp_path / "run", False, preset="seed", init=bundled_model_dir(), epochs=5)
+    bundled = get_preset("default")
+    assert config.model.same_network(bundled.model) and config.audio == bundled.audio
+    assert config.train.kl_warmup_epochs == 0 and bundled.train.kl_warmup_epochs > 0 and config.train.epochs == 5
+
+
 @pytest.mark.parametrize(
     "arguments, message",
     [

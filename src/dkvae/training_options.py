@@ -29,7 +29,7 @@ def build_config(
     """The config of a run: the saved one when resuming, else `config_file`'s or the preset's; then the options given.
 
     A GAN is conditional on the class unless told otherwise. `init`, a model directory to start from,
-    brings its audio, split and model settings (they must match its weights). `overrides` are
+    brings its audio, split and model settings (they must match its weights), and no KL warm-up. `overrides` are
     `ModelConfig`, `AdversarialConfig` or `TrainConfig` field names; None means "not given".
     """
     if preset not in PRESETS:
@@ -50,7 +50,15 @@ def build_config(
         config = dataclasses.replace(config, model=dataclasses.replace(config.model, **model_fields))
         if init is not None:
             start = Config.from_dict(read_model_config(Path(init))["config"])
-            config = dataclasses.replace(config, audio=start.audio, split=start.split, model=start.model)
+            # Trained weights had their KL warm-up: another would make the first epochs' validation losses
+            # (under a smaller KL weight) the lowest, and the best model one of them.
+            config = dataclasses.replace(
+                config,
+                audio=start.audio,
+                split=start.split,
+                model=start.model,
+                train=dataclasses.replace(config.train, kl_warmup_epochs=0),
+            )
     given = {name: value for name, value in overrides.items() if value is not None}
     model_names = {f.name for f in dataclasses.fields(ModelConfig)}
     adversarial_names = {f.name for f in dataclasses.fields(AdversarialConfig)}
