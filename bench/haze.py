@@ -42,7 +42,9 @@ def summary(metrics: dict) -> dict:
     return {
         "generation": {name: round(values["model"], 4) for name, values in generation["overall"].items()},
         "accuracy_per_class": {name: round(v["accuracy"]["model"], 3) for name, v in generation["per_class"].items()},
-        "reconstruction": {
+        "reconstruction": None  # a GAN has no encoder
+        if metrics["reconstruction"] is None
+        else {
             stage: {name: round(value, 4) for name, value in metrics["reconstruction"][stage]["overall"].items()}
             for stage in ("spectrogram", "audio")
         },
