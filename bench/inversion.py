@@ -1,13 +1,14 @@
 """Choosing the default inversion: time, spectral convergence and attack kept by each method on real drums.
 
-Sounds: `--limit` WAVs spread over Debian's hydrogen-drumkits (every k-th of the sorted list), each
-loaded with the `default` and with the `seed` preset's AudioConfig; their true STFT magnitudes
+Sounds: `--limit` WAVs spread over Debian's hydrogen-drumkits (every k-th of the sorted list), or
+with `--bank` over a processed bank's `--split` (its original files: the test split is what the
+model is judged on, and the train split is over a thousand sounds), each loaded with the `default` and with the `seed` preset's AudioConfig; their true STFT magnitudes
 (`log_spectrogram`, back to linear) are inverted by:
 - seed gla 64: the seed's Griffin-Lim as it was written (``torch.stft``/``torch.istft``, new phase by
   ``exp(1j * angle)``), 64 iterations from zero phase: the baseline;
 - gla 64: the same algorithm on `dkvae.inversion`'s STFT (what the `seed` preset now runs);
 - fgla 8/16/32: fast Griffin-Lim (momentum 0.99) from zero phase;
-- pghi + 0/4/8/16: PGHI phase, then that many fast Griffin-Lim iterations.
+- pghi + 0/4/8/12/16: PGHI phase, then that many fast Griffin-Lim iterations.
 
 Figures per method and settings, with one torch thread and one sound at a time:
 - ms: the median over sounds of each sound's median of `--repeats` runs;
@@ -24,6 +25,7 @@ Figures per method and settings, with one torch thread and one sound at a time:
 - attack error: the mean of ``|20 log10 attack|`` over sounds, dB (0 is perfect).
 
     python bench/inversion.py --limit 50 --repeats 3 --json inversion.json
+    python bench/inversion.py --bank data/drums --split test --limit 0 --repeats 1   # the bank's test split
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import numpy as np
 import torch
 from scipy.signal import hilbert
 
+from dkvae import Bank
 from dkvae.audio import BadAudio, load_sound, log_spectrogram, stft_magnitude
 from dkvae.classes import CLASSES
 from dkvae.config import AudioConfig, Config, InversionConfig, get_preset
@@ -54,7 +57,7 @@ METHODS: dict[str, InversionConfig | None] = {
     BASELINE: None,
     "gla 64": InversionConfig(method="gla", iterations=64),
     **{f"fgla {n}": InversionConfig(method="fgla", iterations=n) for n in (8, 16, 32)},
-    **{f"pghi + {n}": InversionConfig(method="pghi", iterations=n) for n in (0, 4, 8, 16)},
+    **{f"pghi + {n}": InversionConfig(method="pghi", iterations=n) for n in (0, 4, 8, 12, 16)},
 }
 
 Inverter = Callable[[torch.Tensor], torch.Tensor]
@@ -84,9 +87,20 @@ def inverter(settings: InversionConfig | None, config: AudioConfig) -> Inverter:
     return lambda magnitude: invert(magnitude, *size, settings)
 
 
-def load_sounds(limit: int, config: AudioConfig) -> list[np.ndarray]:
-    """Up to `limit` usable sounds spread over the hydrogen kits, fitted as `config` says."""
-    paths = sorted(KITS.glob("*/*.wav"))
+def sound_paths(bank: Path | None, split: str) -> list[Path]:
+    """The original files of a processed bank's `split`, in the bank's order, or (no bank) the hydrogen kits' WAVs."""
+    if bank is None:
+        return sorted(KITS.glob("*/*.wav"))
+    processed = Bank(bank, process=False)
+    rows = processed.data[processed.data["split"] == split]
+    if rows.empty:
+        raise SystemExit(f"bank {bank} has no {split} sounds (is it processed?)")
+    return [processed.original_dir / path for path in rows["original_path"]]
+
+
+def load_sounds(limit: int, config: AudioConfig, paths: list[Path]) -> list[np.ndarray]:
+    """Up to `limit` usable sounds (0: all) spread evenly over `paths`, fitted as `config` says."""
+    limit = limit or len(paths)
     stride = max(1, len(paths) // limit)
     sounds = []
     for path in paths[::stride]:
@@ -122,16 +136,16 @@ def median_ms(run: Callable[[], object], repeats: int) -> float:
     return 1000.0 * statistics.median(times)
 
 
-def measure(preset: Config, limit: int, repeats: int) -> list[dict[str, float | str]]:
-    """The figures of every method on `limit` sounds under `preset`'s audio settings.
+def measure(preset: Config, sounds: list[Path], limit: int, repeats: int) -> list[dict[str, float | str]]:
+    """The figures of every method on `limit` of the files `sounds` under `preset`'s audio settings.
 
     The methods take turns on each sound, so a change in the machine's load touches them all alike.
     """
     config = preset.audio
     runs = {name: inverter(settings, config) for name, settings in METHODS.items()}
     figures: dict[str, dict[str, list[float]]] = {name: {"ms": [], "convergence": [], "attack": []} for name in METHODS}
-    sounds = load_sounds(limit, config)
-    for sound in sounds:
+    loaded = load_sounds(limit, config, sounds)
+    for sound in loaded:
         target = stft_magnitude(log_spectrogram(sound, config.n_fft, config.hop_length), config.n_fft)
         for name, run in runs.items():
             rebuilt = run(target)
@@ -145,7 +159,7 @@ def measure(preset: Config, limit: int, repeats: int) -> list[dict[str, float | 
             {
                 "preset": preset.preset,
                 "method": name,
-                "sounds": len(sounds),
+                "sounds": len(loaded),
                 "ms": statistics.median(values["ms"]),
                 "convergence": float(np.mean(values["convergence"])),
                 "attack": float(np.exp(np.mean(logs))),
@@ -172,7 +186,11 @@ def decode_ms(preset: Config, repeats: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--limit", type=int, default=50, help="number of sounds")
+    parser.add_argument("--limit", type=int, default=50, help="number of sounds (0: all)")
+    parser.add_argument(
+        "--bank", type=Path, default=None, help="a processed bank: its --split's sounds (default: hydrogen)"
+    )
+    parser.add_argument("--split", default="test", help="with --bank: train, test or val")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per sound and method")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
@@ -182,7 +200,7 @@ def main() -> None:
     for name in ("default", "seed"):
         preset = get_preset(name)
         decode[name] = decode_ms(preset, 5 * args.repeats)
-        for row in measure(preset, args.limit, args.repeats):
+        for row in measure(preset, sound_paths(args.bank, args.split), args.limit, args.repeats):
             row["x_seed_with_decode"] = row["x_seed"] * row["ms"] / (row["ms"] + decode[name])
             rows.append(row)
     print(

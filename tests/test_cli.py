@@ -8,6 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from dkvae.cli import app
+from dkvae.config import InversionConfig
 from dkvae.errors import DkvaeError
 
 from .conftest import tiny_config
@@ -131,7 +132,7 @@ def test_iterations_change_the_sound_and_render_recalls_them(trained_run: Path, 
 
     plain, more = generate(tmp_path / "plain"), generate(tmp_path / "more", "--iterations", "20")
     assert json.loads(more.with_suffix(".json").read_text())["inversion"]["iterations"] == 20
-    assert json.loads(plain.with_suffix(".json").read_text())["inversion"]["iterations"] == 8
+    assert json.loads(plain.with_suffix(".json").read_text())["inversion"]["iterations"] == InversionConfig().iterations
     assert more.read_bytes() != plain.read_bytes()
     result = runner.invoke(app, ["render", str(more.with_suffix(".json")), "--out", str(tmp_path / "again")])
     assert result.exit_code == 0, result.output

@@ -59,7 +59,15 @@ def test_metrics_json_holds_every_metric_with_the_ceiling_and_floor_beside_the_m
     assert set(document["generation"]["per_class"]) == set(classes)
     assert document["generation"]["sizes"]["model"] == COUNT * len(classes)
     assert len(document["latent"]["kl_per_dimension"]) == tiny_config().model.latent_dim
-    assert document["settings"] == {"count": COUNT, "seed": 0, "judge_seed": 0, "classifier": str(out / CLASSIFIER_DIR)}
+    inversion = dataclasses.asdict(tiny_config().inversion)
+    assert document["settings"] == {
+        "count": COUNT,
+        "seed": 0,
+        "judge_seed": 0,
+        "classifier": str(out / CLASSIFIER_DIR),
+        "inversion": inversion,
+    }
+    assert f"Inversion: pghi, {inversion['iterations']} iterations." in (out / "report.md").read_text()
     assert document["seconds"]["total"] > 0
 
 

@@ -7,6 +7,7 @@ features of every set, the generation scores, the latent space, and the report i
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 import shutil
@@ -210,7 +211,13 @@ def metrics_document(
             "array": bank.array_path.name,
             "sounds": {split: int(n) for split, n in bank.data["split"].value_counts().items()},
         },
-        "settings": {"count": count, "seed": seed, "judge_seed": judge_seed, "classifier": classifier_path},
+        "settings": {
+            "count": count,
+            "seed": seed,
+            "judge_seed": judge_seed,
+            "classifier": classifier_path,
+            "inversion": dataclasses.asdict(machine.config.inversion),
+        },
         "reconstruction": None
         if reconstructions is None
         else {

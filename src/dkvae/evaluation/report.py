@@ -102,6 +102,14 @@ def judge_seed(settings: dict[str, Any]) -> int:
     return int(settings.get("judge_seed", settings["seed"]))
 
 
+def _inversion_sentence(settings: dict[str, Any]) -> str:
+    """How the sounds were turned to audio, for reports that record it (from 2026-12-05)."""
+    inversion = settings.get("inversion")
+    if not inversion:
+        return ""
+    return f"Inversion: {inversion['method']}, {inversion['iterations']} iterations. "
+
+
 def render_markdown(metrics: dict[str, Any]) -> str:
     """report.md's text from a (JSON-safe) metrics document."""
     model, bank, settings = metrics["model"], metrics["bank"], metrics["settings"]
@@ -112,7 +120,7 @@ def render_markdown(metrics: dict[str, Any]) -> str:
         f"{'conditional' if model['conditional'] else 'unconditional'}, preset {model['preset']}). "
         f"Bank: `{bank['path']}` ({', '.join(f'{k} {v}' for k, v in bank['sounds'].items())} sounds). "
         f"Generated: {settings['count']} sounds per class, seed {settings['seed']}; judge seed {judge_seed(settings)}. "
-        f"Written {metrics['created']}."),
+        f"{_inversion_sentence(settings)}Written {metrics['created']}."),
         "",
     ]
     no_encoder = [f"A {model['kind']} has no encoder: it cannot reconstruct sounds and has no latent map.", ""]
