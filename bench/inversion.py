@@ -2,8 +2,9 @@
 
 Sounds: `--limit` WAVs spread over Debian's hydrogen-drumkits (every k-th of the sorted list), or
 with `--bank` over a processed bank's `--split` (its original files: the test split is what the
-model is judged on, and the train split is over a thousand sounds), each loaded with the `default` and with the `seed` preset's AudioConfig; their true STFT magnitudes
-(`log_spectrogram`, back to linear) are inverted by:
+model is judged on, and the train split is over a thousand sounds), each loaded with the `default`
+and with the `seed` preset's AudioConfig; their true STFT magnitudes (`log_spectrogram`, back to
+linear) are inverted by:
 - seed gla 64: the seed's Griffin-Lim as it was written (``torch.stft``/``torch.istft``, new phase by
   ``exp(1j * angle)``), 64 iterations from zero phase: the baseline;
 - gla 64: the same algorithm on `dkvae.inversion`'s STFT (what the `seed` preset now runs);
