@@ -76,7 +76,7 @@ def evaluation_section(report: Path | None, seeds: list[Path]) -> list[str]:
     lines = [
         "## Evaluation",
         "",
-        f"`{evaluate_command(report)}` (the plots stay in the report folder):",
+        f"`{evaluate_command(report, read_metrics(report)['settings'])}` (the plots stay in the report folder):",
         "",
     ]
     for line in (report / "report.md").read_text(encoding="utf-8").splitlines():
@@ -105,7 +105,7 @@ def seeds_section(report: Path, others: list[Path]) -> list[str]:
     seeds = sorted(document["settings"]["seed"] for document in documents)
     if len(set(seeds)) < len(seeds):
         raise SystemExit(f"the reports repeat a seed: {seeds}")
-    commands = [evaluate_command(path) for path in [report, *others]]
+    commands = [evaluate_command(path, document["settings"]) for path, document in zip([report, *others], documents)]
     lines = [
         "```",
         *commands,
@@ -133,9 +133,8 @@ def seeds_section(report: Path, others: list[Path]) -> list[str]:
     return lines + [""]
 
 
-def evaluate_command(report: Path) -> str:
-    """The `dkvae evaluate` command that wrote `report` on the bundled model (seeds shown when not the default)."""
-    settings = read_metrics(report)["settings"]
+def evaluate_command(report: Path, settings: dict) -> str:
+    """The `dkvae evaluate` command that wrote `report` (its `settings`) on the bundled model, seeds shown when not 0."""
     options = [f"--seed {settings['seed']}"] if settings["seed"] else []
     options += [f"--judge-seed {judge_seed(settings)}"] if judge_seed(settings) else []
     return " ".join(["dkvae evaluate data/drums", *options, f"--out {report}"])
@@ -194,8 +193,9 @@ def update_evaluation(report: Path | None, seeds: list[Path]) -> None:
         raise SystemExit("--update-evaluation needs --report")
     target = bundled_model_dir()
     bundled = load_model_dir(target).model_id
-    if read_metrics(report)["model"]["id"] != bundled:
-        raise SystemExit(f"{report} evaluates model {read_metrics(report)['model']['id']}, not the bundled {bundled}")
+    evaluated = read_metrics(report)["model"]["id"]
+    if evaluated != bundled:
+        raise SystemExit(f"{report} evaluates model {evaluated}, not the bundled {bundled}")
     path = target / "MODEL.md"
     write_text(path, replace_evaluation(path.read_text(encoding="utf-8"), evaluation_section(report, seeds)))
     print(json.dumps({"model_id": bundled, "report": str(report), "seeds": [str(p) for p in seeds]}))

@@ -72,7 +72,7 @@ def comparison_notes(documents: list[dict[str, Any]], names: list[str]) -> list[
     for what, key in (("banks", lambda d: f"{d['bank']['id']} ({d['bank']['array']})"),
                       ("counts per class", lambda d: d["settings"]["count"]),
                       ("seeds", lambda d: d["settings"]["seed"]),
-                      ("judge seeds (judging classifier and NDB bins)", lambda d: judge_seed(d["settings"]))):  # fmt: skip
+                      ("judge seeds (what the sounds are measured against)", lambda d: judge_seed(d["settings"]))):  # fmt: skip
         values = [key(document) for document in documents]
         if len(set(map(str, values))) > 1:
             notes.append(f"the reports differ in {what}: " + ", ".join(f"{n} {v}" for n, v in zip(names, values)))

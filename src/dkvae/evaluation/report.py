@@ -98,7 +98,8 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def judge_seed(settings: dict[str, Any]) -> int:
-    """The seed of a report's judging classifier and NDB bins; reports older than the setting used `seed` for them."""
+    """The seed of what a report's sounds were measured against (judging classifier, NDB bins, ceiling and floor);
+    reports older than the setting used `seed` for them."""
     return int(settings.get("judge_seed", settings["seed"]))
 
 
