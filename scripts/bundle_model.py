@@ -24,7 +24,7 @@ import torch
 from dkvae import Bank
 from dkvae.atomic import write_text
 from dkvae.checkpoint import ModelDirectory, load_model_dir, save_model_dir
-from dkvae.config import Config
+from dkvae.config import Config, get_preset
 from dkvae.evaluation.report import TITLES, format_value, judge_seed, read_metrics
 from dkvae.evaluation.scores import GENERATION_METRICS
 from dkvae.machine import bundled_model_dir
@@ -32,7 +32,7 @@ from dkvae.training import fit_run_latent_prior
 
 RETRAIN = """```
 dkvae import debian --out data/drums
-dkvae train data/drums --model vae --epochs 300 --out runs/drums-default
+dkvae train data/drums --model vae {options} --out runs/drums-default
 python scripts/bundle_model.py runs/drums-default data/drums              # bundle the weights
 dkvae evaluate data/drums --out reports/bundled                           # evaluate the bundled model
 python scripts/bundle_model.py runs/drums-default data/drums --report reports/bundled   # and this file
@@ -40,7 +40,7 @@ python scripts/bundle_model.py runs/drums-default data/drums --report reports/bu
 #: The same for a bundled model whose decoder was distilled (`dkvae distill`) from the bundled VAE.
 RETRAIN_DISTILLED = """```
 dkvae import debian --out data/drums
-dkvae train data/drums --model vae --epochs 300 --out runs/drums-default
+dkvae train data/drums --model vae {options} --out runs/drums-default
 python scripts/bundle_model.py runs/drums-default data/drums              # bundle the VAE (float16)
 cp -r src/dkvae/pretrained runs/drums-vae                                 # the teacher
 dkvae distill data/drums --model runs/drums-vae --channels {channels} --out runs/drums-fast
@@ -157,6 +157,14 @@ def sharpening_sentence(config: Config) -> str:
     )
 
 
+def train_options(config: Config) -> str:
+    """The `dkvae train` options that made a run of `config`: its epochs, and its KL weight where the preset's differs."""
+    options = f"--epochs {config.train.epochs}"
+    if config.model.beta != get_preset(config.preset).model.beta:
+        options += f" --beta {config.model.beta:g}"
+    return options
+
+
 def training_section(source: ModelDirectory, teacher: ModelDirectory | None, note: str) -> list[str]:
     """How the model was trained, and the commands that train it again; for a distilled model, both stages."""
     record = teacher.training if teacher is not None else source.training
@@ -167,7 +175,7 @@ def training_section(source: ModelDirectory, teacher: ModelDirectory | None, not
         f"after {minutes:.0f} minutes of training on 2 CPU cores (torch {record.get('torch')}). "
         f"Classes are drawn evenly during training. {sharpening_sentence(config)} {note} "
     )
-    retrain = RETRAIN
+    retrain = RETRAIN.format(options=train_options(config))
     if teacher is not None:
         distilled = source.training["distill"]
         channels = ",".join(str(width) for width in distilled["decoder_channels"])
@@ -183,7 +191,7 @@ def training_section(source: ModelDirectory, teacher: ModelDirectory | None, not
             f"difference from the VAE's spectrograms {source.training.get('final_loss'):.2g} (in [0, 1] units, attack "
             "frames weighted 4). The encoder, class embedding and latent prior are the VAE's. "
         )
-        retrain = RETRAIN_DISTILLED.format(channels=channels)
+        retrain = RETRAIN_DISTILLED.format(options=train_options(config), channels=channels)
     return ["## Training", "", (text + "Retrain it with:").replace("  ", " "), "", retrain, ""]
 
 
@@ -256,7 +264,7 @@ def main() -> None:
         "Full configuration: `config.json` beside this file.",
         "",
     ]
-    (target / "MODEL.md").write_text("\n".join(lines), encoding="utf-8")
+    write_text(target / "MODEL.md", "\n".join(lines))
     print(json.dumps({"model_id": model_id, "bytes": (target / "model.safetensors").stat().st_size}))
 
 

@@ -1,13 +1,17 @@
-"""`scripts/bundle_model.py`'s MODEL.md sections: the figures over seeds and the evaluation section's replacement."""
+"""`scripts/bundle_model.py`'s MODEL.md sections: the figures over seeds, the evaluation section's replacement, the retrain command."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+import torch
 
+from dkvae.checkpoint import ModelDirectory
+from dkvae.config import get_preset
 from dkvae.evaluation.report import FORMAT
 from dkvae.evaluation.scores import GENERATION_METRICS
 
@@ -80,3 +84,18 @@ def test_only_the_evaluation_section_is_replaced(bundle_model) -> None:
         replaced
         == "# Model\n\n## Training\n\nkept\n\n## Evaluation\n\nnew figures\n\nFull configuration: `config.json`.\n"
     )
+
+
+
+def test_the_retrain_command_gives_the_runs_epochs_and_a_kl_weight_other_than_the_presets(bundle_model) -> None:
+    default = get_preset("default")
+    assert bundle_model.train_options(default) == f"--epochs {default.train.epochs}"
+    run = dataclasses.replace(
+        default,
+        model=dataclasses.replace(default.model, beta=default.model.beta / 4),
+        train=dataclasses.replace(default.train, epochs=123),
+    )
+    assert bundle_model.train_options(run) == f"--epochs 123 --beta {default.model.beta / 4:g}"
+    source = ModelDirectory(model=torch.nn.Identity(), config=run, class_names=["kick"], training={"seconds": 60})
+    section = "\n".join(bundle_model.training_section(source, None, ""))
+    assert f"dkvae train data/drums --model vae --epochs 123 --beta {default.model.beta / 4:g} --out" in section
