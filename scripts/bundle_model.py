@@ -172,7 +172,7 @@ def training_section(source: ModelDirectory, teacher: ModelDirectory | None, not
     config = teacher.config if teacher is not None else source.config
     text = (
         f"Best validation loss {record.get('best_val_loss')} at epoch {record.get('best_epoch')}, "
-        f"after {minutes:.0f} minutes of training on 2 CPU cores (torch {record.get('torch')}). "
+        f"after {minutes:.0f} minutes of training on a machine with 2 CPU cores (torch {record.get('torch')}). "
         f"Classes are drawn evenly during training. {sharpening_sentence(config)} {note} "
     )
     retrain = RETRAIN.format(options=train_options(config))

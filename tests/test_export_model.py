@@ -109,7 +109,10 @@ def test_onnx_runtime_decodes_and_inverts_as_the_drum_machine_does(machine, onnx
     phase = pghi_phase(torch.from_numpy(reference), settings.n_fft, settings.hop_length).numpy()
     (audio,) = onnx_session(inversion_path(onnx_file)).run(["audio"], {"magnitude": reference, "phase": phase})
     assert audio.shape == (n, settings.num_samples) and audio.dtype == np.float32
-    np.testing.assert_allclose(audio, all_frames_inversion(machine, reference, phase), rtol=0, atol=1e-4)  # its DFT
+    # Its DFTs round differently from torch's FFTs, and twelve momentum iterations carry that into the phase of
+    # the quietest coefficients; the difference stays 60 dB under each sound's peak (at most 0.036% of it measured).
+    expected = all_frames_inversion(machine, reference, phase)
+    assert (np.abs(audio - expected).max(axis=-1) <= 1e-3 * np.abs(expected).max(axis=-1)).all()
     assert_close_to_the_machines(machine, latents, weights, audio)
 
 
