@@ -86,7 +86,6 @@ def test_only_the_evaluation_section_is_replaced(bundle_model) -> None:
     )
 
 
-
 def test_the_retrain_command_gives_the_runs_epochs_and_a_kl_weight_other_than_the_presets(bundle_model) -> None:
     default = get_preset("default")
     assert bundle_model.train_options(default) == f"--epochs {default.train.epochs}"
@@ -99,3 +98,11 @@ def test_the_retrain_command_gives_the_runs_epochs_and_a_kl_weight_other_than_th
     source = ModelDirectory(model=torch.nn.Identity(), config=run, class_names=["kick"], training={"seconds": 60})
     section = "\n".join(bundle_model.training_section(source, None, ""))
     assert f"dkvae train data/drums --model vae --epochs 123 --beta {default.model.beta / 4:g} --out" in section
+
+
+def test_a_run_begun_from_another_models_weights_is_refused(bundle_model, tmp_path) -> None:
+    (tmp_path / "run.json").write_text(json.dumps({"config": {}, "bank": "data/drums", "init": "src/dkvae/pretrained"}))
+    with pytest.raises(SystemExit, match="began from the weights of src/dkvae/pretrained"):
+        bundle_model.refuse_runs_from_other_weights(tmp_path)
+    (tmp_path / "run.json").write_text(json.dumps({"config": {}, "bank": "data/drums", "init": None}))
+    bundle_model.refuse_runs_from_other_weights(tmp_path)
