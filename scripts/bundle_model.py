@@ -7,9 +7,9 @@ Writes src/dkvae/pretrained/ (model.safetensors, config.json, latent_prior.safet
 data table comes from the bank's processed manifest; training figures from the run; evaluation
 figures from a `dkvae evaluate` report when given, with a table of the generation figures over the
 reports of other seeds (`--seeds`, same model and judge). The retraining commands in MODEL.md are the
-ones that made the run (its epochs, and its KL weight where the preset's differs), so a run begun from
-another model's weights (`--init`) is refused. `--update-evaluation` rewrites only MODEL.md's evaluation section, for the
-bundled model as it is (when the evaluation code changed, not the model).
+ones that made the run (its epochs, and its KL weight where the preset's differs), so a run begun
+from another model's weights (`--init`) is refused. `--update-evaluation` rewrites only MODEL.md's
+evaluation section, for the bundled model as it is (when the evaluation code changed, not the model).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from dkvae.config import Config, get_preset
 from dkvae.evaluation.report import TITLES, format_value, judge_seed, read_metrics
 from dkvae.evaluation.scores import GENERATION_METRICS
 from dkvae.machine import bundled_model_dir
-from dkvae.training import RUN_CONFIG_NAME, fit_run_latent_prior
+from dkvae.training import fit_run_latent_prior, run_init
 
 RETRAIN = """```
 dkvae import debian --out data/drums
@@ -169,8 +169,7 @@ def train_options(config: Config) -> str:
 def refuse_runs_from_other_weights(run: Path) -> None:
     """Stop unless `run` trained from new weights: MODEL.md's retrain command cannot recreate a run that began
     from another model's (``dkvae train --init``), and would say a wrong one."""
-    record = run / RUN_CONFIG_NAME
-    init = json.loads(record.read_text(encoding="utf-8")).get("init") if record.exists() else None
+    init = run_init(run)
     if init:
         raise SystemExit(f"{run} began from the weights of {init} (--init): bundle a run trained from scratch")
 

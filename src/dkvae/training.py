@@ -376,8 +376,8 @@ def train(
         _check_run_folder(run, config, resume)
     bank = Bank(bank_path, preset=config, workers=workers)
     check_bank(bank, config)
-    if resume and init is None and (run / RUN_CONFIG_NAME).exists():
-        init = json.loads((run / RUN_CONFIG_NAME).read_text(encoding="utf-8")).get("init")
+    if resume and init is None:
+        init = run_init(run)
     if not launched_by_lightning:
         document = {"config": config.to_dict(), "bank": str(bank.original_dir), "init": str(init) if init else None}
         write_text(run / RUN_CONFIG_NAME, json.dumps(document, indent=2))
@@ -474,6 +474,13 @@ def _is_secondary_process() -> bool:
     one such command per process on every node.
     """
     return any(int(os.environ.get(name) or "0") > 0 for name in RANK_VARIABLES)
+
+
+def run_init(run: Path) -> str | None:
+    """The model directory whose weights the run in folder `run` began from (``--init``), or None: new weights,
+    or no run there."""
+    saved = run / RUN_CONFIG_NAME
+    return json.loads(saved.read_text(encoding="utf-8")).get("init") if saved.exists() else None
 
 
 def _check_run_folder(run: Path, config: Config, resume: bool) -> None:
