@@ -85,6 +85,14 @@ def test_train_from_the_command_line_with_a_config_file(tiny_bank: Path, tmp_pat
     assert again.returncode == 2 and "already holds a run" in again.stderr and "Traceback" not in again.stderr
 
 
+def test_train_refuses_another_network_than_its_init_model(tiny_bank: Path, trained_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    for options, message in ((["--model", "cgan"], "GAN trains from scratch"), (["--arch", "dense"], "architecture 'dense'")):
+        result = run_dkvae("train", str(tiny_bank), "--init", str(trained_run), *options, "--out", str(run))
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+        assert not run.exists()
+
+
 def test_train_with_ddp_on_two_cpu_processes(tiny_bank: Path, tmp_path: Path) -> None:
     config_file = tmp_path / "tiny.json"
     config_file.write_text(tiny_config().to_json())

@@ -65,3 +65,29 @@ def test_a_missing_or_foreign_config_file_is_a_user_error(tmp_path) -> None:
     (tmp_path / "bad.json").write_text('{"audio": {"colour": 1}}')
     with pytest.raises(DkvaeError, match="not a dkvae config"):
         build_config(tmp_path / "run", False, config_file=tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"kind": "cgan"}, "a GAN trains from scratch"),
+        ({"kind": "ae"}, r"kind 'ae' \(the model's: 'vae'\)"),
+        ({"architecture": "dense"}, r"architecture 'dense' \(the model's: 'conv'\)"),
+        ({"latent_dim": 16}, r"latent_dim 16 \(the model's: 32\)"),
+        ({"conditional": False}, r"conditional False \(the model's: True\)"),
+    ],
+)
+def test_a_run_from_trained_weights_refuses_another_network(tmp_path, options, message) -> None:
+    from dkvae.machine import bundled_model_dir
+
+    with pytest.raises(DkvaeError, match=message):
+        build_config(tmp_path / "run", False, init=bundled_model_dir(), **options)
+
+
+def test_a_run_from_trained_weights_takes_options_that_keep_its_network(tmp_path) -> None:
+    from dkvae.machine import bundled_model_dir
+
+    config = build_config(
+        tmp_path / "run", False, kind="vae", architecture="conv", init=bundled_model_dir(), latent_dim=32, beta=1e-5
+    )
+    assert config.model.beta == 1e-5 and config.model.same_network(get_preset("default").model)

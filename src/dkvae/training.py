@@ -34,6 +34,7 @@ from .models import build_model
 from .models.vae import VariationalAutoencoder
 from .packed import PackedArray, PackedRows
 from .training_log import ResumableCSVLogger, TrimResumedLog, training_seconds
+from .training_options import GAN_FROM_SCRATCH
 
 CHECKPOINTS_NAME = "checkpoints"
 LAST_CHECKPOINT = "last.ckpt"
@@ -432,7 +433,7 @@ def build_module(config: Config, bank: Bank, init: str | os.PathLike[str] | None
     classes = len(bank.instruments)
     if config.model.kind == "cgan":
         if init is not None:
-            raise DkvaeError("a GAN trains from scratch: --init starts a VAE or autoencoder (a GAN run goes on with --resume)")
+            raise DkvaeError(GAN_FROM_SCRATCH)
         return GanModule(config.to_dict(), classes)
     if config.train.adversarial and (config.model.kind != "vae" or init is None):
         raise DkvaeError("--adversarial sharpens a trained VAE: pass --model vae and --init RUN")

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from .checkpoint import read_model_config
-from .config import PRESETS, AdversarialConfig, Config, ModelConfig, get_preset
+from .config import LOSS_WEIGHT_FIELDS, PRESETS, AdversarialConfig, Config, ModelConfig, get_preset
 from .errors import DkvaeError
 
 MODEL_KINDS = ("vae", "ae", "cgan", "classifier")
 ARCHITECTURES = ("conv", "dense", "seed")
+GAN_FROM_SCRATCH = "a GAN trains from scratch: --init starts a VAE or autoencoder (a GAN run goes on with --resume)"
 
 
 def build_config(
@@ -29,8 +30,10 @@ def build_config(
     """The config of a run: the saved one when resuming, else `config_file`'s or the preset's; then the options given.
 
     A GAN is conditional on the class unless told otherwise. `init`, a model directory to start from,
-    brings its audio, split and model settings (they must match its weights), and no KL warm-up. `overrides` are
-    `ModelConfig`, `AdversarialConfig` or `TrainConfig` field names; None means "not given".
+    brings its audio, split and model settings (they must match its weights), and no KL warm-up; a model
+    kind, architecture or network option that differs from its own is refused (a DkvaeError), where it
+    used to be dropped without a word. `overrides` are `ModelConfig`, `AdversarialConfig` or `TrainConfig`
+    field names; None means "not given".
     """
     if preset not in PRESETS:
         raise DkvaeError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
@@ -39,6 +42,8 @@ def build_config(
     if architecture is not None and architecture not in ARCHITECTURES:
         raise DkvaeError(f"unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
     saved = Path(out) / "run.json"
+    start: Config | None = None
+    requested: dict[str, Any] = {}
     if resume and saved.exists():
         config = Config.from_dict(json.loads(saved.read_text(encoding="utf-8"))["config"])
     else:
@@ -50,6 +55,9 @@ def build_config(
         config = dataclasses.replace(config, model=dataclasses.replace(config.model, **model_fields))
         if init is not None:
             start = Config.from_dict(read_model_config(Path(init))["config"])
+            if kind == "cgan":
+                raise DkvaeError(GAN_FROM_SCRATCH)
+            requested = model_fields
             # Trained weights had their KL warm-up: another would make the first epochs' validation losses
             # (under a smaller KL weight) the lowest, and the best model one of them.
             config = dataclasses.replace(
@@ -65,6 +73,8 @@ def build_config(
     model_changes = {k: v for k, v in given.items() if k in model_names}
     adversarial_changes = {k: v for k, v in given.items() if k in adversarial_names}
     train_changes = {k: v for k, v in given.items() if k not in model_names | adversarial_names}
+    if start is not None and init is not None:
+        _refuse_network_changes(start.model, requested | model_changes, init)
     try:
         return dataclasses.replace(
             config,
@@ -74,6 +84,21 @@ def build_config(
         )
     except (TypeError, ValueError) as error:
         raise DkvaeError(f"invalid training options: {error}") from None
+
+
+def _refuse_network_changes(start: ModelConfig, changes: dict[str, Any], init: str | os.PathLike[str]) -> None:
+    """A DkvaeError naming each of `changes` that would make another network than the model in `init`:
+    its weights are the run's start, so its network is the run's (loss weights such as beta may change)."""
+    differing = [
+        f"{name} {value!r} (the model's: {getattr(start, name)!r})"
+        for name, value in changes.items()
+        if name not in LOSS_WEIGHT_FIELDS and getattr(start, name) != value
+    ]
+    if differing:
+        raise DkvaeError(
+            f"--init {init} goes on training that model's network, so these options cannot apply: "
+            f"{'; '.join(differing)}. Leave them out, or train from scratch without --init"
+        )
 
 
 def _read_config_file(path: str | os.PathLike[str]) -> Config:
