@@ -109,14 +109,19 @@ def test_train_with_ddp_on_two_cpu_processes(tiny_bank: Path, tmp_path: Path) ->
 def test_generate_writes_wavs_with_sidecars_and_refuses_a_broken_model(trained_run: Path, tmp_path: Path) -> None:
     import soundfile as sf
 
-    def generate(out: Path) -> list[Path]:
+    def generate(out: Path, *extra: str) -> list[Path]:
         result = runner.invoke(app, ["generate", "--model", str(trained_run), "--instrument", "kick", "--count", "2",
-                                     "--seed", "3", "--out", str(out)])  # fmt: skip
+                                     "--seed", "3", "--out", str(out), *extra])  # fmt: skip
         assert result.exit_code == 0, result.output
         return sorted(out.glob("*.wav"))
 
     wavs = generate(tmp_path / "out")
     assert [w.name for w in wavs] == ["kick_3_000.wav", "kick_3_001.wav"]
+    cool = generate(tmp_path / "cool", "--temperature", "0.25")
+    assert [w.name for w in cool] == ["kick_3_t0.25_000.wav", "kick_3_t0.25_001.wav"]
+    assert json.loads(cool[0].with_suffix(".json").read_text())["details"]["temperature"] == 0.25
+    hot = run_dkvae("generate", "--model", str(trained_run), "--instrument", "kick", "--temperature", "5", "--out", str(tmp_path / "x"))
+    assert hot.returncode == 2 and "--temperature" in hot.stderr and not (tmp_path / "x").exists()
     assert [w.read_bytes() for w in wavs] == [w.read_bytes() for w in generate(tmp_path / "again")]
     info = sf.info(wavs[0])
     assert info.samplerate == 44100 and info.subtype == "PCM_16"

@@ -57,6 +57,19 @@ def test_generated_files_match_the_machine(machine, tmp_path) -> None:
         np.testing.assert_array_equal(np.float32(sidecar["latent"]), machine.sample_latents(3, 11, "snare")[index])
 
 
+def test_sounds_at_another_temperature_get_their_own_names_and_recall(machine, tmp_path) -> None:
+    usual = write_generated(machine, "snare", 2, 11, tmp_path / "out")
+    typical = write_generated(machine, "snare", 2, 11, tmp_path / "out", temperature=0.5)
+    assert [p.name for p in typical] == ["snare_11_t0.5_000.wav", "snare_11_t0.5_001.wav"]
+    assert all(path.exists() for path in usual) and usual[0].read_bytes() != typical[0].read_bytes()
+    sidecar = read_sidecar(typical[1].with_suffix(".json"))
+    assert sidecar["details"] == {"temperature": 0.5} and read_sidecar(usual[0].with_suffix(".json"))["details"] == {
+        "temperature": 1.0
+    }
+    np.testing.assert_array_equal(np.float32(sidecar["latent"]), machine.sample_latents(2, 11, "snare", 0.5)[1])
+    assert render_sidecar(typical[1].with_suffix(".json"), tmp_path / "again").read_bytes() == typical[1].read_bytes()
+
+
 def test_render_recreates_every_kind_of_sound_bit_for_bit(machine, sounds, tmp_path) -> None:
     made = (
         write_generated(machine, "kick", 2, 4, tmp_path / "gen", bit_depth=24)

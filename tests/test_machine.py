@@ -133,6 +133,23 @@ def test_vary_stays_near_the_sound_and_is_repeatable(machine, kick) -> None:
     np.testing.assert_allclose(offsets, 0.3 * machine.noise(5, 0) @ spread.T, atol=1e-5)
 
 
+def test_temperature_scales_the_draws_around_the_class_mean(machine) -> None:
+    prior = machine.directory.latent_prior
+    mean = prior.mean[machine.class_index("kick")]
+    typical = machine.sample_latents(3, 5, "kick", temperature=0.0)
+    np.testing.assert_allclose(typical, np.broadcast_to(mean, typical.shape), atol=1e-6)
+    np.testing.assert_array_equal(
+        machine.sample_latents(3, 5, "kick", temperature=1.0), machine.sample_latents(3, 5, "kick")
+    )
+    wild = machine.sample_latents(3, 5, "kick", temperature=2.5)
+    np.testing.assert_allclose(wild - mean, 2.5 * (machine.sample_latents(3, 5, "kick") - mean), rtol=1e-4, atol=1e-5)
+    sounds = machine.generate("kick", 2, 5, temperature=0.0)
+    np.testing.assert_array_equal(sounds[0], sounds[1])
+    for temperature in (-0.1, 4.5):
+        with pytest.raises(DkvaeError, match="temperature must be between 0 and 4"):
+            machine.sample_latents(1, 0, "kick", temperature)
+
+
 def test_kit_has_one_sound_per_class(machine) -> None:
     kit = machine.kit(seed=3)
     assert list(kit) == machine.instruments

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from .bank import Bank, processed_dir_for
-from .config import PRESETS
+from .config import MAX_TEMPERATURE, PRESETS
 from .errors import DkvaeError
 from .progress import Progress as ProgressCallback
 from .progress import StageProgress
@@ -370,6 +370,15 @@ def generate(
     model: ModelOption = None,
     count: Annotated[int, typer.Option("--count", min=1, help="How many sounds")] = 8,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same sounds")] = 0,
+    temperature: Annotated[
+        float,
+        typer.Option(
+            "--temperature",
+            min=0.0,
+            max=MAX_TEMPERATURE,
+            help="Spread around the class's most typical sound: 1 as the training sounds spread, 0 that one sound, more for stranger ones",
+        ),
+    ] = 1.0,
     bit_depth: BitDepthOption = 16,
     iterations: IterationsOption = None,
 ) -> None:
@@ -377,7 +386,7 @@ def generate(
     from .generation import write_generated
 
     machine = load_machine(model, bit_depth, iterations)
-    print_written(write_generated(machine, instrument, count, seed, out, bit_depth), out)
+    print_written(write_generated(machine, instrument, count, seed, out, bit_depth, temperature), out)
 
 
 @app.command()

@@ -41,6 +41,9 @@ OUTPUT_PEAK_DB = -1.0
 OUTPUT_FADE_SECONDS = 0.010
 #: A saved sound ends after its last sample within this many dB of its peak (trailing silence trimmed).
 TAIL_DB = -60.0
+#: The largest temperature new sounds are drawn at (`DrumMachine.sample_latents`): four times the
+#: training sounds' spread around their class's mean, far past any of them.
+MAX_TEMPERATURE = 4.0
 
 
 @dataclass(frozen=True)

@@ -98,17 +98,29 @@ def read_sound_file(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
 
 
 def write_generated(
-    machine: DrumMachine, instrument: str, count: int, seed: int, out: str | os.PathLike[str], bit_depth: int = 16
+    machine: DrumMachine,
+    instrument: str,
+    count: int,
+    seed: int,
+    out: str | os.PathLike[str],
+    bit_depth: int = 16,
+    temperature: float = 1.0,
 ) -> list[Path]:
-    """`count` new sounds of `instrument` as ``OUT/<instrument>_<seed>_<index>.wav`` with sidecars."""
-    latents = machine.sample_latents(count, seed, instrument)
+    """`count` new sounds of `instrument` as ``OUT/<instrument>_<seed>_<index>.wav`` with sidecars.
+
+    At a `temperature` other than 1 the names say it, ``<instrument>_<seed>_t<temperature>_<index>.wav``,
+    so sounds of one seed at two temperatures do not overwrite each other.
+    """
+    latents = machine.sample_latents(count, seed, instrument, temperature)
     folder = Path(out)
+    stem = f"{instrument}_{seed}" if temperature == 1.0 else f"{instrument}_{seed}_t{temperature:g}"
     written = []
     for start in range(0, count, WRITE_CHUNK):
         chunk = latents[start : start + WRITE_CHUNK]
         for index, (latent, sound) in enumerate(zip(chunk, machine.render(chunk, instrument)), start):
-            recipe = Recipe("generate", latent.tolist(), instrument, seed=seed, index=index)
-            path = folder / f"{instrument}_{seed}_{index:03d}.wav"
+            details = {"temperature": temperature}
+            recipe = Recipe("generate", latent.tolist(), instrument, seed=seed, index=index, details=details)
+            path = folder / f"{stem}_{index:03d}.wav"
             written.append(write_sound(machine, path, sound, recipe, bit_depth))
     return written
 

@@ -27,6 +27,7 @@ from .checkpoint import ModelDirectory, check_audio_matches, load_model_dir
 from .config import (
     ENCODER_KINDS,
     GENERATOR_KINDS,
+    MAX_TEMPERATURE,
     OUTPUT_FADE_SECONDS,
     OUTPUT_SAMPLE_RATE,
     TAIL_DB,
@@ -41,8 +42,8 @@ from .threads import torch_threads
 PRETRAINED_DIR = "pretrained"
 #: How `interpolate` walks the latent space by default. bench/interpolation.py measured the evenness of
 #: morphs (largest step between neighbouring spectrograms over the mean step; 1 is perfectly even) on
-#: the bundled model: linear 1.29, spherical 1.34, median of 48 same-class test pairs of the Debian
-#: bank, 9 steps (1.17 and 1.24 on an earlier checkpoint).
+#: the bundled model: linear 1.24, spherical 1.27, median of 48 same-class test pairs of the Debian
+#: bank, 9 steps (the model bundled before it: 1.29 and 1.34; an earlier checkpoint: 1.17 and 1.24).
 DEFAULT_INTERPOLATION: Literal["slerp", "linear"] = "linear"
 #: WAV sample formats `save_wav` writes, by bit depth.
 WAV_SUBTYPES = {16: "PCM_16", 24: "PCM_24"}
@@ -149,13 +150,17 @@ class DrumMachine:
         generator = torch.Generator().manual_seed(seed)
         return torch.randn(n, self.latent_dim, generator=generator).numpy()
 
-    def sample_latents(self, n: int, seed: int, instrument: str | None = None) -> np.ndarray:
+    def sample_latents(self, n: int, seed: int, instrument: str | None = None, temperature: float = 1.0) -> np.ndarray:
         """`n` latent vectors ``(n, latent_dim)`` float32 for new sounds of `instrument`, fixed by `seed`.
 
         Drawn from the class's Gaussian fitted to the training sounds' latents when the model has one
         (`dkvae.latent_prior`: it decodes to far more realistic sounds), else from the standard normal.
+        `temperature` scales the draws' spread around the mean: 1 as the training sounds spread, 0 the
+        class's most typical sound every time, above 1 stranger sounds (at most `MAX_TEMPERATURE`).
         """
-        return self.latents_from_noise(self.noise(n, seed), instrument)
+        if not 0.0 <= temperature <= MAX_TEMPERATURE:
+            raise DkvaeError(f"the temperature must be between 0 and {MAX_TEMPERATURE:g}; got {temperature:g}")
+        return self.latents_from_noise(self.noise(n, seed) * np.float32(temperature), instrument)
 
     def latents_from_noise(self, noise: np.ndarray, instrument: str | None = None) -> np.ndarray:
         """Latents ``(n, latent_dim)`` for standard normal `noise` ``(n, latent_dim)``: the class's prior applied to it."""
@@ -299,9 +304,10 @@ class DrumMachine:
         audio = resample(audio, self.model_sample_rate, OUTPUT_SAMPLE_RATE)
         return finish_sound(audio, round(OUTPUT_FADE_SECONDS * OUTPUT_SAMPLE_RATE))
 
-    def generate(self, instrument: str, n: int = 1, seed: int = 0) -> np.ndarray:
-        """`n` new sounds of `instrument`, ``(n, samples)`` float32 at `sample_rate`; the same seed gives the same sounds."""
-        return self.render(self.sample_latents(n, seed, instrument), instrument)
+    def generate(self, instrument: str, n: int = 1, seed: int = 0, temperature: float = 1.0) -> np.ndarray:
+        """`n` new sounds of `instrument`, ``(n, samples)`` float32 at `sample_rate`; the same seed gives the same
+        sounds. `temperature`: how far they stray from the class's most typical sound (see `sample_latents`)."""
+        return self.render(self.sample_latents(n, seed, instrument, temperature), instrument)
 
     def decode(self, z: np.ndarray, instrument: Classes) -> np.ndarray:
         """Sounds for latents: ``(latent_dim,)`` -> ``(samples,)``, ``(n, latent_dim)`` -> ``(n, samples)``."""
