@@ -115,6 +115,16 @@ def test_generate_is_cached_and_its_wav_and_sidecar_recall_it(client: TestClient
     assert np.array_equal(rendered, audio)  # `dkvae render` makes the same sound from the page's sidecar
 
 
+def test_generate_takes_a_temperature(client: TestClient, kick: dict) -> None:
+    typical = client.post("/api/generate", json={"instrument": "kick", "seed": 5, "temperature": 0}).json()
+    other = client.post("/api/generate", json={"instrument": "kick", "seed": 6, "temperature": 0}).json()
+    assert typical["latent"] == other["latent"] != kick["latent"] and typical["id"] != kick["id"]
+    assert client.get(typical["sidecar"]).json()["details"] == {"temperature": 0.0}
+    assert client.get(kick["sidecar"]).json()["details"] == {"temperature": 1.0}
+    too_hot = client.post("/api/generate", json={"instrument": "kick", "seed": 5, "temperature": 5})
+    assert too_hot.status_code == 422 and "temperature" in too_hot.text
+
+
 def test_an_evicted_sound_is_rendered_again_from_its_recipe() -> None:
     with TestClient(create_app(cache_bytes=1)) as small:
         first = small.post("/api/generate", json={"instrument": "snare", "seed": 1}).json()

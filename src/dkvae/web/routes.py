@@ -82,9 +82,13 @@ async def model_info(studio: StudioDep) -> ModelInfo:
 
 @router.post("/generate")
 async def generate(body: GenerateRequest, studio: StudioDep) -> SoundOut:
-    """A new sound of a class, fixed by its seed (cached: asking again is instant)."""
-    latent = studio.machine.sample_latents(1, body.seed, studio.check_instrument(body.instrument))[0]
-    [sound] = await studio.sounds.ensure([Recipe("generate", latent.tolist(), body.instrument, seed=body.seed)])
+    """A new sound of a class, fixed by its seed and temperature (cached: asking again is instant)."""
+    instrument = studio.check_instrument(body.instrument)
+    latent = studio.machine.sample_latents(1, body.seed, instrument, body.temperature)[0]
+    details = {"temperature": body.temperature}
+    [sound] = await studio.sounds.ensure(
+        [Recipe("generate", latent.tolist(), body.instrument, seed=body.seed, details=details)]
+    )
     return studio.out(sound)
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..config import MAX_TEMPERATURE
 from ..kits.export import FORMATS
 
 #: Seeds stay within what a browser's JavaScript numbers hold exactly.
@@ -37,6 +38,12 @@ class GenerateRequest(Strict):
 
     instrument: str = Field(max_length=64)
     seed: Seed = 0
+    temperature: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=MAX_TEMPERATURE,
+        description="Spread around the class's most typical sound (1: as trained)",
+    )
 
 
 class SoundRef(Strict):
