@@ -31,9 +31,9 @@ def build_config(
 
     A GAN is conditional on the class unless told otherwise. `init`, a model directory to start from,
     brings its audio, split and model settings (they must match its weights), and no KL warm-up; a model
-    kind, architecture or network option that differs from its own is refused (a DkvaeError), where it
-    used to be dropped without a word. `overrides` are `ModelConfig`, `AdversarialConfig` or `TrainConfig`
-    field names; None means "not given".
+    kind, architecture or network option that differs from its own is refused (a DkvaeError) rather than
+    dropped. `overrides` are `ModelConfig`, `AdversarialConfig` or `TrainConfig` field names; None means
+    "not given".
     """
     if preset not in PRESETS:
         raise DkvaeError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
