@@ -170,6 +170,23 @@ def test_new_vary_undo_redo_on_a_pad(page) -> None:
     assert pad_sound(page, "clap")["id"] == second["id"]
 
 
+def test_the_temperature_knob_sets_how_far_a_new_sound_strays(page) -> None:
+    new = '.pad[data-pad="tom_low"] [data-act="new"]'
+    page.locator("#temperature").fill("0")
+    before = pad_sound(page, "tom_low")["id"]
+    page.click(new)
+    typical = wait_for_new_sound(page, "tom_low", before)
+    assert typical["operation"] == "generate"
+    page.click(new)
+    page.wait_for_function("(n) => window.dkvae.byName.get('tom_low').history.length === n", arg=typical["history"] + 1)
+    assert (
+        pad_sound(page, "tom_low")["id"] == typical["id"]
+    )  # another seed at temperature 0: the class's most typical sound
+    page.locator("#temperature").fill("1")
+    page.click(new)
+    assert wait_for_new_sound(page, "tom_low", typical["id"])["operation"] == "generate"
+
+
 def test_new_kit_keeps_locked_pads(page) -> None:
     before = {p: pad_sound(page, p)["id"] for p in ("kick", "snare", "crash", "tom_low")}
     page.click('.pad[data-pad="kick"] [data-act="lock"]')

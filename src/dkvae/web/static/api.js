@@ -27,7 +27,7 @@ async function request(method, path, body, raw = false) {
 export const ref = (sound) => ({ latent: sound.latent, instrument: sound.instrument, class_weights: sound.class_weights ?? null });
 
 export const model = () => request("GET", "/api/model");
-export const generate = (instrument, seed) => request("POST", "/api/generate", { instrument, seed });
+export const generate = (instrument, seed, temperature = 1) => request("POST", "/api/generate", { instrument, seed, temperature });
 export const render = (sound) => request("POST", "/api/render", ref(sound));
 export const vary = (sound, amount, seed, count = 1) => request("POST", "/api/vary", { sound: ref(sound), amount, seed, count });
 export const morph = (a, b, position) => request("POST", "/api/morph", { a: ref(a), b: ref(b), position });

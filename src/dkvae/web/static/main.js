@@ -98,7 +98,7 @@ async function main() {
   const actions = {
     hit,
     new: guarded(async (pad) => {
-      await assign(pad, await api.generate(pad.info.instrument, api.randomSeed()));
+      await assign(pad, await api.generate(pad.info.instrument, api.randomSeed(), Number($("#temperature").value)));
       hit(pad, KEY_VELOCITY);
     }),
     lock: (pad) => {
