@@ -185,6 +185,7 @@ def test_kit_reconstruct_interpolate_vary_and_render(trained_run: Path, tmp_path
     model = ["--model", str(trained_run)]
     commands = {
         "kit": ["kit", *model, "--seed", "3", "--bit-depth", "24", "--out", str(tmp_path / "kit")],
+        "cool kit": ["kit", *model, "--seed", "3", "--temperature", "0.5", "--out", str(tmp_path / "cool")],
         "rec": ["reconstruct", str(tmp_path / "kick.wav"), str(tmp_path / "empty.wav"), *model, "--out", str(tmp_path / "rec")],
         "morph": ["interpolate", str(tmp_path / "kick.wav"), str(tmp_path / "snare.wav"), "--steps", "3", *model,
                   "--out", str(tmp_path / "morph")],
@@ -199,6 +200,9 @@ def test_kit_reconstruct_interpolate_vary_and_render(trained_run: Path, tmp_path
     assert kit_samples[:4] == ["36_kick.wav", "37_rim.wav", "38_snare.wav", "39_clap.wav"] and len(kit_samples) == 14
     assert sf.info(tmp_path / "kit" / "samples" / "36_kick.wav").subtype == "PCM_24"
     assert (tmp_path / "kit" / "kit.json").exists() and "14 pads" in outputs["kit"]
+    cool = json.loads((tmp_path / "cool" / "samples" / "36_kick.json").read_text())
+    assert cool["details"]["temperature"] == 0.5
+    assert cool["latent"] != json.loads((tmp_path / "kit" / "samples" / "36_kick.json").read_text())["latent"]
     assert [p.name for p in (tmp_path / "rec").glob("*.wav")] == ["kick.wav"]
     assert "skipped" in outputs["rec"] and "empty.wav" in outputs["rec"]
     assert len(list((tmp_path / "morph").glob("*.wav"))) == 3

@@ -327,6 +327,15 @@ def train(
 ModelOption = Annotated[Path | None, typer.Option("--model", help="Model directory (default: the bundled model)")]
 OutOption = Annotated[Path, typer.Option("--out", help="Folder for the WAV files and their JSON sidecars")]
 BitDepthOption = Annotated[int, typer.Option("--bit-depth", help="16 or 24")]
+TemperatureOption = Annotated[
+    float,
+    typer.Option(
+        "--temperature",
+        min=0.0,
+        max=MAX_TEMPERATURE,
+        help="Spread of new sounds around their class's most typical one: 1 as the training sounds spread, 0 that one sound, more for stranger ones",
+    ),
+]
 #: The most inversion iterations a command takes: about 0.2 s a sound, where more stop changing the sound.
 MAX_INVERSION_ITERATIONS = 512
 IterationsOption = Annotated[
@@ -370,15 +379,7 @@ def generate(
     model: ModelOption = None,
     count: Annotated[int, typer.Option("--count", min=1, help="How many sounds")] = 8,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same sounds")] = 0,
-    temperature: Annotated[
-        float,
-        typer.Option(
-            "--temperature",
-            min=0.0,
-            max=MAX_TEMPERATURE,
-            help="Spread around the class's most typical sound: 1 as the training sounds spread, 0 that one sound, more for stranger ones",
-        ),
-    ] = 1.0,
+    temperature: TemperatureOption = 1.0,
     bit_depth: BitDepthOption = 16,
     iterations: IterationsOption = None,
 ) -> None:
@@ -399,6 +400,7 @@ def kit(
     fmt: Annotated[str, typer.Option("--format", help="wav, sfz, hydrogen, decentsampler or all")] = "wav",
     round_robin: Annotated[int, typer.Option("--round-robin", help="Sounds per pad, played in turn")] = 1,
     spread: Annotated[float, typer.Option("--spread", help="0: one close-knit kit .. 1: independent sounds")] = 0.5,
+    temperature: TemperatureOption = 1.0,
     name: Annotated[str | None, typer.Option("--name", help="Kit name (default: DKVAE <seed>)")] = None,
     demo: Annotated[
         bool, typer.Option("--demo", help="Also write a two-bar groove played with the kit (demo.wav, demo.mid)")
@@ -420,7 +422,8 @@ def kit(
         drum_kit, skipped = kit_from_folder(picked, round_robin, name, model)
         print_skipped(skipped)
     else:
-        drum_kit = build_kit(load_machine(model, bit_depth, iterations), seed, spread, round_robin, name)
+        machine = load_machine(model, bit_depth, iterations)
+        drum_kit = build_kit(machine, seed, spread, round_robin, name, temperature)
     written = export_kit(drum_kit, out, fmt, bit_depth, demo)
     sounds = sum(len(pad.sounds) for pad in drum_kit.pads)
     console.print(

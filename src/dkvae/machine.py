@@ -65,6 +65,12 @@ def bundled_model_dir() -> Path:
     return Path(str(resources.files("dkvae") / PRETRAINED_DIR))
 
 
+def check_temperature(temperature: float) -> None:
+    """A DkvaeError unless new sounds can be drawn at `temperature` (0 to `MAX_TEMPERATURE`)."""
+    if not 0.0 <= temperature <= MAX_TEMPERATURE:
+        raise DkvaeError(f"the temperature must be between 0 and {MAX_TEMPERATURE:g}; got {temperature:g}")
+
+
 class DrumMachine:
     """A trained generator: latent vectors in, drum sounds out, at `OUTPUT_SAMPLE_RATE`.
 
@@ -158,8 +164,7 @@ class DrumMachine:
         `temperature` scales the draws' spread around the mean: 1 as the training sounds spread, 0 the
         class's most typical sound every time, above 1 stranger sounds (at most `MAX_TEMPERATURE`).
         """
-        if not 0.0 <= temperature <= MAX_TEMPERATURE:
-            raise DkvaeError(f"the temperature must be between 0 and {MAX_TEMPERATURE:g}; got {temperature:g}")
+        check_temperature(temperature)
         return self.latents_from_noise(self.noise(n, seed) * np.float32(temperature), instrument)
 
     def latents_from_noise(self, noise: np.ndarray, instrument: str | None = None) -> np.ndarray:
@@ -391,9 +396,9 @@ class DrumMachine:
         latents, instrument = self.variation_latents(audio, sample_rate, n, amount, seed)
         return self.render(latents, instrument)
 
-    def kit(self, seed: int = 0) -> dict[str, np.ndarray]:
+    def kit(self, seed: int = 0, temperature: float = 1.0) -> dict[str, np.ndarray]:
         """One new sound per instrument, ``{instrument: (samples,)}``; the same seed gives the same kit."""
-        return {instrument: self.generate(instrument, 1, seed)[0] for instrument in self.instruments}
+        return {instrument: self.generate(instrument, 1, seed, temperature)[0] for instrument in self.instruments}
 
     def save_wav(self, path: str | os.PathLike[str], audio: np.ndarray, bit_depth: int = 16) -> Path:
         """Write one sound ``(samples,)`` at `sample_rate` as a WAV file (trailing silence trimmed), atomically."""

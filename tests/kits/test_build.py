@@ -86,6 +86,18 @@ def test_a_small_spread_keeps_a_kits_sounds_closer_together(machine) -> None:
     assert mean_distance(0.1) < mean_distance(1.0)
 
 
+def test_temperature_scales_the_kits_draws_and_is_recorded(machine, kit) -> None:
+    typical = build_kit(machine, seed=3, temperature=0.0)
+    hats = [p.sounds[0] for p in typical.pads if p.pad.instrument == "hihat"]
+    assert len(hats) == 3 and all(s.sidecar["latent"] == hats[0].sidecar["latent"] for s in hats)  # the class mean
+    mean = machine.directory.latent_prior.mean[machine.class_index("hihat")]
+    np.testing.assert_allclose(hats[0].sidecar["latent"], mean, atol=1e-6)
+    assert typical.info["temperature"] == 0.0 and hats[0].sidecar["details"]["temperature"] == 0.0
+    assert kit.info["temperature"] == 1.0 and kit.pad("kick").sounds[0].sidecar["details"]["temperature"] == 1.0
+    with pytest.raises(DkvaeError, match="temperature must be between 0 and 4"):
+        build_kit(machine, temperature=4.5)
+
+
 def test_bad_spread_and_round_robin_counts_are_refused(machine) -> None:
     with pytest.raises(DkvaeError, match="spread"):
         build_kit(machine, spread=1.5)

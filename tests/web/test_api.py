@@ -174,6 +174,9 @@ def test_kit_fills_every_pad_and_repeats_for_a_seed(client: TestClient) -> None:
     again = client.post("/api/kit", json={"seed": 3}).json()
     assert {k: v["id"] for k, v in again["pads"].items()} == {k: v["id"] for k, v in first["pads"].items()}
     assert client.post("/api/kit", json={"seed": 3, "spread": 1.5}).status_code == 422
+    typical = client.post("/api/kit", json={"seed": 3, "temperature": 0}).json()["pads"]
+    assert typical["closed_hat"]["id"] == typical["open_hat"]["id"] != first["pads"]["closed_hat"]["id"]
+    assert client.post("/api/kit", json={"seed": 3, "temperature": 4.5}).status_code == 422
 
 
 def test_history_lists_the_sessions_sounds_newest_first(client: TestClient, kick: dict) -> None:

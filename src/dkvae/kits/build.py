@@ -3,7 +3,8 @@
 Every sound of a kit starts from one shared noise vector, mixed with its own: ``sqrt(1 - s²) ·
 shared + s · own`` for spread ``s``. Each mix is still standard normal, so each sound is as typical
 of its class as any generated one, while a small spread keeps the kit's sounds close in the latent
-space (one character) and a spread of 1 draws them independently. Several candidates are drawn per
+space (one character) and a spread of 1 draws them independently; a temperature other than 1 scales
+every mix, as it does a generated sound's draw. Several candidates are drawn per
 class and measured: the shortest hats are the closed and pedal hat, the longest the open one; toms
 and percussion are ordered by pitch; the noisier cymbal is the crash, the other the ride.
 """
@@ -19,7 +20,7 @@ import numpy as np
 
 from ..errors import DkvaeError
 from ..generation import Recipe, sidecar_document
-from ..machine import DrumMachine, trim_tail
+from ..machine import DrumMachine, check_temperature, trim_tail
 from .kit import Kit, KitPad, KitSound
 from .layout import PADS
 from .measure import decay_seconds, noisiness, pitch_hz
@@ -84,17 +85,22 @@ def build_kit(
     spread: float = DEFAULT_SPREAD,
     round_robin: int = 1,
     name: str | None = None,
+    temperature: float = 1.0,
 ) -> Kit:
-    """A kit of the layout's pads whose class the model knows, each with `round_robin` sounds; same seed, same kit."""
+    """A kit of the layout's pads whose class the model knows, each with `round_robin` sounds; same seed, same kit.
+
+    `temperature` scales every draw's distance from its class's mean, as `DrumMachine.sample_latents` does.
+    """
     if not 0.0 <= spread <= 1.0:
         raise DkvaeError(f"the spread must be between 0 and 1, got {spread}")
+    check_temperature(temperature)
     if not 1 <= round_robin <= MAX_ROUND_ROBINS:
         raise DkvaeError(f"round robins must be between 1 and {MAX_ROUND_ROBINS}, got {round_robin}")
     choices = [choice for choice in CHOICES if choice.instrument in machine.instruments]
     if not choices:
         raise DkvaeError(f"the model knows none of a kit's classes (it has {', '.join(machine.instruments)})")
     noise = machine.noise(1 + sum(choice.candidates for choice in choices), seed)
-    mixed = math.sqrt(1.0 - spread**2) * noise[:1] + spread * noise[1:]
+    mixed = (math.sqrt(1.0 - spread**2) * noise[:1] + spread * noise[1:]) * np.float32(temperature)
     chosen: dict[str, tuple[np.ndarray, np.ndarray, str]] = {}
     measurements: dict[str, float] = {}
     start = 0
@@ -109,7 +115,7 @@ def build_kit(
     pads = []
     for pad_index, pad in enumerate(p for p in PADS if p.name in chosen):
         latent, sound, instrument = chosen[pad.name]
-        details = {"pad": pad.name, "note": pad.note, "spread": spread}
+        details = {"pad": pad.name, "note": pad.note, "spread": spread, "temperature": temperature}
         main = KitSound(
             trim_tail(sound),
             sidecar_document(machine, Recipe("kit", latent.tolist(), instrument, seed=seed, details=details), 16),
@@ -124,6 +130,7 @@ def build_kit(
     info = {
         "seed": seed,
         "spread": spread,
+        "temperature": temperature,
         "round_robin": round_robin,
         "model_id": machine.model_id,
         "measured": measurements,

@@ -140,7 +140,7 @@ async def morph(body: MorphRequest, studio: StudioDep) -> SoundOut:
 @router.post("/kit")
 async def kit(body: KitRequest, studio: StudioDep) -> KitOut:
     """A whole kit: one sound per pad, chosen by measurement as `dkvae kit` does."""
-    built = await studio.sounds.pool.run(build_kit, studio.machine, body.seed, body.spread)
+    built = await studio.sounds.pool.run(build_kit, studio.machine, body.seed, body.spread, 1, None, body.temperature)
     pads = {}
     for kit_pad in built.pads:
         sidecar = kit_pad.sounds[0].sidecar

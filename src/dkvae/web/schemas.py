@@ -22,6 +22,9 @@ MAX_AMOUNT = 2.0
 
 Seed = Annotated[int, Field(ge=0, le=MAX_SEED, description="Same seed, same sound")]
 Amount = Annotated[float, Field(ge=0.0, le=MAX_AMOUNT, description="Distance in units of the class's spread")]
+Temperature = Annotated[
+    float, Field(ge=0.0, le=MAX_TEMPERATURE, description="Spread around the class's most typical sound (1: as trained)")
+]
 LatentValue = Annotated[float, Field(ge=-MAX_LATENT_VALUE, le=MAX_LATENT_VALUE, allow_inf_nan=False)]
 Weight = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 PadName = Annotated[str, Field(pattern=r"^[a-z_]{1,32}$")]
@@ -38,12 +41,7 @@ class GenerateRequest(Strict):
 
     instrument: str = Field(max_length=64)
     seed: Seed = 0
-    temperature: float = Field(
-        default=1.0,
-        ge=0.0,
-        le=MAX_TEMPERATURE,
-        description="Spread around the class's most typical sound (1: as trained)",
-    )
+    temperature: Temperature = 1.0
 
 
 class SoundRef(Strict):
@@ -76,6 +74,7 @@ class KitRequest(Strict):
 
     seed: Seed = 0
     spread: float = Field(default=0.5, ge=0.0, le=1.0)
+    temperature: Temperature = 1.0
 
 
 class SimilarRequest(Strict):

@@ -31,7 +31,7 @@ export const generate = (instrument, seed, temperature = 1) => request("POST", "
 export const render = (sound) => request("POST", "/api/render", ref(sound));
 export const vary = (sound, amount, seed, count = 1) => request("POST", "/api/vary", { sound: ref(sound), amount, seed, count });
 export const morph = (a, b, position) => request("POST", "/api/morph", { a: ref(a), b: ref(b), position });
-export const kit = (seed, spread) => request("POST", "/api/kit", { seed, spread });
+export const kit = (seed, spread, temperature = 1) => request("POST", "/api/kit", { seed, spread, temperature });
 export const upload = (file, amount, count, seed) =>
   request("POST", `/api/upload?amount=${amount}&count=${count}&seed=${seed}`, file);
 export const directions = (instrument) => request("GET", `/api/directions/${encodeURIComponent(instrument)}`);

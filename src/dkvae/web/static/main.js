@@ -157,7 +157,7 @@ async function main() {
 
   async function newKit(seed) {
     status("new kit…");
-    const result = await api.kit(seed, Number($("#spread").value));
+    const result = await api.kit(seed, Number($("#spread").value), Number($("#temperature").value));
     await Promise.all(
       pads.filter((pad) => !pad.locked && result.pads[pad.info.name]).map((pad) => assign(pad, result.pads[pad.info.name])),
     );
