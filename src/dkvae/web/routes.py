@@ -6,6 +6,7 @@ is full) and answers JSON, or bytes for audio and downloads.
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
 import numpy as np
@@ -140,7 +141,8 @@ async def morph(body: MorphRequest, studio: StudioDep) -> SoundOut:
 @router.post("/kit")
 async def kit(body: KitRequest, studio: StudioDep) -> KitOut:
     """A whole kit: one sound per pad, chosen by measurement as `dkvae kit` does."""
-    built = await studio.sounds.pool.run(build_kit, studio.machine, body.seed, body.spread, 1, None, body.temperature)
+    build = functools.partial(build_kit, temperature=body.temperature)
+    built = await studio.sounds.pool.run(build, studio.machine, body.seed, body.spread)
     pads = {}
     for kit_pad in built.pads:
         sidecar = kit_pad.sounds[0].sidecar
