@@ -114,11 +114,11 @@ def write_generated(
     latents = machine.sample_latents(count, seed, instrument, temperature)
     folder = Path(out)
     stem = f"{instrument}_{seed}" if temperature == 1.0 else f"{instrument}_{seed}_t{temperature:g}"
+    details = {"temperature": temperature}
     written = []
     for start in range(0, count, WRITE_CHUNK):
         chunk = latents[start : start + WRITE_CHUNK]
         for index, (latent, sound) in enumerate(zip(chunk, machine.render(chunk, instrument)), start):
-            details = {"temperature": temperature}
             recipe = Recipe("generate", latent.tolist(), instrument, seed=seed, index=index, details=details)
             path = folder / f"{stem}_{index:03d}.wav"
             written.append(write_sound(machine, path, sound, recipe, bit_depth))
