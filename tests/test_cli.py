@@ -74,13 +74,14 @@ def test_train_from_the_command_line_with_a_config_file(tiny_bank: Path, tmp_pat
     config_file.write_text(tiny_config().to_json())
     run = tmp_path / "run"
     result = runner.invoke(
-        app, ["train", str(tiny_bank), "--config", str(config_file), "--epochs", "1", "--onset-weight", "2", "--out", str(run)]
+        app, ["train", str(tiny_bank), "--config", str(config_file), "--epochs", "1", "--onset-weight", "2", "--pitch-shift", "1.5", "--out", str(run)]
     )
     assert result.exit_code == 0, result.output
     assert "best validation loss" in result.output
     assert (run / "model.safetensors").exists()
     saved = json.loads((run / "run.json").read_text(encoding="utf-8"))["config"]
     assert saved["model"]["onset_weight"] == 2.0 and saved["train"]["epochs"] == 1
+    assert saved["train"]["pitch_shift"] == 1.5
     again = run_dkvae("train", str(tiny_bank), "--config", str(config_file), "--out", str(run))
     assert again.returncode == 2 and "already holds a run" in again.stderr and "Traceback" not in again.stderr
 

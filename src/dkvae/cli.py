@@ -279,6 +279,10 @@ def train(
         float | None, typer.Option("--max-minutes", min=0.0, help="Training time budget, across resumes (0: none)")
     ] = None,
     augment: Annotated[bool | None, typer.Option("--augment/--no-augment", help="Random gain and delay")] = None,
+    pitch_shift: Annotated[
+        float | None,
+        typer.Option("--pitch-shift", min=0.0, max=12.0, help="Random playback-rate pitch change, up to ± semitones"),
+    ] = None,
     balance: Annotated[bool | None, typer.Option("--balance/--no-balance", help="Draw classes evenly")] = None,
     conditional: Annotated[bool | None, typer.Option("--conditional/--unconditional")] = None,
     accelerator: Annotated[str, typer.Option("--accelerator", help="cpu, gpu or auto (GPUs when present)")] = "auto",
@@ -305,7 +309,8 @@ def train(
     config = build_config(
         out, resume, preset=preset, kind=model, architecture=arch, config_file=config_file, init=init,
         adversarial=adversarial or None, epochs=epochs, batch_size=batch_size,
-        learning_rate=lr, latent_dim=latent, beta=beta, onset_weight=onset_weight, seed=seed, max_minutes=max_minutes, augment=augment, balance_classes=balance,
+        learning_rate=lr, latent_dim=latent, beta=beta, onset_weight=onset_weight, seed=seed, max_minutes=max_minutes, augment=augment, pitch_shift=pitch_shift,
+        balance_classes=balance,
         conditional=conditional, adversarial_weight=adversarial_weight,
         feature_matching_weight=feature_matching_weight,
     )  # fmt: skip

@@ -228,6 +228,9 @@ class TrainConfig:
     early_stopping_patience: int = 30
     #: Small random gain and time shifts of the training spectrograms.
     augment: bool = False
+    #: Largest random pitch change of a training sound, in semitones, made by changing its playback rate
+    #: as a sampler does (`dkvae.augmentation.shift_pitch`; 0: none).
+    pitch_shift: float = 0.0
     #: Draw classes evenly in each epoch rather than in proportion to their counts.
     balance_classes: bool = True
     gradient_clip: float = 1.0

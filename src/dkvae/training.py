@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler, Weight
 
 from .adversarial import AdversarialModule, DiagnosticsPlot, GanModule, SharpenModule
 from .atomic import atomic_path, write_text
+from .augmentation import augment_spectrogram, random_pitch
 from .bank import Bank
 from .checkpoint import load_model_dir, save_model_dir
 from .config import ENCODER_KINDS, AudioConfig, Config, TrainConfig
@@ -41,10 +42,6 @@ LAST_CHECKPOINT = "last.ckpt"
 LOGS_NAME = "logs"
 RUN_CONFIG_NAME = "run.json"
 LOSS_PLOT_NAME = "loss.png"
-#: Largest random gain change of the augmentation, in dB.
-AUGMENT_GAIN_DB = 6.0
-#: Largest random delay of the augmentation, in frames.
-AUGMENT_SHIFT_FRAMES = 2
 #: The VAE's training noise is drawn from its own generator, seeded with the run's seed plus this, so it follows
 #: from the seed alone (not from what else drew from the global one: launchers reseed it) and shares no
 #: stream with the sampler's generator, which the seed itself seeds.
@@ -58,11 +55,19 @@ class SpectrogramDataset(Dataset):
     so the training process stays the same size however large the bank.
     """
 
-    def __init__(self, path: Path, rows: np.ndarray, labels: np.ndarray, augment: AudioConfig | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        rows: np.ndarray,
+        labels: np.ndarray,
+        augment: AudioConfig | None = None,
+        pitch_shift: float = 0.0,
+    ) -> None:
         self.path = path
         self.rows = rows
         self.labels = labels
         self.augment = augment
+        self.pitch_shift = pitch_shift
         self.reader = PackedRows(max_open=1)
 
     def __len__(self) -> int:
@@ -73,21 +78,9 @@ class SpectrogramDataset(Dataset):
         spectrogram = torch.from_numpy(row.astype(np.float32))
         if self.augment is not None:
             spectrogram = augment_spectrogram(spectrogram, self.augment)
+        if self.pitch_shift > 0:
+            spectrogram = random_pitch(spectrogram, self.pitch_shift)
         return spectrogram, torch.tensor(int(self.labels[index]))
-
-
-def augment_spectrogram(spectrogram: torch.Tensor, audio: AudioConfig) -> torch.Tensor:
-    """A random gain (up to ±`AUGMENT_GAIN_DB`) and delay (up to `AUGMENT_SHIFT_FRAMES`) of ``(freq, frames)``.
-
-    Only meaningful for the global dB normalization, where a gain is a constant shift.
-    """
-    if audio.normalization == "global":
-        gain = (torch.rand(()) * 2 - 1) * AUGMENT_GAIN_DB / (audio.max_db - audio.min_db)
-        spectrogram = (spectrogram + gain).clamp(0.0, 1.0)
-    shift = int(torch.randint(0, AUGMENT_SHIFT_FRAMES + 1, ()))
-    if shift:
-        spectrogram = torch.cat([spectrogram.new_zeros(spectrogram.shape[0], shift), spectrogram[:, :-shift]], dim=1)
-    return spectrogram
 
 
 class BankDataModule(L.LightningDataModule):
@@ -105,7 +98,7 @@ class BankDataModule(L.LightningDataModule):
         self.bank = bank
         self.train_config = train
         augment = bank.audio_config if train.augment else None
-        self.train_set = SpectrogramDataset(bank.array_path, *bank.split_rows("train"), augment)
+        self.train_set = SpectrogramDataset(bank.array_path, *bank.split_rows("train"), augment, train.pitch_shift)
         self.val_set = SpectrogramDataset(bank.array_path, *bank.split_rows("val"))
 
     def train_dataloader(self) -> DataLoader:
