@@ -127,6 +127,19 @@ def test_page_loads_with_every_pad_decoded(page) -> None:
     assert page.locator(".pad").count() == 14 and page.locator(".cell").count() == 14 * 16
 
 
+def test_the_header_keeps_its_controls_and_status_on_one_row_at_1400_pixels(page) -> None:
+    """At the page's 1400 px the status display sits beside the buttons, not wrapped under them."""
+    rows = page.evaluate(
+        """() => ['#new-kit', '#save', '#export-midi', '#status'].map(selector => {
+            const box = document.querySelector(selector).getBoundingClientRect();
+            return [box.top, box.bottom];
+        })"""
+    )
+    top = max(start for start, _ in rows)
+    bottom = min(end for _, end in rows)
+    assert top < bottom, f"controls and status do not share a row: {rows}"
+
+
 def test_clicking_a_pad_plays_its_decoded_sound_with_velocity(page) -> None:
     face = page.locator('.pad[data-pad="snare"] .face')
     box = face.bounding_box()
