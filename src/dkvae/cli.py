@@ -402,7 +402,7 @@ def kit(
     ],
     model: ModelOption = None,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same kit")] = 0,
-    fmt: Annotated[str, typer.Option("--format", help="wav, sfz, hydrogen, decentsampler or all")] = "wav",
+    fmt: Annotated[str, typer.Option("--format", help="wav, sfz, hydrogen, decentsampler, sf2 or all")] = "wav",
     round_robin: Annotated[int, typer.Option("--round-robin", help="Sounds per pad, played in turn")] = 1,
     spread: Annotated[float, typer.Option("--spread", help="0: one close-knit kit .. 1: independent sounds")] = 0.5,
     temperature: TemperatureOption = 1.0,

@@ -55,6 +55,7 @@ def test_all_formats_share_one_samples_folder_with_the_demo_beside_them(kit, tmp
         f"{stem}.dspreset",
         f"{stem}.dslibrary",
         f"{stem}.h2drumkit",
+        f"{stem}.sf2",
         "demo.wav",
         "demo.mid",
     }
@@ -126,8 +127,10 @@ def test_a_single_archive_goes_where_it_is_asked_with_its_demo_beside(kit, tmp_p
     written = export_kit(kit, tmp_path / "out" / "My Kit.h2drumkit", "hydrogen", demo=True)
     assert [p.name for p in written] == ["My Kit.h2drumkit", "My Kit-demo.wav", "My Kit-demo.mid"]
     written = export_kit(kit, tmp_path / "out" / "My Kit.dslibrary", "decentsampler")
+    written = export_kit(kit, tmp_path / "out" / "My Kit.sf2", "sf2")
+    assert [p.name for p in written] == ["My Kit.sf2"] and written[0].read_bytes()[8:12] == b"sfbk"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "My Kit-demo.mid", "My Kit-demo.wav", "My Kit.dslibrary", "My Kit.h2drumkit"
+        "My Kit-demo.mid", "My Kit-demo.wav", "My Kit.dslibrary", "My Kit.h2drumkit", "My Kit.sf2"
     ]  # fmt: skip
     with pytest.raises(DkvaeError, match="unknown kit format 'mp3'"):
         export_kit(kit, tmp_path / "x", "mp3")
@@ -157,6 +160,7 @@ def test_the_kit_command_writes_every_format_with_round_robins_and_a_demo(tmp_pa
         "kit.sfz",
         "DKVAE_3.h2drumkit",
         "DKVAE_3.dspreset",
+        "DKVAE_3.sf2",
         "demo.wav",
     }
     assert len(list((out / "samples").glob("*_rr2.wav"))) == 14

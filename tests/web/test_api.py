@@ -381,7 +381,13 @@ PATTERN = {
 
 @pytest.mark.parametrize(
     ("fmt", "expected"),
-    [("wav", "kit/kit.json"), ("sfz", "kit/kit.sfz"), ("hydrogen", ".h2drumkit"), ("all", ".dspreset")],
+    [
+        ("wav", "kit/kit.json"),
+        ("sfz", "kit/kit.sfz"),
+        ("hydrogen", ".h2drumkit"),
+        ("sf2", "kit/My_Kit.sf2"),
+        ("all", ".dspreset"),
+    ],
 )
 def test_export_kit_downloads_a_zip_of_the_format(client: TestClient, kit_pads: dict, fmt: str, expected: str) -> None:
     response = client.post("/api/export/kit", json={"pads": kit_pads, "format": fmt, "name": "My Kit"})

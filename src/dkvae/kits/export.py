@@ -2,7 +2,8 @@
 
 A kit folder is built under a temporary name beside its destination and renamed into place; a
 previous kit there is replaced only once the new one is complete. `--format hydrogen` to a
-``.h2drumkit`` path, or `--format decentsampler` to a ``.dslibrary`` path, writes that single file instead.
+``.h2drumkit`` path, `--format decentsampler` to a ``.dslibrary`` path, or `--format sf2` to a ``.sf2``
+path writes that single file instead.
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ from .demo import write_demo
 from .hydrogen import write_hydrogen
 from .kit import Kit, write_samples
 from .sfz import write_sfz
+from .soundfont import write_soundfont
 from .wav_folder import write_wav_folder
 
-FORMATS = ("wav", "sfz", "hydrogen", "decentsampler", "all")
+FORMATS = ("wav", "sfz", "hydrogen", "decentsampler", "sf2", "all")
 #: A file in every kit folder dkvae writes, so re-exporting may replace it but never a user's own folder.
 KIT_MARKER = ".dkvae-kit"
-SINGLE_FILE_SUFFIXES = {"hydrogen": ".h2drumkit", "decentsampler": ".dslibrary"}
+SINGLE_FILE_SUFFIXES = {"hydrogen": ".h2drumkit", "decentsampler": ".dslibrary", "sf2": ".sf2"}
+#: The writers of the single-file formats.
+FILE_WRITERS = {"hydrogen": write_hydrogen, "decentsampler": write_decent_library, "sf2": write_soundfont}
 
 
 def export_kit(
@@ -50,7 +54,7 @@ def export_kit(
 
 def _write_formats(kit: Kit, folder: Path, fmt: str, bit_depth: int, demo: bool) -> list[Path]:
     """Every format `fmt` names, into one folder sharing its ``samples/``."""
-    chosen = {"wav", "sfz", "hydrogen", "decentsampler"} if fmt == "all" else {fmt}
+    chosen = set(FORMATS) - {"all"} if fmt == "all" else {fmt}
     stem = safe_name(kit.name)
     written = []
     samples = write_samples(kit, folder, bit_depth) if chosen & {"wav", "sfz", "decentsampler"} else None
@@ -63,6 +67,8 @@ def _write_formats(kit: Kit, folder: Path, fmt: str, bit_depth: int, demo: bool)
         written.append(write_decent_library(kit, folder / f"{stem}{SINGLE_FILE_SUFFIXES['decentsampler']}", bit_depth))
     if "hydrogen" in chosen:
         written.append(write_hydrogen(kit, folder / f"{stem}{SINGLE_FILE_SUFFIXES['hydrogen']}", bit_depth))
+    if "sf2" in chosen:
+        written.append(write_soundfont(kit, folder / f"{stem}{SINGLE_FILE_SUFFIXES['sf2']}", bit_depth))
     if demo:
         written.extend(write_demo(kit, folder, bit_depth))
     return written
@@ -70,7 +76,7 @@ def _write_formats(kit: Kit, folder: Path, fmt: str, bit_depth: int, demo: bool)
 
 def _export_file(kit: Kit, target: Path, fmt: str, bit_depth: int, demo: bool) -> list[Path]:
     """One archive file (each writer is atomic), and the demo beside it as ``<stem>-demo.wav/.mid``."""
-    writer = write_hydrogen if fmt == "hydrogen" else write_decent_library
+    writer = FILE_WRITERS[fmt]
     target.parent.mkdir(parents=True, exist_ok=True)
     written = [writer(kit, target, bit_depth)]
     if demo:

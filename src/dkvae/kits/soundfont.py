@@ -1,0 +1,158 @@
+"""Write a `Kit` as a SoundFont 2 (``.sf2``) drum kit: one file for FluidSynth, sf2 players and GM synths.
+
+One preset on bank 128, program 0 (where General MIDI looks for its standard drum kit), playing one
+instrument whose zones put each pad's first sound on the pad's key: SoundFont has no round robins.
+Every zone plays its sample at its recorded pitch (the key is the sample's root key) and, since a
+SoundFont voice stops on note-off after its release, with a 20-second release, so a short note still
+plays the whole one-shot. Pads in a choke group share an exclusive class: a closed or pedal hat cuts
+an open hat off. Samples are 16-bit (format 2.01), or 24-bit through the ``sm24`` chunk (2.04) when
+`bit_depth` is 24. The layout follows the SoundFont 2.04 specification (E-mu/Creative, 2006).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import atomic_path
+from ..machine import check_bit_depth
+from .kit import Kit
+
+#: Where General MIDI looks for drum kits: bank 128, and program 0 for the standard kit.
+DRUM_BANK = 128
+DRUM_PROGRAM = 0
+#: Zero sample points the specification asks for after every sample (interpolators read past the end).
+SAMPLE_GAP = 46
+#: Release time of every zone: long enough that a note-off never cuts a one-shot short.
+RELEASE_SECONDS = 20.0
+#: Generator numbers (specification, section 8.1.2).
+KEY_RANGE, RELEASE_VOL_ENV, INSTRUMENT, SAMPLE_ID, EXCLUSIVE_CLASS, ROOT_KEY = 43, 38, 41, 53, 57, 58
+#: sfSampleType of a mono sample.
+MONO_SAMPLE = 1
+NAME_BYTES = 20
+
+
+def _ascii(text: str) -> bytes:
+    """`text` in the ASCII a SoundFont holds: accents dropped (ö -> o), other characters as "?", one line."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return " ".join(plain.split()).encode("ascii", "replace")
+
+
+def _name(text: str) -> bytes:
+    """A 20-byte, NUL-padded record name: at most 19 characters."""
+    return _ascii(text)[: NAME_BYTES - 1].ljust(NAME_BYTES, b"\0")
+
+
+def _chunk(chunk_id: bytes, data: bytes) -> bytes:
+    """A RIFF chunk, padded to an even length."""
+    return chunk_id + struct.pack("<I", len(data)) + data + (b"\0" if len(data) % 2 else b"")
+
+
+def _list(list_type: bytes, *chunks: bytes) -> bytes:
+    return _chunk(b"LIST", list_type + b"".join(chunks))
+
+
+def _text(chunk_id: bytes, text: str, limit: int = 255) -> bytes:
+    """An INFO text chunk: at most `limit` bytes of ASCII, NUL-terminated and padded to an even length."""
+    data = _ascii(text)[: limit - 1] + b"\0"
+    return _chunk(chunk_id, data + (b"\0" if len(data) % 2 else b""))
+
+
+def _generator(operator: int, amount: int) -> bytes:
+    return struct.pack("<Hh", operator, amount)
+
+
+def _key_range(key: int) -> bytes:
+    return struct.pack("<HBB", KEY_RANGE, key, key)
+
+
+def _sample_data(kit: Kit, bit_depth: int) -> tuple[np.ndarray, np.ndarray | None, list[tuple[int, int]]]:
+    """The ``smpl`` points (int16), the ``sm24`` bytes for 24 bits (else None), and each pad's (start, end)."""
+    full_scale = 2 ** (bit_depth - 1) - 1
+    parts, spans, position = [], [], 0
+    for kit_pad in kit.pads:
+        audio = np.clip(np.asarray(kit_pad.sounds[0].audio, np.float64), -1.0, 1.0)
+        points = np.rint(audio * full_scale).astype(np.int32)
+        parts += [points, np.zeros(SAMPLE_GAP, np.int32)]
+        spans.append((position, position + len(points)))
+        position += len(points) + SAMPLE_GAP
+    every = np.concatenate(parts + [np.zeros(position % 2, np.int32)])  # an even count: sm24 has no pad byte
+    if bit_depth == 24:
+        return (every >> 8).astype("<i2"), (every & 0xFF).astype(np.uint8), spans
+    return every.astype("<i2"), None, spans
+
+
+def _instrument_zones(kit: Kit) -> list[bytes]:
+    """Each pad's zone generators, in the order the specification requires (key range first, sample last)."""
+    release = round(1200 * np.log2(RELEASE_SECONDS))
+    zones = []
+    for index, kit_pad in enumerate(kit.pads):
+        pad = kit_pad.pad
+        generators = [_key_range(pad.note), _generator(RELEASE_VOL_ENV, release), _generator(ROOT_KEY, pad.note)]
+        if pad.choke_group:
+            generators.append(_generator(EXCLUSIVE_CLASS, pad.choke_group))
+        generators.append(_generator(SAMPLE_ID, index))
+        zones.append(b"".join(generators))
+    return zones
+
+
+def _hydra(kit: Kit, spans: list[tuple[int, int]]) -> bytes:
+    """The ``pdta`` list: one preset, one instrument with a zone per pad, one sample header per pad."""
+    zones = _instrument_zones(kit)
+    preset_headers = struct.pack("<20sHHHIII", _name(kit.name), DRUM_PROGRAM, DRUM_BANK, 0, 0, 0, 0)
+    preset_headers += struct.pack("<20sHHHIII", _name("EOP"), 0, 0, 1, 0, 0, 0)
+    instrument_bags = b"".join(
+        struct.pack("<HH", sum(len(zone) for zone in zones[:index]) // 4, 0) for index in range(len(zones) + 1)
+    )
+    sample_headers = b"".join(
+        struct.pack("<20sIIIIIBbHH", _name(kit_pad.pad.name), start, end, start, end, kit.sample_rate,
+                    kit_pad.pad.note, 0, 0, MONO_SAMPLE)
+        for kit_pad, (start, end) in zip(kit.pads, spans)
+    )  # fmt: skip
+    sample_headers += struct.pack("<20sIIIIIBbHH", _name("EOS"), 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    return _list(
+        b"pdta",
+        _chunk(b"phdr", preset_headers),
+        _chunk(b"pbag", struct.pack("<HHHH", 0, 0, 1, 0)),
+        _chunk(b"pmod", bytes(10)),
+        _chunk(b"pgen", _generator(INSTRUMENT, 0) + bytes(4)),
+        _chunk(b"inst", struct.pack("<20sH", _name(kit.name), 0) + struct.pack("<20sH", _name("EOI"), len(zones))),
+        _chunk(b"ibag", instrument_bags),
+        _chunk(b"imod", bytes(10)),
+        _chunk(b"igen", b"".join(zones) + bytes(4)),
+        _chunk(b"shdr", sample_headers),
+    )
+
+
+def soundfont_bytes(kit: Kit, bit_depth: int = 16) -> bytes:
+    """The whole ``.sf2`` file of `kit` (16- or 24-bit samples)."""
+    check_bit_depth(bit_depth)
+    points, low_bytes, spans = _sample_data(kit, bit_depth)
+    minor = 4 if low_bytes is not None else 1
+    info = _list(
+        b"INFO",
+        _chunk(b"ifil", struct.pack("<HH", 2, minor)),
+        _text(b"isng", "EMU8000"),
+        _text(b"INAM", kit.name),
+        _text(b"IENG", kit.author),
+        _text(b"ICOP", kit.license),
+        _text(b"ICMT", f"made by dkvae; {len(kit.pads)} pads on General MIDI notes; {kit.sample_rate} Hz", 65535),
+        _text(b"ISFT", "dkvae"),
+    )
+    sample_chunks = [_chunk(b"smpl", points.tobytes())]
+    if low_bytes is not None:
+        sample_chunks.append(_chunk(b"sm24", low_bytes.tobytes()))
+    body = b"sfbk" + info + _list(b"sdta", *sample_chunks) + _hydra(kit, spans)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def write_soundfont(kit: Kit, path: str | os.PathLike[str], bit_depth: int = 16) -> Path:
+    """Write `kit` as the SoundFont `path` (``.sf2``), atomically: an interrupted write leaves `path` as it was."""
+    data = soundfont_bytes(kit, bit_depth)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(data)
+    return Path(path)
