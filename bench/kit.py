@@ -1,7 +1,7 @@
 """Kit export time: ``dkvae kit --format all --round-robin 4`` with the bundled model, as a user runs it.
 
 Each run is the whole command in a new process (Python and torch start-up included), writing WAVs,
-SFZ, Hydrogen and Decent Sampler formats of 14 pads x 4 round robins; also the same command building
+SFZ, Hydrogen, Decent Sampler and SoundFont formats of 14 pads x 4 round robins; also the same command building
 the kit in Python alone, so start-up and writing can be told apart. Median of `--runs`.
 
     python bench/kit.py --runs 5
