@@ -416,7 +416,7 @@ def kit(
     bit_depth: BitDepthOption = 16,
     iterations: IterationsOption = None,
 ) -> None:
-    """Generate a kit on General MIDI notes (kick 36, snare 38, hats 42/44/46, ...) for samplers: WAVs, SFZ, Hydrogen, Decent Sampler."""
+    """Generate a kit on General MIDI notes (kick 36, snare 38, hats 42/44/46, ...) for samplers: WAVs, SFZ, Hydrogen, Decent Sampler, SF2."""
     from .kits.build import build_kit
     from .kits.export import export_kit
     from .kits.picked import kit_from_folder
