@@ -43,6 +43,17 @@ from ..classes import classify_name, gm_note_class, name_words
 from ..config import SILENCE_FLOOR_DB
 from ..errors import DkvaeError
 from ..progress import Progress
+from ..soundfont_format import (
+    BAG_RECORD,
+    DRUM_BANK,
+    GENERATOR_RECORD,
+    INSTRUMENT_GENERATOR,
+    INSTRUMENT_RECORD,
+    KEY_RANGE_GENERATOR,
+    PHDR_RECORD,
+    SAMPLE_GENERATOR,
+    SAMPLE_RECORD,
+)
 from .hydrogen import ImportReport
 from .layout import BankWriter, safe_name, unique_name
 from .licenses import UNKNOWN_LICENSE, debian_license, installed_by, write_licenses
@@ -70,8 +81,6 @@ SAMPLE_NAME_SEPARATORS = " -_."
 #: A shared start of sample names shorter than this says nothing; the GM key name is used instead.
 MIN_SHARED_NAME = 3
 
-#: The SoundFont bank that holds General MIDI percussion kits.
-DRUM_BANK = 128
 #: Words in a preset (or file) name that say it is a drum kit (plurals count too).
 KIT_WORDS: frozenset[str] = frozenset({"drum", "drumkit", "kit", "perc", "percussion"})
 #: General MIDI melodic programs that are single pitched percussion instruments, not kits.
@@ -133,15 +142,6 @@ class Preset:
 
 # --- reading the preset list ---------------------------------------------------------------------
 
-_PHDR_RECORD = struct.Struct("<20sHHHIII")  # name, preset, bank, bag index, library, genre, morphology
-_BAG_RECORD = struct.Struct("<HH")  # generator index, modulator index
-_GENERATOR_RECORD = struct.Struct("<HH")  # operator, amount (a key range: low key byte, high key byte)
-_INSTRUMENT_RECORD = struct.Struct("<20sH")  # name, bag index
-_SAMPLE_RECORD = struct.Struct("<20sIIIIIBbHH")  # name, start, end, loops, rate, pitch, correction, link, type
-#: SoundFont 2.04 generator numbers: a zone's key range, and what it plays (instrument or sample).
-KEY_RANGE_GENERATOR = 43
-INSTRUMENT_GENERATOR = 41
-SAMPLE_GENERATOR = 53
 _ALL_KEYS = (0, 127)
 
 #: A zone: (low key, high key, index of the instrument or sample it plays).
@@ -251,18 +251,18 @@ def parse_presets(data: bytes) -> list[Preset]:
     if b"phdr" not in chunks:
         raise ValueError("no preset headers (no 'phdr' chunk in 'pdta')")
     size = len(chunks[b"phdr"])
-    if size % _PHDR_RECORD.size or size < 2 * _PHDR_RECORD.size:
+    if size % PHDR_RECORD.size or size < 2 * PHDR_RECORD.size:
         raise ValueError(f"malformed preset headers (phdr chunk of {size} bytes)")
-    headers = list(_PHDR_RECORD.iter_unpack(chunks[b"phdr"]))
+    headers = list(PHDR_RECORD.iter_unpack(chunks[b"phdr"]))
     pbag, pgen, inst, ibag, igen, shdr = (
         _records(chunks, chunk_id, record)
         for chunk_id, record in [
-            (b"pbag", _BAG_RECORD),
-            (b"pgen", _GENERATOR_RECORD),
-            (b"inst", _INSTRUMENT_RECORD),
-            (b"ibag", _BAG_RECORD),
-            (b"igen", _GENERATOR_RECORD),
-            (b"shdr", _SAMPLE_RECORD),
+            (b"pbag", BAG_RECORD),
+            (b"pgen", GENERATOR_RECORD),
+            (b"inst", INSTRUMENT_RECORD),
+            (b"ibag", BAG_RECORD),
+            (b"igen", GENERATOR_RECORD),
+            (b"shdr", SAMPLE_RECORD),
         ]
     )
     sample_names = [_record_name(record[0]) for record in shdr[:-1]]  # without the terminal "EOS"

@@ -20,17 +20,29 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..machine import check_bit_depth
+from ..soundfont_format import (
+    BAG_RECORD,
+    DRUM_BANK,
+    EXCLUSIVE_CLASS_GENERATOR,
+    GENERATOR_RECORD,
+    INSTRUMENT_GENERATOR,
+    INSTRUMENT_RECORD,
+    KEY_RANGE_GENERATOR,
+    MODULATOR_RECORD_SIZE,
+    PHDR_RECORD,
+    RELEASE_VOL_ENV_GENERATOR,
+    ROOT_KEY_GENERATOR,
+    SAMPLE_GENERATOR,
+    SAMPLE_RECORD,
+)
 from .kit import Kit
 
-#: Where General MIDI looks for drum kits: bank 128, and program 0 for the standard kit.
-DRUM_BANK = 128
+#: The program General MIDI plays its standard drum kit on, in `DRUM_BANK`.
 DRUM_PROGRAM = 0
 #: Zero sample points the specification asks for after every sample (interpolators read past the end).
 SAMPLE_GAP = 46
 #: Release time of every zone: long enough that a note-off never cuts a one-shot short.
 RELEASE_SECONDS = 20.0
-#: Generator numbers (specification, section 8.1.2).
-KEY_RANGE, RELEASE_VOL_ENV, INSTRUMENT, SAMPLE_ID, EXCLUSIVE_CLASS, ROOT_KEY = 43, 38, 41, 53, 57, 58
 #: sfSampleType of a mono sample.
 MONO_SAMPLE = 1
 NAME_BYTES = 20
@@ -63,11 +75,12 @@ def _text(chunk_id: bytes, text: str, limit: int = 255) -> bytes:
 
 
 def _generator(operator: int, amount: int) -> bytes:
-    return struct.pack("<Hh", operator, amount)
+    return GENERATOR_RECORD.pack(operator, amount)
 
 
 def _key_range(key: int) -> bytes:
-    return struct.pack("<HBB", KEY_RANGE, key, key)
+    """A zone on the one key `key` (the range's low key in the amount's low byte, its high key in the high byte)."""
+    return _generator(KEY_RANGE_GENERATOR, key | key << 8)
 
 
 def _sample_data(kit: Kit, bit_depth: int) -> tuple[np.ndarray, np.ndarray | None, list[tuple[int, int]]]:
@@ -92,10 +105,14 @@ def _instrument_zones(kit: Kit) -> list[bytes]:
     zones = []
     for index, kit_pad in enumerate(kit.pads):
         pad = kit_pad.pad
-        generators = [_key_range(pad.note), _generator(RELEASE_VOL_ENV, release), _generator(ROOT_KEY, pad.note)]
+        generators = [
+            _key_range(pad.note),
+            _generator(RELEASE_VOL_ENV_GENERATOR, release),
+            _generator(ROOT_KEY_GENERATOR, pad.note),
+        ]
         if pad.choke_group:
-            generators.append(_generator(EXCLUSIVE_CLASS, pad.choke_group))
-        generators.append(_generator(SAMPLE_ID, index))
+            generators.append(_generator(EXCLUSIVE_CLASS_GENERATOR, pad.choke_group))
+        generators.append(_generator(SAMPLE_GENERATOR, index))
         zones.append(b"".join(generators))
     return zones
 
@@ -103,27 +120,30 @@ def _instrument_zones(kit: Kit) -> list[bytes]:
 def _hydra(kit: Kit, spans: list[tuple[int, int]]) -> bytes:
     """The ``pdta`` list: one preset, one instrument with a zone per pad, one sample header per pad."""
     zones = _instrument_zones(kit)
-    preset_headers = struct.pack("<20sHHHIII", _name(kit.name), DRUM_PROGRAM, DRUM_BANK, 0, 0, 0, 0)
-    preset_headers += struct.pack("<20sHHHIII", _name("EOP"), 0, 0, 1, 0, 0, 0)
+    preset_headers = PHDR_RECORD.pack(_name(kit.name), DRUM_PROGRAM, DRUM_BANK, 0, 0, 0, 0)
+    preset_headers += PHDR_RECORD.pack(_name("EOP"), 0, 0, 1, 0, 0, 0)
     instrument_bags = b"".join(
-        struct.pack("<HH", sum(len(zone) for zone in zones[:index]) // 4, 0) for index in range(len(zones) + 1)
+        BAG_RECORD.pack(sum(len(zone) for zone in zones[:index]) // GENERATOR_RECORD.size, 0)
+        for index in range(len(zones) + 1)
     )
     sample_headers = b"".join(
-        struct.pack("<20sIIIIIBbHH", _name(kit_pad.pad.name), start, end, start, end, kit.sample_rate,
-                    kit_pad.pad.note, 0, 0, MONO_SAMPLE)
+        SAMPLE_RECORD.pack(_name(kit_pad.pad.name), start, end, start, end, kit.sample_rate,
+                           kit_pad.pad.note, 0, 0, MONO_SAMPLE)
         for kit_pad, (start, end) in zip(kit.pads, spans)
     )  # fmt: skip
-    sample_headers += struct.pack("<20sIIIIIBbHH", _name("EOS"), 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    sample_headers += SAMPLE_RECORD.pack(_name("EOS"), 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    instruments = INSTRUMENT_RECORD.pack(_name(kit.name), 0) + INSTRUMENT_RECORD.pack(_name("EOI"), len(zones))
+    no_modulators = bytes(MODULATOR_RECORD_SIZE)
     return _list(
         b"pdta",
         _chunk(b"phdr", preset_headers),
-        _chunk(b"pbag", struct.pack("<HHHH", 0, 0, 1, 0)),
-        _chunk(b"pmod", bytes(10)),
-        _chunk(b"pgen", _generator(INSTRUMENT, 0) + bytes(4)),
-        _chunk(b"inst", struct.pack("<20sH", _name(kit.name), 0) + struct.pack("<20sH", _name("EOI"), len(zones))),
+        _chunk(b"pbag", BAG_RECORD.pack(0, 0) + BAG_RECORD.pack(1, 0)),
+        _chunk(b"pmod", no_modulators),
+        _chunk(b"pgen", _generator(INSTRUMENT_GENERATOR, 0) + bytes(GENERATOR_RECORD.size)),
+        _chunk(b"inst", instruments),
         _chunk(b"ibag", instrument_bags),
-        _chunk(b"imod", bytes(10)),
-        _chunk(b"igen", b"".join(zones) + bytes(4)),
+        _chunk(b"imod", no_modulators),
+        _chunk(b"igen", b"".join(zones) + bytes(GENERATOR_RECORD.size)),
         _chunk(b"shdr", sample_headers),
     )
 
