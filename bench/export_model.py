@@ -1,6 +1,6 @@
 """Exported decoder and inversion speed: one sound on one thread in ONNX Runtime and TorchScript against PyTorch.
 
-The model (default: the bundled one) is exported to a temporary folder with `dkvae.export_model`;
+The model (default: the bundled one) is exported to a temporary folder with `dkvae.inference.export`;
 then one latent of `--instrument` (from the model's latent prior) is decoded to STFT magnitudes by:
 - pytorch: `SpectrogramDecoder`, the exported module itself, run eagerly (``torch.set_num_threads(1)``,
   inference mode): DrumMachine's decode and the denormalization, what the exports are checked against;
@@ -30,9 +30,9 @@ import numpy as np
 import onnxruntime
 import torch
 
-from dkvae.export_model import GriffinLimIterations, SpectrogramDecoder, export_model, inversion_path
-from dkvae.inversion import pghi_phase
-from dkvae.machine import DrumMachine
+from dkvae.inference.export import GriffinLimIterations, SpectrogramDecoder, export_model, inversion_path
+from dkvae.inference.machine import DrumMachine
+from dkvae.sound.inversion import pghi_phase
 
 
 def seconds(work: Callable[[], object]) -> float:

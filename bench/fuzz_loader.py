@@ -23,8 +23,8 @@ import numpy as np
 import soundfile as sf
 
 with atheris.instrument_imports():
-    from dkvae.audio import BadAudio, load_sound
-    from dkvae.config import get_preset
+    from dkvae.core.config import get_preset
+    from dkvae.sound.audio import BadAudio, load_sound
 
 AUDIO = get_preset("default").audio
 WORK = Path(tempfile.mkdtemp(prefix="dkvae-fuzz-"))

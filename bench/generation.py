@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dkvae.audio import denormalize, prepare_sound, spectrogram_to_audio
-from dkvae.config import get_preset
-from dkvae.generation import write_generated
-from dkvae.machine import DrumMachine
+from dkvae.core.config import get_preset
+from dkvae.inference.generation import write_generated
+from dkvae.inference.machine import DrumMachine
+from dkvae.sound.audio import denormalize, prepare_sound, spectrogram_to_audio
 
 
 def seconds(work: Callable[[], object]) -> float:

@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from dkvae.machine import DrumMachine
+from dkvae.inference.machine import DrumMachine
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from dkvae.evaluation.evaluate import evaluate
-from dkvae.machine import DrumMachine
+from dkvae.inference.machine import DrumMachine
 
 
 def gated(decode: Callable[..., np.ndarray], gate_db: float) -> Callable[..., np.ndarray]:

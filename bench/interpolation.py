@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from dkvae import Bank
-from dkvae.machine import DrumMachine, interpolate_latents
+from dkvae.inference.machine import DrumMachine, interpolate_latents
 
 
 def score(machine: DrumMachine, start: np.ndarray, end: np.ndarray, instrument: str, steps: int, method: str) -> tuple[float, float]:

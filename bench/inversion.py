@@ -7,7 +7,7 @@ and with the `seed` preset's AudioConfig; their true STFT magnitudes (`log_spect
 linear) are inverted by:
 - seed gla 64: the seed's Griffin-Lim as it was written (``torch.stft``/``torch.istft``, new phase by
   ``exp(1j * angle)``), 64 iterations from zero phase: the baseline;
-- gla 64: the same algorithm on `dkvae.inversion`'s STFT (what the `seed` preset now runs);
+- gla 64: the same algorithm on `dkvae.sound.inversion`'s STFT (what the `seed` preset now runs);
 - fgla 8/16/32: fast Griffin-Lim (momentum 0.99) from zero phase;
 - pghi + 0/4/8/12/16: PGHI phase, then that many fast Griffin-Lim iterations.
 
@@ -45,11 +45,11 @@ import torch
 from scipy.signal import hilbert
 
 from dkvae import Bank
-from dkvae.audio import BadAudio, load_sound, log_spectrogram, stft_magnitude
-from dkvae.classes import CLASSES
-from dkvae.config import AudioConfig, Config, InversionConfig, get_preset
-from dkvae.inversion import invert
+from dkvae.core.classes import CLASSES
+from dkvae.core.config import AudioConfig, Config, InversionConfig, get_preset
 from dkvae.models import build_model
+from dkvae.sound.audio import BadAudio, load_sound, log_spectrogram, stft_magnitude
+from dkvae.sound.inversion import invert
 
 KITS = Path("/usr/share/hydrogen/data/drumkits")
 ATTACK_SECONDS = 0.010
@@ -67,7 +67,7 @@ Inverter = Callable[[torch.Tensor], torch.Tensor]
 def seed_griffin_lim(
     magnitude: torch.Tensor, n_fft: int, hop_length: int, num_samples: int, iterations: int
 ) -> torch.Tensor:
-    """The seed's plain Griffin-Lim, as ``dkvae.audio.griffin_lim`` had it before `dkvae.inversion`."""
+    """The seed's plain Griffin-Lim, as ``dkvae.sound.audio.griffin_lim`` had it before `dkvae.sound.inversion`."""
     window = torch.hann_window(n_fft, periodic=True)
     spectrum = magnitude.to(torch.complex64)
     audio = torch.istft(spectrum, n_fft, hop_length, window=window, center=True, length=num_samples)

@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from dkvae.inference.machine import DrumMachine
 from dkvae.kits.build import build_kit
-from dkvae.machine import DrumMachine
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 Ghosh et al. (2020) fit either density to an autoencoder's latents after training. For each class
 this encodes the bank's training sounds (posterior means) and fits scikit-learn's
 `GaussianMixture` (full covariances) with each of `--components` (0: the count from 1 to 8 with the
-lowest BIC); the model's own prior (`dkvae.latent_prior`, one shrunk Gaussian per class) is the
+lowest BIC); the model's own prior (`dkvae.models.latent_prior`, one shrunk Gaussian per class) is the
 baseline. Two kinds of figures:
 
 - held-out fit: the mean log-likelihood (nats) of the validation split's latents under each prior,
@@ -30,7 +30,7 @@ from sklearn.mixture import GaussianMixture
 
 from dkvae import Bank
 from dkvae.evaluation.evaluate import evaluate
-from dkvae.machine import DrumMachine
+from dkvae.inference.machine import DrumMachine
 
 #: The most components the BIC search (``--components 0``) tries.
 MOST_COMPONENTS = 8

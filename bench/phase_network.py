@@ -26,10 +26,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from dkvae.audio import denormalize, stft_magnitude
-from dkvae.bank import Bank
-from dkvae.config import AudioConfig, InversionConfig
-from dkvae.inversion import fast_griffin_lim, invert
+from dkvae.core.config import AudioConfig, InversionConfig
+from dkvae.data.bank import Bank
+from dkvae.sound.audio import denormalize, stft_magnitude
+from dkvae.sound.inversion import fast_griffin_lim, invert
 
 LOG_WEIGHT = 0.1
 

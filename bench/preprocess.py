@@ -26,8 +26,8 @@ import librosa
 import numpy as np
 
 from dkvae import Bank
-from dkvae.bank import processed_dir_for
-from dkvae.config import AUDIO_EXTENSIONS, get_preset
+from dkvae.core.config import AUDIO_EXTENSIONS, get_preset
+from dkvae.data.bank import processed_dir_for
 
 SEED = get_preset("seed").audio
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from memory import peak_pss
 
-from dkvae.bank import processed_dir_for
+from dkvae.data.bank import processed_dir_for
 
 PROCESS = "import sys; from dkvae import Bank; Bank(sys.argv[1], workers=int(sys.argv[2]))"
 IMPORT_ONLY = "import dkvae, time; time.sleep(1)"

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dkvae.audio import BadAudio, load_sound, log_spectrogram, normalize, spectrogram_to_audio
-from dkvae.config import AUDIO_EXTENSIONS, AudioConfig, InversionConfig
+from dkvae.core.config import AUDIO_EXTENSIONS, AudioConfig, InversionConfig
+from dkvae.sound.audio import BadAudio, load_sound, log_spectrogram, normalize, spectrogram_to_audio
 
 RATE = 44100
 CANDIDATES = {

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from memory import peak_pss_timed
 
-from dkvae.bank import processed_dir_for
+from dkvae.data.bank import processed_dir_for
 
 CLASSES = 7
 IMPORT = """
@@ -41,8 +41,8 @@ open(sys.argv[-1], "w").write(str(time.perf_counter() - start))
 """
 TRAIN = """
 import sys, time, dataclasses
-from dkvae.config import get_preset
-from dkvae.training import train
+from dkvae.core.config import get_preset
+from dkvae.training.train import train
 config = get_preset("default")
 config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=1, early_stopping_patience=0))
 start = time.perf_counter()

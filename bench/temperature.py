@@ -21,7 +21,7 @@ import numpy as np
 from haze import summary
 
 from dkvae.evaluation.evaluate import evaluate
-from dkvae.machine import DrumMachine
+from dkvae.inference.machine import DrumMachine
 
 
 def at_temperature(sample: Callable[..., np.ndarray], temperature: float) -> Callable[..., np.ndarray]:

@@ -23,8 +23,8 @@ from dkvae import Bank
 
 TRAIN = """
 import sys, dataclasses
-from dkvae.config import get_preset
-from dkvae.training import train
+from dkvae.core.config import get_preset
+from dkvae.training.train import train
 config = get_preset("default")
 config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=1, early_stopping_patience=0))
 train(sys.argv[1], sys.argv[2], config, progress_bar=False)

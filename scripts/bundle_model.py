@@ -21,15 +21,15 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from dkvae.training.train import fit_run_latent_prior, run_init
 
 from dkvae import Bank
-from dkvae.atomic import write_text
-from dkvae.checkpoint import ModelDirectory, load_model_dir, save_model_dir
-from dkvae.config import Config, get_preset
+from dkvae.core.atomic import write_text
+from dkvae.core.config import Config, get_preset
 from dkvae.evaluation.report import TITLES, format_value, judge_seed, read_metrics
 from dkvae.evaluation.scores import GENERATION_METRICS
-from dkvae.machine import bundled_model_dir
-from dkvae.training import fit_run_latent_prior, run_init
+from dkvae.inference.machine import bundled_model_dir
+from dkvae.models.checkpoint import ModelDirectory, load_model_dir, save_model_dir
 
 RETRAIN = """```
 dkvae import debian --out data/drums

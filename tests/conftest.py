@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from dkvae.config import AudioConfig, Config, ModelConfig, SplitConfig, TrainConfig
+from dkvae.core.config import AudioConfig, Config, ModelConfig, SplitConfig, TrainConfig
 
 # librosa's numba functions (pyin, used as a reference) cache machine code beside librosa. On
 # 2026-12-05 a cache written by one test run made the next crash in pyin's gufunc (a segfault, gone
@@ -93,7 +93,7 @@ def no_pickle(monkeypatch):
 @pytest.fixture(scope="session")
 def trained_run(tiny_bank, tmp_path_factory) -> Path:
     """A conditional VAE trained for two epochs on the tiny bank."""
-    from dkvae.training import train
+    from dkvae.training.train import train
 
     run = tmp_path_factory.mktemp("runs") / "cvae"
     train(tiny_bank, run, tiny_config(), progress_bar=False)

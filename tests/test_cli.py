@@ -8,8 +8,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from dkvae.cli import app
-from dkvae.config import InversionConfig
-from dkvae.errors import DkvaeError
+from dkvae.core.config import InversionConfig
+from dkvae.core.errors import DkvaeError
 
 from .conftest import tiny_config
 from .importers.test_hydrogen import drumkits, no_debian  # noqa: F401  (fixtures)

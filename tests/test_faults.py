@@ -16,16 +16,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from dkvae.training.train import train
 from safetensors import SafetensorError
 
 from dkvae import Bank
-from dkvae.bank import SAMPLES_NAME, processed_dir_for
-from dkvae.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_model_dir, save_model_dir
+from dkvae.data.bank import SAMPLES_NAME, processed_dir_for
 from dkvae.importers.synth import write_synth_bank
+from dkvae.inference.machine import DrumMachine
 from dkvae.kits.build import build_kit
 from dkvae.kits.export import export_kit
-from dkvae.machine import DrumMachine
-from dkvae.training import train
+from dkvae.models.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_model_dir, save_model_dir
 
 from .conftest import tiny_config
 

@@ -1,5 +1,5 @@
 """``python -m dkvae``: the same as the ``dkvae`` command."""
 
-from .cli import main
+from dkvae.cli import main
 
 main()

@@ -14,17 +14,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .bank import Bank, processed_dir_for
-from .config import MAX_TEMPERATURE, PRESETS
-from .errors import DkvaeError
-from .progress import Progress as ProgressCallback
-from .progress import StageProgress
+from dkvae.core.config import MAX_TEMPERATURE, PRESETS
+from dkvae.core.errors import DkvaeError
+from dkvae.core.progress import Progress as ProgressCallback
+from dkvae.core.progress import StageProgress
+from dkvae.data.bank import Bank, processed_dir_for
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .importers.hydrogen import ImportReport
-    from .machine import DrumMachine
+    from dkvae.importers.report import ImportReport
+    from dkvae.inference.machine import DrumMachine
 
 app = typer.Typer(
     help="dkvae: an AI drum machine. Learn drum one-shots, generate new ones.",
@@ -88,7 +88,7 @@ def import_hydrogen(
     out: Annotated[Path, typer.Option("--out", help="Bank folder to write")] = ...,  # type: ignore[assignment]
 ) -> None:
     """Import Hydrogen drum kits (drumkit.xml + samples) into a bank, one folder per drum class."""
-    from .importers.hydrogen import import_hydrogen as run_import
+    from dkvae.importers.hydrogen import import_hydrogen as run_import
 
     with progress_bar("importing kits") as progress:
         report = run_import(out, source, progress=progress)
@@ -108,7 +108,7 @@ def import_folder(
     ] = 0.8,
 ) -> None:
     """Sort a messy sample library into a bank by file and folder names (and by sound with --model); the rest goes to unsorted.csv."""
-    from .importers.folder import import_folder as run_import
+    from dkvae.importers.folder import import_folder as run_import
 
     with progress_bar("sorting files") as progress:
         report = run_import(out, source, copy=copy, progress=progress, model=model, threshold=threshold)
@@ -121,7 +121,7 @@ def import_soundfont(
     out: Annotated[Path, typer.Option("--out", help="Bank folder to write")],
 ) -> None:
     """Render every drum-kit preset of a SoundFont key by key at three velocities with FluidSynth."""
-    from .importers.soundfont import import_soundfont as run_import
+    from dkvae.importers.soundfont import import_soundfont as run_import
 
     with progress_bar("rendering kits") as progress:
         report = run_import(out, source, progress=progress)
@@ -135,7 +135,7 @@ def import_sfz(
     out: Annotated[Path, typer.Option("--out", help="Bank folder to write")],
 ) -> None:
     """Import the samples of SFZ kits, classified by GM note and by name; each sample once."""
-    from .importers.sfz import import_sfz as run_import
+    from dkvae.importers.sfz import import_sfz as run_import
 
     with progress_bar("reading regions") as progress:
         report = run_import(out, source, progress=progress)
@@ -149,7 +149,7 @@ def import_drumsynth(
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="LMMS processes (default: cores)")] = None,
 ) -> None:
     """Render DrumSynth presets (.ds: TR-808, TR-909, Linn, CR-78, ...) with LMMS into a bank."""
-    from .importers.drumsynth import import_drumsynth as run_import
+    from dkvae.importers.drumsynth import import_drumsynth as run_import
 
     with progress_bar("rendering presets") as progress:
         report = run_import(out, source, progress=progress, workers=workers)
@@ -162,7 +162,7 @@ def import_debian(
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="LMMS processes (default: cores)")] = None,
 ) -> None:
     """Import all Debian-packaged drums (Hydrogen, AVL, TimGM6mb, csound GM, LMMS, eXaDrums) into one bank."""
-    from .importers.debian import import_debian as run_import
+    from dkvae.importers.debian import import_debian as run_import
 
     with stage_progress_bars() as progress:
         report = run_import(out, progress=progress, workers=workers)
@@ -185,7 +185,7 @@ def synth_bank(
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes (default: cores)")] = None,
 ) -> None:
     """Write a bank of procedurally synthesized drums with exact labels (for tests, demos and scale)."""
-    from .importers.synth import write_synth_bank
+    from dkvae.importers.synth import write_synth_bank
 
     with progress_bar("synthesizing") as progress:
         path = write_synth_bank(out, per_class, seed=seed, workers=workers, progress=progress)
@@ -303,8 +303,8 @@ def train(
     ] = None,
 ) -> None:
     """Train a model on a bank: progress bar, validation loss per epoch, checkpoints, logs, loss curve."""
-    from .training import train as run_training
-    from .training_options import build_config
+    from dkvae.training.options import build_config
+    from dkvae.training.train import train as run_training
 
     config = build_config(
         out, resume, preset=preset, kind=model, architecture=arch, config_file=config_file, init=init,
@@ -358,7 +358,8 @@ IterationsOption = Annotated[
 def load_machine(model: Path | None, bit_depth: int = 16, iterations: int | None = None) -> DrumMachine:
     """The model directory `model`, or the bundled model, with `iterations` inversion iterations when given;
     a bad `bit_depth` is refused first."""
-    from .machine import DrumMachine, check_bit_depth
+    from dkvae.inference.machine import DrumMachine
+    from dkvae.sound.wav import check_bit_depth
 
     check_bit_depth(bit_depth)
     machine = DrumMachine.load(model)
@@ -389,7 +390,7 @@ def generate(
     iterations: IterationsOption = None,
 ) -> None:
     """Generate new drum sounds of one class."""
-    from .generation import write_generated
+    from dkvae.inference.generation import write_generated
 
     machine = load_machine(model, bit_depth, iterations)
     print_written(write_generated(machine, instrument, count, seed, out, bit_depth, temperature), out)
@@ -417,9 +418,9 @@ def kit(
     iterations: IterationsOption = None,
 ) -> None:
     """Generate a kit on General MIDI notes (kick 36, snare 38, hats 42/44/46, ...) for samplers: WAVs, SFZ, Hydrogen, Decent Sampler, SF2."""
-    from .kits.build import build_kit
-    from .kits.export import export_kit
-    from .kits.picked import kit_from_folder
+    from dkvae.kits.build import build_kit
+    from dkvae.kits.export import export_kit
+    from dkvae.kits.picked import kit_from_folder
 
     if picked is not None:
         if iterations is not None:
@@ -449,7 +450,7 @@ def serve(
     ] = None,
 ) -> None:
     """Open the drum machine in the browser at http://HOST:PORT: pads, step sequencer, latent sliders, kit export."""
-    from .web.app import serve as run_server
+    from dkvae.web.app import serve as run_server
 
     run_server(model, host, port, bank)
 
@@ -461,7 +462,7 @@ def export_model_command(
     model: ModelOption = None,
 ) -> None:
     """Export the decoder (latent + class weights -> STFT magnitude) and its inversion for plugin hosts, with JSON."""
-    from .export_model import export_model, inversion_path
+    from dkvae.inference.export import export_model, inversion_path
 
     written = export_model(model, fmt, out)
     files = [written, inversion_path(written), written.with_suffix(".json")]
@@ -483,9 +484,9 @@ def distill(
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint")] = False,
 ) -> None:
     """Train a narrower decoder to decode as a model's own does, so it renders faster; encoder and prior are kept."""
-    from .distillation import DistillSettings
-    from .distillation import distill as run_distillation
-    from .machine import bundled_model_dir
+    from dkvae.inference.machine import bundled_model_dir
+    from dkvae.training.distillation import DistillSettings
+    from dkvae.training.distillation import distill as run_distillation
 
     try:
         widths = tuple(int(width) for width in channels.split(","))
@@ -507,7 +508,7 @@ def reconstruct(
     iterations: IterationsOption = None,
 ) -> None:
     """Encode and decode sounds: OUT/<file stem>.wav is how the model hears each one."""
-    from .generation import write_reconstructions
+    from dkvae.inference.generation import write_reconstructions
 
     machine = load_machine(model, bit_depth, iterations)
     written, skipped = write_reconstructions(machine, files, out, bit_depth)
@@ -531,7 +532,7 @@ def interpolate(
     iterations: IterationsOption = None,
 ) -> None:
     """Morph from one sound to another through the latent space."""
-    from .generation import write_interpolation
+    from dkvae.inference.generation import write_interpolation
 
     machine = load_machine(model, bit_depth, iterations)
     print_written(write_interpolation(machine, file_a, file_b, steps, out, method, bit_depth), out)
@@ -554,7 +555,7 @@ def vary(
     iterations: IterationsOption = None,
 ) -> None:
     """Make variations of a sound: its neighbours in the latent space."""
-    from .generation import write_variations
+    from dkvae.inference.generation import write_variations
 
     machine = load_machine(model, bit_depth, iterations)
     print_written(write_variations(machine, file, count, amount, seed, out, bit_depth), out)
@@ -567,7 +568,7 @@ def render(
     model: ModelOption = None,
 ) -> None:
     """Re-create a sound from its sidecar, bit for bit (same model, same latent, same settings)."""
-    from .generation import render_sidecar
+    from dkvae.inference.generation import render_sidecar
 
     path = render_sidecar(sidecar, out, model)
     console.print(f"wrote {path}")
@@ -591,7 +592,7 @@ def evaluate(
     ] = 1,
 ) -> None:
     """Measure a model: reconstruction, generation against real-data ceilings and a noise floor, latent space; write a report."""
-    from .evaluation.evaluate import evaluate as run_evaluation
+    from dkvae.evaluation.evaluate import evaluate as run_evaluation
 
     with stage_progress_bars() as progress:
         metrics = run_evaluation(
@@ -605,8 +606,8 @@ def compare(
     reports: Annotated[list[Path], typer.Argument(help="Two or more report folders from dkvae evaluate")],
 ) -> None:
     """Print evaluation reports side by side; the better figure of each metric is bold and starred."""
-    from .evaluation.compare import compare_reports, row_title
-    from .evaluation.report import format_value
+    from dkvae.evaluation.compare import compare_reports, row_title
+    from dkvae.evaluation.report import format_value
 
     comparison = compare_reports(reports)
     table = Table(title="evaluation reports (* better)")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dkvae.config import Config
+from dkvae.core.config import Config
 
 from ..conftest import TINY_TRAIN, tiny_config
 
@@ -35,7 +35,7 @@ def eval_bank(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def eval_model(eval_bank, tmp_path_factory) -> Path:
     """A conditional VAE trained for two epochs on the evaluation bank."""
-    from dkvae.training import train
+    from dkvae.training.train import train
 
     run = tmp_path_factory.mktemp("eval-runs") / "cvae"
     train(eval_bank, run, tiny_config(), progress_bar=False)

@@ -12,17 +12,12 @@ import torch
 
 from dkvae import Bank, DkvaeError
 from dkvae.evaluation import evaluate as evaluate_module
-from dkvae.evaluation.classifier import (
-    CLASSIFIER_DIR,
-    KEY_NAME,
-    cached_classifier,
-    train_classifier,
-)
+from dkvae.evaluation.classifier import CLASSIFIER_DIR, KEY_NAME, cached_classifier, train_classifier
 from dkvae.evaluation.evaluate import evaluate, open_bank
-from dkvae.evaluation.metrics import BETTER
 from dkvae.evaluation.reconstruction import RECONSTRUCTION_METRICS, STAGES
 from dkvae.evaluation.scores import GENERATION_METRICS, SETS
-from dkvae.machine import DrumMachine
+from dkvae.inference.machine import DrumMachine
+from dkvae.measures.metrics import BETTER
 
 from ..conftest import tiny_config, write_bank
 from .conftest import COUNT, classifier_settings
@@ -193,7 +188,7 @@ def test_a_bank_with_other_classes_or_not_processed_is_refused(eval_model, tmp_p
 
 
 def test_an_unconditional_model_is_judged_by_the_classes_the_classifier_hears(evaluation, eval_bank, tmp_path) -> None:
-    from dkvae.training import train
+    from dkvae.training.train import train
 
     run = tmp_path / "unconditional"
     train(eval_bank, run, tiny_config(conditional=False), progress_bar=False)
@@ -208,9 +203,10 @@ def test_an_unconditional_model_is_judged_by_the_classes_the_classifier_hears(ev
 
 
 def test_a_gan_is_evaluated_on_generation_alone_and_compares_with_a_vae(evaluation, eval_bank, tmp_path) -> None:
-    from dkvae.config import AdversarialConfig
+    from dkvae.training.train import train
+
+    from dkvae.core.config import AdversarialConfig
     from dkvae.evaluation.compare import compare_reports
-    from dkvae.training import train
 
     config = dataclasses.replace(
         tiny_config(kind="cgan"),
@@ -230,7 +226,7 @@ def test_a_gan_is_evaluated_on_generation_alone_and_compares_with_a_vae(evaluati
 
 
 def test_the_classifier_cache_key_holds_only_what_shapes_a_classifier(eval_bank) -> None:
-    from dkvae.config import SEED_ADVERSARIAL, SEED_INVERSION
+    from dkvae.core.config import SEED_ADVERSARIAL, SEED_INVERSION
     from dkvae.evaluation.classifier import cache_key
 
     bank = Bank(eval_bank, process=False)

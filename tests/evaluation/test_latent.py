@@ -15,7 +15,7 @@ from dkvae.evaluation.latent import (
     principal_components,
     umap_embedding,
 )
-from dkvae.machine import DrumMachine
+from dkvae.inference.machine import DrumMachine
 
 
 def test_points_on_a_line_have_one_principal_component() -> None:

@@ -6,13 +6,8 @@ import numpy as np
 import pytest
 
 from dkvae import Bank
-from dkvae.evaluation.reconstruction import (
-    RECONSTRUCTION_METRICS,
-    STAGES,
-    measure_reconstruction,
-    summarize,
-)
-from dkvae.machine import DrumMachine
+from dkvae.evaluation.reconstruction import RECONSTRUCTION_METRICS, STAGES, measure_reconstruction, summarize
+from dkvae.inference.machine import DrumMachine
 
 
 class IdentityMachine:

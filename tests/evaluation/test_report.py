@@ -9,13 +9,7 @@ import numpy as np
 import pytest
 
 from dkvae import DkvaeError
-from dkvae.evaluation.report import (
-    format_value,
-    json_safe,
-    read_metrics,
-    render_markdown,
-    write_report,
-)
+from dkvae.evaluation.report import format_value, json_safe, read_metrics, render_markdown, write_report
 
 
 def test_json_safe_turns_nan_into_null_and_numpy_into_python() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dkvae.evaluation.features import Features
 from dkvae.evaluation.scores import (
     GENERATION_METRICS,
     PER_CLASS_METRICS,
@@ -17,6 +16,7 @@ from dkvae.evaluation.scores import (
     per_class_sample,
     set_scores,
 )
+from dkvae.measures.features import Features
 
 CLASSES = 3
 

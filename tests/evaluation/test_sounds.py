@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from dkvae.audio import prepare_sound
-from dkvae.config import OUTPUT_SAMPLE_RATE
-from dkvae.evaluation.sounds import (
-    NOISE_PEAK_DB,
-    analyse,
-    generated_set,
-    noise_bursts,
-    noise_set,
-)
-from dkvae.machine import DrumMachine
+from dkvae.core.config import OUTPUT_SAMPLE_RATE
+from dkvae.evaluation.sounds import NOISE_PEAK_DB, analyse, generated_set, noise_bursts, noise_set
+from dkvae.inference.machine import DrumMachine
+from dkvae.sound.audio import prepare_sound
 
 from ..conftest import TINY_AUDIO
 

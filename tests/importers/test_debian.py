@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from dkvae.classes import CLASSES
-from dkvae.errors import DkvaeError
+from dkvae.core.classes import CLASSES
+from dkvae.core.errors import DkvaeError
 from dkvae.importers import debian
 from dkvae.importers.debian import (
     DEBIAN_SOURCES,

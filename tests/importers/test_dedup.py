@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from dkvae.audio import resample
+from dkvae.data.layout import BankWriter
 from dkvae.importers.dedup import (
     DUPLICATES_NAME,
     NEAR_DUPLICATE_DB,
@@ -18,7 +18,7 @@ from dkvae.importers.dedup import (
     fingerprint,
     remove_duplicates,
 )
-from dkvae.importers.layout import BankWriter
+from dkvae.sound.audio import resample
 from tests.conftest import drum_hit
 
 RATE = 44100

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from dkvae.errors import DkvaeError
+from dkvae.core.errors import DkvaeError
 from dkvae.importers import drumsynth
 from dkvae.importers.drumsynth import (
     SYSTEM_DRUMSYNTH_DIR,

@@ -12,12 +12,11 @@ import pandas as pd
 import pytest
 import soundfile as sf
 import torch
+from dkvae.training.train import train
 
 from dkvae import Bank
-from dkvae.audio import load_sound, log_spectrogram, normalize
-from dkvae.checkpoint import load_model_dir, save_model_dir
-from dkvae.classes import CLASSES
-from dkvae.errors import DkvaeError
+from dkvae.core.classes import CLASSES
+from dkvae.core.errors import DkvaeError
 from dkvae.importers.folder import (
     NO_CLASS_REASON,
     NON_DRUM_REASON,
@@ -27,7 +26,8 @@ from dkvae.importers.folder import (
     unsorted_reason,
 )
 from dkvae.models import build_model
-from dkvae.training import train
+from dkvae.models.checkpoint import load_model_dir, save_model_dir
+from dkvae.sound.audio import load_sound, log_spectrogram, normalize
 
 from ..conftest import tiny_config
 

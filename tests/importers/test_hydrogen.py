@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from dkvae.classes import CLASSES
-from dkvae.errors import DkvaeError
+from dkvae.core.classes import CLASSES
+from dkvae.core.errors import DkvaeError
 from dkvae.importers import hydrogen, licenses
 from dkvae.importers.hydrogen import SYSTEM_DRUMKITS_DIR, import_hydrogen
 

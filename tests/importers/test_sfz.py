@@ -11,9 +11,9 @@ import pytest
 import soundfile as sf
 
 from dkvae import Bank
-from dkvae.errors import DkvaeError
+from dkvae.core.errors import DkvaeError
 from dkvae.importers import licenses
-from dkvae.importers.hydrogen import ImportReport
+from dkvae.importers.report import ImportReport
 from dkvae.importers.sfz import import_sfz, parse_note, parse_sfz
 
 SAMPLE_RATE = 22050

@@ -11,7 +11,7 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dkvae.classes import CLASSES
+from dkvae.core.classes import CLASSES
 from dkvae.importers.synth import LENGTH_RANGES, synthesize, synthesize_sound, write_synth_bank
 
 SAMPLE_RATE = 44100

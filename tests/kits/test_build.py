@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dkvae.errors import DkvaeError
-from dkvae.generation import render_sidecar
+from dkvae.core.errors import DkvaeError
+from dkvae.inference.generation import render_sidecar
+from dkvae.inference.machine import DrumMachine
 from dkvae.kits.build import CHOICES, build_kit
 from dkvae.kits.export import export_kit
 from dkvae.kits.layout import PADS
 from dkvae.kits.measure import decay_seconds, noisiness, pitch_hz
-from dkvae.machine import DrumMachine
 
 from ..conftest import tiny_config, write_bank
 
@@ -123,7 +123,7 @@ def test_choices_fill_the_most_wanted_pads_when_sounds_are_few() -> None:
 
 
 def test_a_model_without_some_classes_makes_a_kit_of_the_pads_it_can_fill(tmp_path) -> None:
-    from dkvae.training import train
+    from dkvae.training.train import train
 
     bank = write_bank(tmp_path / "bank", per_class=20)
     train(bank, tmp_path / "run", tiny_config(), progress_bar=False)

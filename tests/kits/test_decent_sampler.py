@@ -13,7 +13,7 @@ import soundfile as sf
 
 from dkvae.kits.decent_sampler import write_decent_library, write_decent_sampler
 from dkvae.kits.kit import Kit
-from dkvae.machine import WAV_SUBTYPES
+from dkvae.sound.wav import WAV_SUBTYPES
 
 from .test_sfz import KIT_NAME, SAMPLE_RATE, small_kit
 

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 import dkvae.kits.export
 import dkvae.kits.kit
 from dkvae.cli import app
-from dkvae.errors import DkvaeError
-from dkvae.importers.layout import safe_name
+from dkvae.core.errors import DkvaeError
+from dkvae.core.names import safe_name
 from dkvae.kits.export import KIT_MARKER, export_kit
 from dkvae.kits.kit import Kit, KitPad, KitSound
 from dkvae.kits.layout import PADS

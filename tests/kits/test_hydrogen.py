@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from dkvae.errors import DkvaeError
+from dkvae.core.errors import DkvaeError
 from dkvae.kits.hydrogen import KIT_XML, NAMESPACE, kit_folder_name, write_hydrogen
 from dkvae.kits.kit import Kit, KitPad, KitSound
 from dkvae.kits.layout import HAT_CHOKE_GROUP, pad_named

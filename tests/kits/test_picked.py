@@ -7,11 +7,11 @@ import shutil
 
 import pytest
 
-from dkvae.errors import DkvaeError
-from dkvae.generation import write_generated, write_interpolation
+from dkvae.core.errors import DkvaeError
+from dkvae.inference.generation import write_generated, write_interpolation
+from dkvae.inference.machine import DrumMachine
 from dkvae.kits.measure import decay_seconds
 from dkvae.kits.picked import kit_from_folder
-from dkvae.machine import DrumMachine
 
 from ..conftest import drum_hit
 

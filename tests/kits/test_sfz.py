@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from dkvae.errors import DkvaeError
+from dkvae.core.errors import DkvaeError
 from dkvae.importers.sfz import Region, key_range, parse_sfz, sample_path
 from dkvae.kits.kit import Kit, KitPad, KitSound
 from dkvae.kits.layout import pad_named
 from dkvae.kits.sfz import write_sfz
-from dkvae.machine import WAV_SUBTYPES
+from dkvae.sound.wav import WAV_SUBTYPES
 
 from ..conftest import drum_hit
 

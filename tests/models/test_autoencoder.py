@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from dkvae.config import SEED_MODEL, ModelConfig
+from dkvae.core.config import SEED_MODEL, ModelConfig
 from dkvae.models import Autoencoder, ModelOutput, build_model
 
 from .test_vae import SMALL, TRAINED, tiny_spectrograms, train_steps

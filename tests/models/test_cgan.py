@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from dkvae.config import AdversarialConfig, ModelConfig
+from dkvae.core.config import AdversarialConfig, ModelConfig
 from dkvae.models import build_model
 from dkvae.models.cgan import ConditionalGAN, Discriminator
 

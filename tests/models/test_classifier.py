@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from dkvae.config import ModelConfig
+from dkvae.core.config import ModelConfig
 from dkvae.models import DrumClassifier, build_model
 
 from .test_vae import tiny_spectrograms

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from dkvae.config import SEED_MODEL, ModelConfig
+from dkvae.core.config import SEED_MODEL, ModelConfig
 from dkvae.models import SEED_DEVIATIONS, ModelOutput, VariationalAutoencoder, build_model
 from dkvae.models.vae import gaussian_kl, reconstruction_error
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from dkvae.checkpoint import ModelDirectory
-from dkvae.config import get_preset
+from dkvae.core.config import get_preset
 from dkvae.evaluation.report import FORMAT
 from dkvae.evaluation.scores import GENERATION_METRICS
+from dkvae.models.checkpoint import ModelDirectory
 
 SCRIPT = Path(__file__).parents[2] / "scripts" / "bundle_model.py"
 

@@ -18,16 +18,16 @@ pytest.importorskip("fastapi", reason="the web extra (fastapi, uvicorn) is not i
 from fastapi.testclient import TestClient
 
 from dkvae import Bank
-from dkvae.generation import render_sidecar
+from dkvae.inference.generation import render_sidecar
+from dkvae.inference.machine import DrumMachine
 from dkvae.kits.layout import PADS
-from dkvae.machine import DrumMachine
 from dkvae.web.app import MAX_JSON_BYTES, create_app, host_warning
 from dkvae.web.exports import Pattern, render_loop
 from dkvae.web.schemas import MORPH_STEPS
 from dkvae.web.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_SECONDS
 
 from ..conftest import drum_hit, write_bank
-from ..test_audio_fuzzing import wav_files
+from ..sound.test_audio_fuzzing import wav_files
 
 RATE = 44100
 
@@ -225,7 +225,7 @@ def test_map_and_similar_with_a_library(tmp_path: Path) -> None:
 
 
 def test_an_unprocessed_bank_is_refused(tmp_path: Path) -> None:
-    from dkvae.errors import DkvaeError
+    from dkvae.core.errors import DkvaeError
 
     with pytest.raises(DkvaeError, match="not processed"):
         create_app(bank=write_bank(tmp_path / "raw", per_class=1))

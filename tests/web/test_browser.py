@@ -89,7 +89,7 @@ def page(browser, base_url: str) -> Iterator[object]:
     opened.goto(base_url + "/")
     opened.wait_for_function("() => window.dkvae && window.dkvae.ready", timeout=READY_MS)
     yield opened
-    errors = opened.evaluate("() => window.dkvae.errors")
+    errors = opened.evaluate("() => window.dkvae.core.errors")
     context.close()
     assert problems == [] and errors == [], problems + errors
 
@@ -281,9 +281,9 @@ def test_a_dropped_or_chosen_file_becomes_variations(page) -> None:
 
 def test_a_bad_file_is_reported_not_crashed_on(page) -> None:
     page.set_input_files("#upload-input", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}])
-    page.wait_for_function("() => window.dkvae.errors.length > 0")
+    page.wait_for_function("() => window.dkvae.core.errors.length > 0")
     assert "not a sound file" in page.locator("#status").inner_text()
-    page.evaluate("() => { window.dkvae.errors.length = 0; }")  # expected: the fixture checks for others
+    page.evaluate("() => { window.dkvae.core.errors.length = 0; }")  # expected: the fixture checks for others
     page.problems[:] = [problem for problem in page.problems if "status of 422" not in problem]
 
 

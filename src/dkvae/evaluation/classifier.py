@@ -12,11 +12,11 @@ import json
 import shutil
 from pathlib import Path
 
-from ..atomic import write_text
-from ..bank import Bank
-from ..checkpoint import ModelDirectory, load_model_dir
-from ..config import Config, ModelConfig, TrainConfig
-from ..errors import DkvaeError
+from dkvae.core.atomic import write_text
+from dkvae.core.config import Config, ModelConfig, TrainConfig
+from dkvae.core.errors import DkvaeError
+from dkvae.data.bank import Bank
+from dkvae.models.checkpoint import ModelDirectory, load_model_dir
 
 #: The cached classifier's folder inside a report folder.
 CLASSIFIER_DIR = "classifier"
@@ -70,7 +70,7 @@ def train_classifier(bank: Bank, report_dir: Path, config: Config) -> ModelDirec
 
     It is trained beside the cache and moved in when done, so an interrupted training leaves no half cache.
     """
-    from ..training import train
+    from dkvae.training.train import train
 
     if config.model.kind != "classifier" or not config.same_data(bank.config):
         raise DkvaeError("the evaluation classifier must be a classifier with the bank's own audio and split settings")

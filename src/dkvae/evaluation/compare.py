@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import DkvaeError
-from .metrics import BETTER, best_index
-from .reconstruction import RECONSTRUCTION_METRICS, STAGES
-from .report import STAGE_TITLES, TITLES, format_value, judge_seed, read_metrics
-from .scores import GENERATION_METRICS
+from dkvae.core.errors import DkvaeError
+from dkvae.evaluation.reconstruction import RECONSTRUCTION_METRICS, STAGES
+from dkvae.evaluation.report import STAGE_TITLES, TITLES, format_value, judge_seed, read_metrics
+from dkvae.evaluation.scores import GENERATION_METRICS
+from dkvae.measures.metrics import BETTER, best_index
 
 
 @dataclass

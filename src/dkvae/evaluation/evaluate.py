@@ -17,18 +17,16 @@ from typing import Any
 
 import numpy as np
 
-from ..bank import Bank
-from ..config import ENCODER_KINDS, Config
-from ..errors import DkvaeError
-from ..machine import DrumMachine
-from ..progress import Progress, StageProgress
-from ..threads import torch_threads
-from .classifier import cached_classifier, classifier_config, train_classifier
-from .features import Features, compute_features
-from .latent import ACTIVE_VARIANCE, LatentSpace, analyse_latent_space
-from .plots import latent_map, spectrogram_grid, training_curves
-from .reconstruction import Reconstructions, measure_reconstruction, summarize
-from .report import (
+from dkvae.core.config import ENCODER_KINDS, Config
+from dkvae.core.errors import DkvaeError
+from dkvae.core.progress import Progress, StageProgress
+from dkvae.core.threads import torch_threads
+from dkvae.data.bank import Bank
+from dkvae.evaluation.classifier import cached_classifier, classifier_config, train_classifier
+from dkvae.evaluation.latent import ACTIVE_VARIANCE, LatentSpace, analyse_latent_space
+from dkvae.evaluation.plots import latent_map, spectrogram_grid, training_curves
+from dkvae.evaluation.reconstruction import Reconstructions, measure_reconstruction, summarize
+from dkvae.evaluation.report import (
     FORMAT,
     FORMAT_VERSION,
     GENERATED_FIGURE,
@@ -37,8 +35,10 @@ from .report import (
     TRAINING_FIGURE,
     write_report,
 )
-from .scores import generation_scores, make_references
-from .sounds import SoundSet, generated_set, noise_set
+from dkvae.evaluation.scores import generation_scores, make_references
+from dkvae.evaluation.sounds import SoundSet, generated_set, noise_set
+from dkvae.inference.machine import DrumMachine
+from dkvae.measures.features import Features, compute_features
 
 #: Sounds generated per class unless asked otherwise.
 DEFAULT_COUNT = 64
@@ -286,7 +286,7 @@ def draw_figures(
 
 def copy_training_curves(machine: DrumMachine, path: Path) -> bool:
     """Plot the model's training curves from its run folder (``logs/metrics.csv``, else its ``loss.png``); False when it has none."""
-    from ..training import LOGS_NAME, LOSS_PLOT_NAME
+    from dkvae.training.train import LOGS_NAME, LOSS_PLOT_NAME
 
     run = machine.directory.path
     if run is None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..machine import DrumMachine
+from dkvae.inference.machine import DrumMachine
 
 #: A latent dimension whose posterior mean varies more than this across sounds is in use (Burda et al. 2016).
 ACTIVE_VARIANCE = 0.01

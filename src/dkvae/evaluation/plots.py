@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..atomic import atomic_path
-from .latent import LatentSpace
+from dkvae.core.atomic import atomic_path
+from dkvae.evaluation.latent import LatentSpace
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

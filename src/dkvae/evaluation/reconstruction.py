@@ -17,19 +17,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..audio import BadAudio, denormalize, load_sound, log_spectrogram, stft_magnitude
-from ..bank import Bank
-from ..config import AudioConfig, InversionConfig
-from ..inversion import invert
-from ..machine import DrumMachine
-from ..preprocess import Progress
-from .metrics import (
+from dkvae.core.config import AudioConfig, InversionConfig
+from dkvae.data.bank import Bank
+from dkvae.data.preprocess import Progress
+from dkvae.inference.machine import DrumMachine
+from dkvae.measures.metrics import (
     log_spectral_distance,
     multi_resolution_stft_distance,
     onset_peak_ratio,
     spectral_convergence,
     stft_distance,
 )
+from dkvae.sound.audio import BadAudio, denormalize, load_sound, log_spectrogram, stft_magnitude
+from dkvae.sound.inversion import invert
 
 #: Sounds encoded, decoded and inverted at a time.
 RECONSTRUCTION_BATCH = 16

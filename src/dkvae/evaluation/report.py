@@ -8,11 +8,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_text
-from ..errors import DkvaeError
-from .metrics import BETTER
-from .reconstruction import RECONSTRUCTION_METRICS, STAGES
-from .scores import GENERATION_METRICS, PER_CLASS_METRICS, SETS
+from dkvae.core.atomic import write_text
+from dkvae.core.errors import DkvaeError
+from dkvae.evaluation.reconstruction import RECONSTRUCTION_METRICS, STAGES
+from dkvae.evaluation.scores import GENERATION_METRICS, PER_CLASS_METRICS, SETS
+from dkvae.measures.metrics import BETTER
 
 METRICS_NAME = "metrics.json"
 REPORT_NAME = "report.md"

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .features import Features, standardizer
-from .metrics import (
+from dkvae.measures.features import Features, standardizer
+from dkvae.measures.metrics import (
     copy_fraction,
     frechet_distance,
     inception_score,

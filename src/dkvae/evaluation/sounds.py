@@ -2,7 +2,7 @@
 
 A generated sound is rendered as a user gets it (`DrumMachine.render`: decoded, inverted, resampled
 to 44.1 kHz, finished), then turned back into a normalized spectrogram by the bank's own steps
-(`dkvae.audio.prepare_sound`: mono, lead-in trim, resampling to the model's rate, length, peak
+(`dkvae.sound.audio.prepare_sound`: mono, lead-in trim, resampling to the model's rate, length, peak
 level, log spectrogram, normalization), so generated and real sounds meet the metrics alike.
 """
 
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..audio import BadAudio, prepare_sound
-from ..config import AudioConfig
-from ..machine import DrumMachine
-from ..preprocess import Progress
+from dkvae.core.config import AudioConfig
+from dkvae.data.preprocess import Progress
+from dkvae.inference.machine import DrumMachine
+from dkvae.sound.audio import BadAudio, prepare_sound
 
 #: Latents rendered per progress step.
 RENDER_CHUNK = 8

@@ -19,16 +19,18 @@ from typing import Literal
 
 import pandas as pd
 
-from ..classes import classify_name
-from ..config import AUDIO_EXTENSIONS
-from ..errors import DkvaeError
-from ..progress import Progress, StageProgress
-from .dedup import Duplicate, remove_duplicates
-from .drumsynth import SYSTEM_DRUMSYNTH_DIR, import_drumsynth
-from .hydrogen import SYSTEM_DRUMKITS_DIR, ImportReport, import_hydrogen
-from .layout import MANIFEST_NAME, BankWriter, safe_name
-from .licenses import UNKNOWN_LICENSE, debian_license, is_installed, write_licenses
-from .soundfont import DEFAULT_VELOCITIES, import_soundfont
+from dkvae.core.classes import classify_name
+from dkvae.core.config import AUDIO_EXTENSIONS
+from dkvae.core.errors import DkvaeError
+from dkvae.core.names import safe_name
+from dkvae.core.progress import Progress, StageProgress
+from dkvae.data.layout import MANIFEST_NAME, BankWriter
+from dkvae.importers.dedup import Duplicate, remove_duplicates
+from dkvae.importers.drumsynth import SYSTEM_DRUMSYNTH_DIR, import_drumsynth
+from dkvae.importers.hydrogen import SYSTEM_DRUMKITS_DIR, import_hydrogen
+from dkvae.importers.licenses import UNKNOWN_LICENSE, debian_license, is_installed, write_licenses
+from dkvae.importers.report import ImportReport
+from dkvae.importers.soundfont import DEFAULT_VELOCITIES, import_soundfont
 
 #: Packages reserved for evaluating this project; never imported for training.
 RESERVED_PACKAGES: tuple[str, ...] = (

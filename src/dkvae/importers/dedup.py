@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from ..atomic import atomic_path
-from ..audio import find_onset, log_spectrogram, resample, to_mono
-from ..progress import Progress
-from ..threads import torch_threads
-from .layout import MANIFEST_NAME
+from dkvae.core.atomic import atomic_path
+from dkvae.core.progress import Progress
+from dkvae.core.threads import torch_threads
+from dkvae.data.layout import MANIFEST_NAME
+from dkvae.sound.audio import find_onset, log_spectrogram, resample, to_mono
 
 #: Every fingerprint is taken at this rate (Hz), so sounds of any rate compare.
 FINGERPRINT_SAMPLE_RATE = 22050

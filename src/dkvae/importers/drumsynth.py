@@ -24,14 +24,15 @@ from xml.etree import ElementTree
 import numpy as np
 import soundfile as sf
 
-from ..audio import cut_at_decay, peak_db
-from ..classes import classify_name
-from ..config import SILENCE_FLOOR_DB
-from ..errors import DkvaeError
-from ..progress import Progress
-from .hydrogen import ImportReport
-from .layout import BankWriter, safe_name
-from .licenses import UNKNOWN_LICENSE, debian_license, write_licenses
+from dkvae.core.classes import classify_name
+from dkvae.core.config import SILENCE_FLOOR_DB
+from dkvae.core.errors import DkvaeError
+from dkvae.core.names import safe_name
+from dkvae.core.progress import Progress
+from dkvae.data.layout import BankWriter
+from dkvae.importers.licenses import UNKNOWN_LICENSE, debian_license, write_licenses
+from dkvae.importers.report import ImportReport
+from dkvae.sound.audio import cut_at_decay, peak_db
 
 SYSTEM_DRUMSYNTH_DIR = Path("/usr/share/lmms/samples/drumsynth")
 PRESET_SUFFIX = ".ds"
@@ -120,7 +121,7 @@ def preset_label(name: str, machine: str) -> str | None:
 
     The folder is consulted only when the name says nothing ("misc_hats/lighthat"), without its
     digits, so a machine's model number ("tr808") is not read as the "808" kick keyword. DrumSynth's
-    abbreviations ("amen_sn_1", "linn_clp") are keywords of `dkvae.classes`; a lone letter
+    abbreviations ("amen_sn_1", "linn_clp") are keywords of `dkvae.core.classes`; a lone letter
     ("K_Linn") is not, so such presets stay unsorted rather than guessed.
 
     >>> preset_label("Hat_c", "tr808"), preset_label("amen_sn_1", "misc"), preset_label("sleepy_1", "misc_hats")

@@ -23,18 +23,19 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..atomic import atomic_path
-from ..bank import processed_dir_for
-from ..checkpoint import ModelDirectory, load_model_dir
-from ..classes import classify_name, is_non_drum_name, name_words
-from ..config import AUDIO_EXTENSIONS
-from ..errors import DkvaeError
-from ..preprocess import SourceFile, process_files
-from ..progress import Progress
-from .hydrogen import ImportReport
-from .layout import BankWriter, relative_path, safe_name
-from .licenses import write_licenses
-from .one_shot import one_shot_problem
+from dkvae.core.atomic import atomic_path
+from dkvae.core.classes import classify_name, is_non_drum_name, name_words
+from dkvae.core.config import AUDIO_EXTENSIONS
+from dkvae.core.errors import DkvaeError
+from dkvae.core.names import safe_name
+from dkvae.core.progress import Progress
+from dkvae.data.bank import processed_dir_for
+from dkvae.data.layout import BankWriter, relative_path
+from dkvae.data.preprocess import SourceFile, process_files
+from dkvae.importers.licenses import write_licenses
+from dkvae.importers.one_shot import one_shot_problem
+from dkvae.importers.report import ImportReport
+from dkvae.models.checkpoint import ModelDirectory, load_model_dir
 
 #: The `source` column of rows this importer writes.
 FOLDER_SOURCE = "folder"

@@ -11,18 +11,20 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeElementTree
 from defusedxml import DefusedXmlException
 
-from ..classes import CLASSES, classify_name, is_non_drum_name
-from ..errors import DkvaeError
-from ..progress import Progress
-from .layout import BankWriter, safe_name, unique_name
-from .licenses import UNKNOWN_LICENSE, debian_license, write_licenses
+from dkvae.core.classes import classify_name, is_non_drum_name
+from dkvae.core.errors import DkvaeError
+from dkvae.core.names import safe_name, unique_name
+from dkvae.core.progress import Progress
+from dkvae.data.layout import BankWriter
+from dkvae.importers.licenses import UNKNOWN_LICENSE, debian_license, write_licenses
+from dkvae.importers.report import ImportReport
 
 SYSTEM_DRUMKITS_DIR = Path("/usr/share/hydrogen/data/drumkits")
 USER_DRUMKITS_DIR = Path.home() / ".hydrogen" / "data" / "drumkits"
@@ -41,23 +43,6 @@ OTHER_SOURCE = "hydrogen"
 
 #: Full velocity, for layers that do not say theirs (old single-file instruments).
 FULL_VELOCITY = 1.0
-
-
-@dataclass
-class ImportReport:
-    """What an import did: files per class, kits imported, and each item left out with the reason."""
-
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CLASSES, 0))
-    kits: int = 0
-    #: (instrument, reason) for instruments whose names map to no drum class.
-    unsorted: list[tuple[str, str]] = field(default_factory=list)
-    #: (item, reason) for everything else left out: kit folders, archives, layers ("kit/instrument/file").
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def total(self) -> int:
-        """Number of files imported."""
-        return sum(self.counts.values())
 
 
 @dataclass(frozen=True)

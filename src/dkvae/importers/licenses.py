@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..atomic import write_text
-from .layout import MANIFEST_NAME
+from dkvae.core.atomic import write_text
+from dkvae.data.layout import MANIFEST_NAME
 
 DEBIAN_DOC_DIR = Path("/usr/share/doc")
 #: Where dpkg lists each installed package's files (``<package>[:<arch>].list``).

@@ -14,9 +14,9 @@ import os
 
 import numpy as np
 
-from ..audio import rms_envelope, to_mono
-from ..errors import DkvaeError
-from ..generation import read_sound_file
+from dkvae.core.errors import DkvaeError
+from dkvae.sound.audio import rms_envelope, to_mono
+from dkvae.sound.files import read_sound_file
 
 ENVELOPE_SECONDS = 0.02
 END_NEAR_PEAK_DB = 3.0

@@ -37,14 +37,15 @@ from pathlib import Path, PurePosixPath
 
 import soundfile as sf
 
-from ..classes import classify_name, gm_note_class
-from ..config import AUDIO_EXTENSIONS
-from ..errors import DkvaeError
-from ..progress import Progress
-from .folder import NO_CLASS_REASON, NON_DRUM_REASON, unsorted_reason
-from .hydrogen import ImportReport
-from .layout import BankWriter, safe_name, unique_name
-from .licenses import UNKNOWN_LICENSE, debian_license, installed_by, write_licenses
+from dkvae.core.classes import classify_name, gm_note_class
+from dkvae.core.config import AUDIO_EXTENSIONS
+from dkvae.core.errors import DkvaeError
+from dkvae.core.names import safe_name, unique_name
+from dkvae.core.progress import Progress
+from dkvae.data.layout import BankWriter
+from dkvae.importers.folder import NO_CLASS_REASON, NON_DRUM_REASON, unsorted_reason
+from dkvae.importers.licenses import UNKNOWN_LICENSE, debian_license, installed_by, write_licenses
+from dkvae.importers.report import ImportReport
 
 SFZ_SUFFIX = ".sfz"
 #: The `source` recorded for kits that no Debian package installed.

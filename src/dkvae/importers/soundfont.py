@@ -38,12 +38,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio import cut_at_decay
-from ..classes import classify_name, gm_note_class, name_words
-from ..config import SILENCE_FLOOR_DB
-from ..errors import DkvaeError
-from ..progress import Progress
-from ..soundfont_format import (
+from dkvae.core.classes import classify_name, gm_note_class, name_words
+from dkvae.core.config import SILENCE_FLOOR_DB
+from dkvae.core.errors import DkvaeError
+from dkvae.core.names import safe_name, unique_name
+from dkvae.core.progress import Progress
+from dkvae.data.layout import BankWriter
+from dkvae.importers.licenses import UNKNOWN_LICENSE, debian_license, installed_by, write_licenses
+from dkvae.importers.report import ImportReport
+from dkvae.sound.audio import cut_at_decay
+from dkvae.sound.soundfont_format import (
     BAG_RECORD,
     DRUM_BANK,
     GENERATOR_RECORD,
@@ -54,9 +58,6 @@ from ..soundfont_format import (
     SAMPLE_GENERATOR,
     SAMPLE_RECORD,
 )
-from .hydrogen import ImportReport
-from .layout import BankWriter, safe_name, unique_name
-from .licenses import UNKNOWN_LICENSE, debian_license, installed_by, write_licenses
 
 #: Output sample rate of every render (Hz).
 RENDER_SAMPLE_RATE = 44100

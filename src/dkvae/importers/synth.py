@@ -22,10 +22,10 @@ import numpy as np
 import soundfile as sf
 from scipy import signal
 
-from ..atomic import atomic_path
-from ..classes import CLASSES
-from ..progress import Progress
-from .layout import BankWriter, relative_path
+from dkvae.core.atomic import atomic_path
+from dkvae.core.classes import CLASSES
+from dkvae.core.progress import Progress
+from dkvae.data.layout import BankWriter, relative_path
 
 #: How long each class's sounds last, in seconds (shortest, longest).
 LENGTH_RANGES: dict[str, tuple[float, float]] = {

@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DkvaeError
-from ..generation import Recipe, sidecar_document
-from ..machine import DrumMachine, check_temperature, trim_tail
-from .kit import Kit, KitPad, KitSound
-from .layout import PADS
-from .measure import decay_seconds, noisiness, pitch_hz
+from dkvae.core.errors import DkvaeError
+from dkvae.inference.generation import Recipe, sidecar_document
+from dkvae.inference.machine import DrumMachine, check_temperature, trim_tail
+from dkvae.kits.kit import Kit, KitPad, KitSound
+from dkvae.kits.layout import PADS
+from dkvae.kits.measure import decay_seconds, noisiness, pitch_hz
 
 #: How far a kit's sounds are from their shared point (0: as close as possible, 1: independent).
 DEFAULT_SPREAD = 0.5

@@ -15,9 +15,9 @@ import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 
-from ..atomic import atomic_path, write_text
-from ..importers.layout import safe_name
-from .kit import Kit, write_samples
+from dkvae.core.atomic import atomic_path, write_text
+from dkvae.core.names import safe_name
+from dkvae.kits.kit import Kit, write_samples
 
 PRESET_SUFFIX = ".dspreset"
 #: The optional file naming a library for Decent Sampler's browser, at the top of the library folder.

@@ -12,11 +12,11 @@ from pathlib import Path
 import mido
 import numpy as np
 
-from ..atomic import atomic_path
-from ..audio import finish_sound, write_wav
-from ..machine import WAV_SUBTYPES
-from .kit import Kit
-from .midi import MIDI_TICKS_PER_BEAT, STEPS_PER_BEAT, drum_midi
+from dkvae.core.atomic import atomic_path
+from dkvae.kits.kit import Kit
+from dkvae.kits.midi import MIDI_TICKS_PER_BEAT, STEPS_PER_BEAT, drum_midi
+from dkvae.sound.audio import finish_sound, write_wav
+from dkvae.sound.wav import WAV_SUBTYPES
 
 TEMPO_BPM = 100
 BARS = 2

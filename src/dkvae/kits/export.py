@@ -13,15 +13,15 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..errors import DkvaeError
-from ..importers.layout import safe_name
-from .decent_sampler import write_decent_library, write_decent_sampler
-from .demo import write_demo
-from .hydrogen import write_hydrogen
-from .kit import Kit, write_samples
-from .sfz import write_sfz
-from .soundfont import write_soundfont
-from .wav_folder import write_wav_folder
+from dkvae.core.errors import DkvaeError
+from dkvae.core.names import safe_name
+from dkvae.kits.decent_sampler import write_decent_library, write_decent_sampler
+from dkvae.kits.demo import write_demo
+from dkvae.kits.hydrogen import write_hydrogen
+from dkvae.kits.kit import Kit, write_samples
+from dkvae.kits.sfz import write_sfz
+from dkvae.kits.soundfont import write_soundfont
+from dkvae.kits.wav_folder import write_wav_folder
 
 FORMATS = ("wav", "sfz", "hydrogen", "decentsampler", "sf2", "all")
 #: A file in every kit folder dkvae writes, so re-exporting may replace it but never a user's own folder.

@@ -16,9 +16,9 @@ import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from ..atomic import atomic_path
-from ..errors import DkvaeError
-from .kit import SAMPLES_DIR, Kit, KitPad, write_samples
+from dkvae.core.atomic import atomic_path
+from dkvae.core.errors import DkvaeError
+from dkvae.kits.kit import SAMPLES_DIR, Kit, KitPad, write_samples
 
 KIT_XML = "drumkit.xml"
 NAMESPACE = "http://www.hydrogen-music.org/drumkit"

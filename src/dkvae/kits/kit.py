@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import write_text
-from ..audio import write_wav
-from ..machine import WAV_SUBTYPES, check_bit_depth
+from dkvae.core.atomic import write_text
+from dkvae.sound.audio import write_wav
+from dkvae.sound.wav import WAV_SUBTYPES, check_bit_depth
 
 #: Where the samples go inside every exported kit.
 SAMPLES_DIR = "samples"

@@ -6,7 +6,7 @@ hi-hat stand. Which generated sound goes on which pad is decided by measurement 
 
 from __future__ import annotations
 
-from .kit import Pad
+from dkvae.kits.kit import Pad
 
 HAT_CHOKE_GROUP = 1
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..audio import rms_envelope
+from dkvae.sound.audio import rms_envelope
 
 #: Envelope frames for the decay measurement (seconds).
 ENVELOPE_SECONDS = 0.005

@@ -11,14 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio import resample, to_mono
-from ..config import OUTPUT_SAMPLE_RATE
-from ..errors import DkvaeError
-from ..generation import read_sidecar, read_sound_file, sidecar_latent, sidecar_machine
-from ..machine import DrumMachine
-from .build import CHOICES, round_robins
-from .kit import Kit, KitPad, KitSound
-from .layout import PADS
+from dkvae.core.config import OUTPUT_SAMPLE_RATE
+from dkvae.core.errors import DkvaeError
+from dkvae.inference.generation import read_sidecar, sidecar_latent, sidecar_machine
+from dkvae.inference.machine import DrumMachine
+from dkvae.kits.build import CHOICES, round_robins
+from dkvae.kits.kit import Kit, KitPad, KitSound
+from dkvae.kits.layout import PADS
+from dkvae.sound.audio import resample, to_mono
+from dkvae.sound.files import read_sound_file
 
 
 def kit_from_folder(

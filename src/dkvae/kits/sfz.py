@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..atomic import write_text
-from .kit import Kit, write_samples
+from dkvae.core.atomic import write_text
+from dkvae.kits.kit import Kit, write_samples
 
 SFZ_NAME = "kit.sfz"
 #: How a choked sound stops: at once, as a real hi-hat does when it closes.

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
-from ..machine import check_bit_depth
-from ..soundfont_format import (
+from dkvae.core.atomic import atomic_path
+from dkvae.kits.kit import Kit
+from dkvae.sound.soundfont_format import (
     BAG_RECORD,
     DRUM_BANK,
     EXCLUSIVE_CLASS_GENERATOR,
@@ -35,7 +35,7 @@ from ..soundfont_format import (
     SAMPLE_GENERATOR,
     SAMPLE_RECORD,
 )
-from .kit import Kit
+from dkvae.sound.wav import check_bit_depth
 
 #: The program General MIDI plays its standard drum kit on, in `DRUM_BANK`.
 DRUM_PROGRAM = 0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..atomic import write_text
-from .kit import Kit, write_samples
+from dkvae.core.atomic import write_text
+from dkvae.kits.kit import Kit, write_samples
 
 KIT_JSON = "kit.json"
 KIT_JSON_FORMAT = "dkvae-kit"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..config import AdversarialConfig, ModelConfig
-from .autoencoder import Autoencoder
-from .cgan import ConditionalGAN
-from .classifier import DrumClassifier
-from .vae import SEED_DEVIATIONS, ModelOutput, VariationalAutoencoder
+from dkvae.core.config import AdversarialConfig, ModelConfig
+from dkvae.models.autoencoder import Autoencoder
+from dkvae.models.cgan import ConditionalGAN
+from dkvae.models.classifier import DrumClassifier
+from dkvae.models.vae import SEED_DEVIATIONS, ModelOutput, VariationalAutoencoder
 
 __all__ = ["SEED_DEVIATIONS", "Autoencoder", "ConditionalGAN", "DrumClassifier", "ModelOutput", "VariationalAutoencoder", "build_model"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..config import ModelConfig
-from .vae import LatentCodec, ModelOutput
+from dkvae.core.config import ModelConfig
+from dkvae.models.vae import LatentCodec, ModelOutput
 
 
 class Autoencoder(LatentCodec):

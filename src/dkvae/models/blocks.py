@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import ModelConfig
+from dkvae.core.config import ModelConfig
 
 #: Negative slope of the LeakyReLU in our conv and dense stages (DCGAN's choice).
 LEAKY_RELU_SLOPE = 0.2

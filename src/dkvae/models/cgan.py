@@ -16,8 +16,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ..config import AdversarialConfig, ModelConfig
-from .blocks import LEAKY_RELU_SLOPE, ClassConditioning, check_input_shape, encoder_decoder, pad_to_stride
+from dkvae.core.config import AdversarialConfig, ModelConfig
+from dkvae.models.blocks import LEAKY_RELU_SLOPE, ClassConditioning, check_input_shape, encoder_decoder, pad_to_stride
 
 
 class Generator(nn.Module):

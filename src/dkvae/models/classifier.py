@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import ModelConfig
-from .blocks import LEAKY_RELU_SLOPE, check_input_shape, conv_stack
+from dkvae.core.config import ModelConfig
+from dkvae.models.blocks import LEAKY_RELU_SLOPE, check_input_shape, conv_stack
 
 #: Width of the penultimate layer, the embedding used for Fréchet distances.
 EMBEDDING_DIM = 128

@@ -21,8 +21,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from ..config import ModelConfig
-from .blocks import ClassConditioning, check_input_shape, encoder_decoder, seed_l2_penalty
+from dkvae.core.config import ModelConfig
+from dkvae.models.blocks import ClassConditioning, check_input_shape, encoder_decoder, seed_l2_penalty
 
 
 class ModelOutput(NamedTuple):

@@ -17,16 +17,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from ..errors import DkvaeError
-from ..machine import DrumMachine
-from .directions import DirectionCatalogue
-from .library import Library
-from .limits import BodyLimit
-from .pool import Busy, WorkerPool
-from .routes import router
-from .sounds import CACHE_BYTES, SoundService
-from .studio import Studio
-from .uploads import MAX_UPLOAD_BYTES, TooLong
+from dkvae.core.errors import DkvaeError
+from dkvae.inference.machine import DrumMachine
+from dkvae.web.directions import DirectionCatalogue
+from dkvae.web.library import Library
+from dkvae.web.limits import BodyLimit
+from dkvae.web.pool import Busy, WorkerPool
+from dkvae.web.routes import router
+from dkvae.web.sounds import CACHE_BYTES, SoundService
+from dkvae.web.studio import Studio
+from dkvae.web.uploads import MAX_UPLOAD_BYTES, TooLong
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +157,6 @@ def serve(model_dir: Path | None = None, host: str = "127.0.0.1", port: int = 80
     warning = host_warning(host)
     if warning is not None:
         log.warning(warning)
-    torch.set_num_threads(1)  # one torch thread per worker: the pool gives the parallelism (see dkvae.threads)
+    torch.set_num_threads(1)  # one torch thread per worker: the pool gives the parallelism (see dkvae.core.threads)
     app = create_app(model_dir, bank, allowed_hosts=LOOPBACK_HOSTS if warning is None else None)
     uvicorn.run(app, host=host, port=port, log_level="info", limit_concurrency=256, timeout_keep_alive=5)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..kits.measure import decay_seconds, noisiness, pitch_hz
-from ..machine import DrumMachine
+from dkvae.inference.machine import DrumMachine
+from dkvae.kits.measure import decay_seconds, noisiness, pitch_hz
 
 #: Directions offered per class.
 DIRECTIONS = 4

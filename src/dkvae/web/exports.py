@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from ..audio import finish_sound
-from ..kits.demo import CHOKE_FADE_SECONDS, choked, velocity_gain
-from ..kits.export import export_kit
-from ..kits.kit import Kit, KitPad, KitSound, Pad
-from ..kits.midi import MIDI_TICKS_PER_BEAT, STEPS_PER_BEAT, drum_midi
-from ..machine import WAV_SUBTYPES
+from dkvae.kits.demo import CHOKE_FADE_SECONDS, choked, velocity_gain
+from dkvae.kits.export import export_kit
+from dkvae.kits.kit import Kit, KitPad, KitSound, Pad
+from dkvae.kits.midi import MIDI_TICKS_PER_BEAT, STEPS_PER_BEAT, drum_midi
+from dkvae.sound.audio import finish_sound
+from dkvae.sound.wav import WAV_SUBTYPES
 
 #: Velocities of a step's hit and accent (MIDI 1..127); loudness and chokes follow the kit demo's.
 HIT_VELOCITY = 100

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..bank import Bank
-from ..machine import DrumMachine
+from dkvae.data.bank import Bank
+from dkvae.inference.machine import DrumMachine
 
 #: Spectrograms encoded per batch.
 ENCODE_BATCH = 64

@@ -12,13 +12,13 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 
-from ..generation import Recipe
-from ..importers.layout import safe_name
-from ..kits.build import build_kit
-from ..kits.kit import KitSound
-from .exports import Pattern, kit_zip, loop_wav, pattern_midi, web_kit
-from .library import project_2d
-from .schemas import (
+from dkvae.core.names import safe_name
+from dkvae.inference.generation import Recipe
+from dkvae.kits.build import build_kit
+from dkvae.kits.kit import KitSound
+from dkvae.web.exports import Pattern, kit_zip, loop_wav, pattern_midi, web_kit
+from dkvae.web.library import project_2d
+from dkvae.web.schemas import (
     MORPH_STEPS,
     Amount,
     Direction,
@@ -41,9 +41,9 @@ from .schemas import (
     UploadOut,
     VaryRequest,
 )
-from .sounds import wav_bytes
-from .studio import Studio
-from .uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_SECONDS, decode_upload
+from dkvae.web.sounds import wav_bytes
+from dkvae.web.studio import Studio
+from dkvae.web.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_SECONDS, decode_upload
 
 router = APIRouter(prefix="/api")
 SoundId = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="A sound's id: 16 hex digits")]

@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..config import MAX_TEMPERATURE
-from ..kits.export import FORMATS
+from dkvae.core.config import MAX_TEMPERATURE
+from dkvae.kits.export import FORMATS
 
 #: Seeds stay within what a browser's JavaScript numbers hold exactly.
 MAX_SEED = 2**31 - 1

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from ..generation import Recipe, sidecar_document
-from ..machine import WAV_SUBTYPES, DrumMachine, trim_tail
-from .pool import WorkerPool
+from dkvae.inference.generation import Recipe, sidecar_document
+from dkvae.inference.machine import DrumMachine, trim_tail
+from dkvae.sound.wav import WAV_SUBTYPES
+from dkvae.web.pool import WorkerPool
 
 #: Audio kept in memory, in bytes of float32 samples (about 500 trimmed sounds).
 CACHE_BYTES = 64 * 2**20

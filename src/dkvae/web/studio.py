@@ -6,15 +6,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DkvaeError
-from ..generation import Recipe
-from ..kits.kit import Pad
-from ..kits.layout import PADS
-from ..machine import DrumMachine
-from .directions import DirectionCatalogue
-from .library import Library
-from .schemas import PadInfo, SoundOut, SoundRef
-from .sounds import Sound, SoundService
+from dkvae.core.errors import DkvaeError
+from dkvae.inference.generation import Recipe
+from dkvae.inference.machine import DrumMachine
+from dkvae.kits.kit import Pad
+from dkvae.kits.layout import PADS
+from dkvae.web.directions import DirectionCatalogue
+from dkvae.web.library import Library
+from dkvae.web.schemas import PadInfo, SoundOut, SoundRef
+from dkvae.web.sounds import Sound, SoundService
 
 #: Keys that play the pads, in layout order: four rows of a computer keyboard, like a 4 x 4 pad grid.
 PAD_KEYS = "1234qwerasdfzxcv"

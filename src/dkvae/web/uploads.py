@@ -7,8 +7,8 @@ import io
 import numpy as np
 import soundfile as sf
 
-from ..errors import DkvaeError
-from ..generation import MAX_INPUT_SECONDS, read_sound_file
+from dkvae.core.errors import DkvaeError
+from dkvae.sound.files import MAX_INPUT_SECONDS, read_sound_file
 
 #: Largest upload accepted, in bytes (a 20 s stereo 24-bit 96 kHz WAV is 11.5 MB).
 MAX_UPLOAD_BYTES = 16 * 2**20

@@ -1,0 +1,1 @@
+"""Banks of drum sounds: their layout on disk, preprocessing into packed spectrograms, and training augmentation."""

@@ -1,0 +1,1 @@
+"""Features and metrics shared by training and evaluation (classifier embeddings, MFCC statistics, distances)."""

@@ -1,0 +1,1 @@
+"""Training with Lightning: the modules and data, run options and logs, adversarial training and distillation."""

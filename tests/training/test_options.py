@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from dkvae.training.options import build_config
+
+from dkvae import DkvaeError
+from dkvae.core.config import get_preset
+
+
+def test_options_override_the_preset_and_none_means_not_given(tmp_path) -> None:
+    config = build_config(tmp_path / "run", False, preset="seed", kind="ae", epochs=3, latent_dim=None, beta=0.5)
+    seed = get_preset("seed")
+    assert config.audio == seed.audio and config.model.kind == "ae" and config.model.architecture == "seed"
+    assert config.train.epochs == 3 and config.model.beta == 0.5
+    assert config.model.latent_dim == seed.model.latent_dim
+
+
+def test_sharpening_weights_go_to_the_adversarial_settings(tmp_path) -> None:
+    config = build_config(
+        tmp_path / "run", False, adversarial=True, adversarial_weight=0.0, feature_matching_weight=0.5
+    )
+    assert config.adversarial.adversarial_weight == 0.0 and config.adversarial.feature_matching_weight == 0.5
+    assert config.train.adversarial and config.adversarial.loss == get_preset("default").adversarial.loss
+
+
+def test_a_config_file_replaces_the_preset_and_a_resumed_run_keeps_its_saved_config(tmp_path) -> None:
+    custom = get_preset("default").to_dict()
+    custom["model"]["latent_dim"] = 7
+    (tmp_path / "mine.json").write_text(json.dumps(custom))
+    assert build_config(tmp_path / "run", False, config_file=tmp_path / "mine.json").model.latent_dim == 7
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "run.json").write_text(json.dumps({"config": custom}))
+    resumed = build_config(tmp_path / "run", True, preset="seed", epochs=9)
+    assert resumed.model.latent_dim == 7 and resumed.audio == get_preset("default").audio and resumed.train.epochs == 9
+
+
+def test_a_run_from_trained_weights_takes_their_settings_and_skips_the_kl_warm_up(tmp_path) -> None:
+    from dkvae.inference.machine import bundled_model_dir
+
+    config = build_config(tmp_path / "run", False, preset="seed", init=bundled_model_dir(), epochs=5)
+    bundled = get_preset("default")
+    assert config.model.same_network(bundled.model) and config.audio == bundled.audio
+    assert config.train.kl_warmup_epochs == 0 and bundled.train.kl_warmup_epochs > 0 and config.train.epochs == 5
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"preset": "huge"}, "unknown preset"),
+        ({"kind": "gan"}, "unknown model"),
+        ({"architecture": "transformer"}, "unknown architecture"),
+        ({"latent_dim": 0}, "invalid training options"),
+    ],
+)
+def test_bad_options_are_user_errors(tmp_path, arguments, message) -> None:
+    with pytest.raises(DkvaeError, match=message):
+        build_config(tmp_path / "run", False, **arguments)
+
+
+def test_a_missing_or_foreign_config_file_is_a_user_error(tmp_path) -> None:
+    with pytest.raises(DkvaeError, match="not found"):
+        build_config(tmp_path / "run", False, config_file=tmp_path / "nope.json")
+    (tmp_path / "bad.json").write_text('{"audio": {"colour": 1}}')
+    with pytest.raises(DkvaeError, match="not a dkvae config"):
+        build_config(tmp_path / "run", False, config_file=tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"kind": "cgan"}, "a GAN trains from scratch"),
+        ({"kind": "ae"}, r"kind 'ae' \(the model's: 'vae'\)"),
+        ({"architecture": "dense"}, r"architecture 'dense' \(the model's: 'conv'\)"),
+        ({"latent_dim": 16}, r"latent_dim 16 \(the model's: 32\)"),
+        ({"conditional": False}, r"conditional False \(the model's: True\)"),
+    ],
+)
+def test_a_run_from_trained_weights_refuses_another_network(tmp_path, options, message) -> None:
+    from dkvae.inference.machine import bundled_model_dir
+
+    with pytest.raises(DkvaeError, match=message):
+        build_config(tmp_path / "run", False, init=bundled_model_dir(), **options)
+
+
+def test_a_run_from_trained_weights_takes_options_that_keep_its_network(tmp_path) -> None:
+    from dkvae.inference.machine import bundled_model_dir
+
+    config = build_config(
+        tmp_path / "run", False, kind="vae", architecture="conv", init=bundled_model_dir(), latent_dim=32, beta=1e-5
+    )
+    assert config.model.beta == 1e-5 and config.model.same_network(get_preset("default").model)
