@@ -146,7 +146,7 @@ class SplitConfig:
             raise ValueError("split fractions must be >= 0 and leave some data for training")
 
 
-ModelKind = Literal["vae", "ae", "cgan", "classifier"]
+ModelKind = Literal["vae", "ae", "cgan", "classifier", "codec"]
 #: The model kinds that decode latents into sounds (a `DrumMachine` can load them).
 GENERATOR_KINDS: tuple[str, ...] = ("vae", "ae", "cgan")
 #: The generator kinds with an encoder (a GAN maps noise to sounds and cannot encode a sound).
@@ -155,7 +155,7 @@ Architecture = Literal["conv", "dense", "seed"]
 
 
 #: ModelConfig fields that weigh the loss and leave the network as it is.
-LOSS_WEIGHT_FIELDS = ("beta", "onset_weight", "onset_frames")
+LOSS_WEIGHT_FIELDS = ("beta", "onset_weight", "onset_frames", "mel_weight", "mel_bands")
 
 
 @dataclass(frozen=True)
@@ -197,6 +197,16 @@ class ModelConfig:
     #: "sigmoid" keeps outputs in [0, 1] as the inputs are; "linear" leaves them free.
     output_activation: Literal["sigmoid", "linear"] = "sigmoid"
     dropout: float = 0.0
+    #: The codec (``kind="codec"``, `dkvae.models.codec`): numbers per latent frame, the factor by which
+    #: the latent's frame rate is below the spectrogram's (a power of two), the width of its 1-D
+    #: convolutions, and residual blocks per resolution.
+    latent_channels: int = 16
+    codec_downsample: int = 4
+    codec_width: int = 192
+    codec_blocks: int = 2
+    #: The codec's weight of the mel-band loss beside the spectrogram's, and its mel resolutions (bands).
+    mel_weight: float = 1.0
+    mel_bands: tuple[int, ...] = (32, 128)
 
     def __post_init__(self) -> None:
         if len(self.kernel_sizes) != len(self.channels) or len(self.strides) != len(self.channels):
@@ -205,6 +215,10 @@ class ModelConfig:
             raise ValueError("decoder_channels needs one entry per stage, as channels has")
         if self.latent_dim < 1:
             raise ValueError("latent_dim must be at least 1")
+        if self.codec_downsample < 1 or self.codec_downsample & (self.codec_downsample - 1):
+            raise ValueError("codec_downsample must be a power of two")
+        if self.latent_channels < 1 or self.codec_width < 1 or self.codec_blocks < 0:
+            raise ValueError("latent_channels and codec_width must be at least 1, codec_blocks at least 0")
 
     def same_network(self, other: ModelConfig) -> bool:
         """Whether `other` describes the same network, its loss weights aside (weights trained under one
@@ -344,7 +358,7 @@ class Config:
 def _model_config(data: dict[str, Any]) -> ModelConfig:
     """A `ModelConfig` from JSON, turning lists back into the tuples the dataclass holds."""
     fields = dict(data)
-    for name in ("channels", "decoder_channels", "kernel_sizes", "hidden_sizes"):
+    for name in ("channels", "decoder_channels", "kernel_sizes", "hidden_sizes", "mel_bands"):
         if fields.get(name) is not None:
             fields[name] = tuple(fields[name])
     if "strides" in fields:

@@ -8,15 +8,17 @@ from dkvae.core.config import AdversarialConfig, ModelConfig
 from dkvae.models.autoencoder import Autoencoder
 from dkvae.models.cgan import ConditionalGAN
 from dkvae.models.classifier import DrumClassifier
+from dkvae.models.codec import TimeLocalAutoencoder
 from dkvae.models.vae import SEED_DEVIATIONS, ModelOutput, VariationalAutoencoder
 
-__all__ = ["SEED_DEVIATIONS", "Autoencoder", "ConditionalGAN", "DrumClassifier", "ModelOutput", "VariationalAutoencoder", "build_model"]
+__all__ = ["SEED_DEVIATIONS", "Autoencoder", "ConditionalGAN", "DrumClassifier", "ModelOutput", "TimeLocalAutoencoder", "VariationalAutoencoder", "build_model"]
 
 MODELS: dict[str, type[nn.Module]] = {
     "vae": VariationalAutoencoder,
     "ae": Autoencoder,
     "cgan": ConditionalGAN,
     "classifier": DrumClassifier,
+    "codec": TimeLocalAutoencoder,
 }
 
 
@@ -25,7 +27,7 @@ def build_model(
 ) -> nn.Module:
     """The untrained network `config` describes, for inputs ``(batch, *input_shape)`` and `num_classes` classes.
 
-    ``config.kind`` picks the model (vae, ae, cgan, classifier) and ``config.architecture`` its body
+    ``config.kind`` picks the model (vae, ae, cgan, classifier, codec) and ``config.architecture`` its body
     (conv, seed, dense; the classifier is conv only); `adversarial` shapes a GAN's discriminator. An
     unknown or unsupported choice is a ValueError.
     """
