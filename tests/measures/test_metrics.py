@@ -208,3 +208,25 @@ def test_multi_resolution_stft_distance_is_zero_for_the_same_audio_and_grows_wit
 )
 def test_best_index_follows_each_direction(values, better, expected) -> None:
     assert best_index(values, better) == expected
+
+
+def test_log_mel_distance_is_zero_for_the_same_sound_and_the_gain_between_two() -> None:
+    from dkvae.measures.metrics import log_mel_distance
+
+    rng = np.random.default_rng(0)
+    noise = (rng.standard_normal((2, 44100)) * np.exp(-np.arange(44100) / 8000)).astype(np.float32)
+    assert log_mel_distance(noise, noise, 44100) == pytest.approx([0.0, 0.0], abs=1e-9)
+    # 6 dB quieter everywhere: every band 6.02 dB down, except where the floor (80 dB under the peak) clips both.
+    distance = log_mel_distance(noise, noise / 2, 44100)
+    assert np.all((distance > 5.0) & (distance <= 20 * np.log10(2) + 1e-6))
+
+
+def test_attack_share_tells_a_click_from_a_swell() -> None:
+    from dkvae.measures.metrics import attack_share
+
+    rate = 44100
+    time = np.arange(rate // 5) / rate
+    click = np.exp(-time / 0.002) * np.sin(2 * np.pi * 200 * time)
+    swell = np.minimum(time / 0.05, 1.0) * np.sin(2 * np.pi * 200 * time)
+    shares = attack_share(np.stack([click, swell]), rate)
+    assert shares[0] > 0.99 and shares[1] < 0.01

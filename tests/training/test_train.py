@@ -25,8 +25,11 @@ from ..conftest import TINY_TRAIN, tiny_config, write_bank
 
 @pytest.mark.parametrize(
     "changes",
-    [{}, {"kind": "ae"}, {"kind": "ae", "architecture": "dense"}, {"kind": "classifier"}, {"conditional": False}],
-    ids=["cvae", "ae-conv", "ae-dense", "classifier", "vae-unconditional"],
+    [
+        {}, {"kind": "ae"}, {"kind": "ae", "architecture": "dense"}, {"kind": "classifier"}, {"conditional": False},
+        {"kind": "codec", "conditional": False, "latent_channels": 4, "codec_width": 16, "codec_blocks": 1, "mel_bands": (8,)},
+    ],  # fmt: skip
+    ids=["cvae", "ae-conv", "ae-dense", "classifier", "vae-unconditional", "codec"],
 )
 def test_each_model_kind_trains_and_writes_a_run_folder(tiny_bank, tmp_path, changes) -> None:
     run = tmp_path / "run"
@@ -242,3 +245,21 @@ def test_init_from_a_model_it_cannot_start_from_is_refused(tiny_bank, trained_ru
     bank = Bank(tiny_bank, preset=tiny_config(), process=False)
     with pytest.raises(DkvaeError, match=message):
         build_module(tiny_config(**changes), bank, trained_run)
+
+
+def test_a_held_out_source_is_left_out_of_training_and_validation(tiny_bank) -> None:
+    from dkvae.importers.synth import SOURCE
+    from dkvae.training.train import training_rows
+
+    bank = Bank(tiny_bank, preset=tiny_config())
+    rows, labels = training_rows(bank, "train", ())
+    assert len(rows) == len(labels) == (bank.data["split"] == "train").sum() > 0
+    assert len(training_rows(bank, "train", (SOURCE,))[0]) == 0
+    assert len(training_rows(bank, "val", ("another-source",))[0]) == (bank.data["split"] == "val").sum()
+
+
+def test_holding_out_a_source_the_bank_lacks_is_refused_by_name(tiny_bank, tmp_path) -> None:
+    config = tiny_config()
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, holdout_sources=("fluid",)))
+    with pytest.raises(DkvaeError, match="no sounds in bank .* come from fluid; its sources: dkvae-synth$"):
+        train(tiny_bank, tmp_path / "run", config, progress_bar=False)

@@ -13,12 +13,19 @@ import numpy as np
 import torch
 from scipy.special import ndtri
 
+from dkvae.sound.mel import mel_filterbank
+
 #: Magnitudes (a full-scale sine reads 1) are floored here before the STFT distance's logarithm: -100 dB,
 #: the default preset's floor. Lower floors let inaudible differences in silence (1e-9 against 1e-7)
 #: outweigh the sound itself.
 LOG_MAGNITUDE_FLOOR = 1e-5
 #: FFT sizes of the multi-resolution STFT distance (hop a quarter of each), in samples.
 MULTI_RESOLUTION_FFT_SIZES: tuple[int, ...] = (256, 1024, 4096)
+#: The log-mel distance's analysis: FFT size and hop (samples at 44.1 kHz), mel bands, and the floor below
+#: each reference's loudest band (dB) under which both sides are clipped, so silence cannot dominate.
+LOG_MEL_FFT, LOG_MEL_HOP, LOG_MEL_BANDS, LOG_MEL_RANGE_DB = 2048, 512, 128, 80.0
+#: The attack share: the energy of a sound's first `ATTACK_SECONDS` over that of its first `BODY_SECONDS`.
+ATTACK_SECONDS, BODY_SECONDS = 0.010, 0.100
 #: KID: how many random subsets are averaged, and their largest size (Bińkowski et al. 2018).
 KID_SUBSETS = 100
 KID_SUBSET_SIZE = 1000
@@ -42,6 +49,8 @@ BETTER: dict[str, Better] = {
     "log_spectral_distance": "lower",
     "multi_resolution_stft_distance": "lower",
     "onset_peak_ratio": "one",
+    "log_mel_distance": "lower",
+    "attack_share_ratio": "one",
     "accuracy": "higher",
     "inception_score": "higher",
     "frechet_distance_classifier": "lower",
@@ -123,6 +132,37 @@ def onset_peak_ratio(reference: np.ndarray, estimate: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- distributions
+
+
+def log_mel_distance(reference: np.ndarray, estimate: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Mean absolute difference (dB) of log mel band powers per sound ``(n,)`` between audio ``(n, samples)``.
+
+    `LOG_MEL_BANDS` Slaney mel bands of a `LOG_MEL_FFT`-point STFT (hop `LOG_MEL_HOP`), both sides floored
+    `LOG_MEL_RANGE_DB` below the reference's loudest band; averaged over bands and frames.
+    """
+    filters = torch.from_numpy(mel_filterbank(sample_rate, LOG_MEL_FFT, LOG_MEL_BANDS))
+    window = torch.hann_window(LOG_MEL_FFT, dtype=torch.float64)
+
+    def log_mel(audio: np.ndarray) -> torch.Tensor:
+        samples = torch.as_tensor(audio, dtype=torch.float64)
+        spectrum = torch.stft(samples, LOG_MEL_FFT, LOG_MEL_HOP, window=window, return_complex=True)
+        return 10.0 * torch.log10(filters.double() @ spectrum.abs().square() + 1e-20)
+
+    reference_db, estimate_db = log_mel(reference), log_mel(estimate)
+    floor = reference_db.amax(dim=(-2, -1), keepdim=True) - LOG_MEL_RANGE_DB
+    difference = torch.maximum(reference_db, floor) - torch.maximum(estimate_db, floor)
+    return difference.abs().mean(dim=(-2, -1)).numpy()
+
+
+def attack_share(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The share of each sound's first `BODY_SECONDS` of energy that lies in its first `ATTACK_SECONDS` ``(n,)``.
+
+    A drum keeps its attack when its estimate's share is near the original's (`BETTER`: their ratio, near 1).
+    """
+    energy = np.square(np.asarray(audio, dtype=np.float64))
+    attack = energy[..., : round(ATTACK_SECONDS * sample_rate)].sum(-1)
+    body = energy[..., : round(BODY_SECONDS * sample_rate)].sum(-1)
+    return attack / np.maximum(body, 1e-20)
 
 
 def _symmetric_sqrt(matrix: np.ndarray) -> np.ndarray:

@@ -40,8 +40,23 @@ class CodecOutput(NamedTuple):
     z: Tensor
 
 
+def frame_conv(inputs: int, outputs: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> nn.Conv2d:
+    """A convolution over frames of ``(batch, channels, 1, frames)`` tensors.
+
+    It is a 1-D convolution run as a 2-D one of height 1, because PyTorch's CPU kernels for 2-D
+    convolutions in channels-last memory train about three times faster than its 1-D ones
+    (bench/codec_speed.py).
+    """
+    return nn.Conv2d(inputs, outputs, (1, kernel), (1, stride), (0, padding), (1, dilation))
+
+
+def frame_upsample(width: int) -> nn.ConvTranspose2d:
+    """A transposed convolution that doubles the frames of ``(batch, width, 1, frames)``."""
+    return nn.ConvTranspose2d(width, width, (1, 4), (1, 2), (0, 1))
+
+
 class FrameNorm(nn.Module):
-    """Layer normalization of each frame's channels ``(batch, channels, frames)``.
+    """Layer normalization of each frame's channels ``(batch, channels, 1, frames)``.
 
     Statistics over frames (GroupNorm's) would let the end of a sound change how its start is
     encoded; per frame, every output depends only on the frames the convolutions see.
@@ -52,7 +67,7 @@ class FrameNorm(nn.Module):
         self.norm = nn.LayerNorm(width)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.norm(x.transpose(1, 2)).transpose(1, 2)
+        return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
 class ResidualBlock(nn.Module):
@@ -63,14 +78,24 @@ class ResidualBlock(nn.Module):
         self.layers = nn.Sequential(
             FrameNorm(width),
             nn.GELU(),
-            nn.Conv1d(width, width, 3, padding=1),
+            frame_conv(width, width, 3, padding=1),
             FrameNorm(width),
             nn.GELU(),
-            nn.Conv1d(width, width, 3, padding=dilation, dilation=dilation),
+            frame_conv(width, width, 3, padding=dilation, dilation=dilation),
         )
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.layers(x)
+
+
+def to_frames(x: Tensor) -> Tensor:
+    """``(batch, channels, frames)`` as the ``(batch, channels, 1, frames)`` channels-last tensor the layers take."""
+    return x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+
+
+def from_frames(x: Tensor) -> Tensor:
+    """Inverse of `to_frames`: ``(batch, channels, frames)``, contiguous."""
+    return x.squeeze(2).contiguous()
 
 
 def residual_stage(width: int, blocks: int) -> list[nn.Module]:
@@ -89,16 +114,16 @@ class TimeLocalAutoencoder(nn.Module):
         n_freq = self.input_shape[0]
         width, blocks = config.codec_width, config.codec_blocks
         self.halvings = int(math.log2(config.codec_downsample))
-        encoder: list[nn.Module] = [nn.Conv1d(n_freq, width, 3, padding=1)]
+        encoder: list[nn.Module] = [frame_conv(n_freq, width, 3, padding=1)]
         for _ in range(self.halvings):
-            encoder += [nn.Conv1d(width, width, 4, stride=2, padding=1), *residual_stage(width, blocks)]
-        encoder += [FrameNorm(width), nn.GELU(), nn.Conv1d(width, 2 * config.latent_channels, 1)]
+            encoder += [frame_conv(width, width, 4, stride=2, padding=1), *residual_stage(width, blocks)]
+        encoder += [FrameNorm(width), nn.GELU(), frame_conv(width, 2 * config.latent_channels, 1)]
         self.encoder = nn.Sequential(*encoder)
-        decoder: list[nn.Module] = [nn.Conv1d(config.latent_channels, width, 3, padding=1)]
+        decoder: list[nn.Module] = [frame_conv(config.latent_channels, width, 3, padding=1)]
         for _ in range(self.halvings):
-            decoder += [*residual_stage(width, blocks), nn.ConvTranspose1d(width, width, 4, stride=2, padding=1)]
+            decoder += [*residual_stage(width, blocks), frame_upsample(width)]
         decoder += [*residual_stage(width, 1), FrameNorm(width), nn.GELU()]
-        decoder += [nn.Conv1d(width, n_freq, 3, padding=1), nn.Sigmoid()]
+        decoder += [frame_conv(width, n_freq, 3, padding=1), nn.Sigmoid()]
         self.decoder = nn.Sequential(*decoder)
 
     def latent_frames(self, frames: int) -> int:
@@ -113,7 +138,7 @@ class TimeLocalAutoencoder(nn.Module):
         if x.dim() != 3 or x.shape[1] != self.input_shape[0]:
             raise ValueError(f"this model takes inputs of shape (batch, {self.input_shape[0]}, frames); got {tuple(x.shape)}")
         padding = self.latent_frames(x.shape[-1]) * self.config.codec_downsample - x.shape[-1]
-        mean, logvar = self.encoder(F.pad(x, (0, padding))).chunk(2, dim=1)
+        mean, logvar = from_frames(self.encoder(to_frames(F.pad(x, (0, padding))))).chunk(2, dim=1)
         return mean, logvar.clamp(-30.0, 20.0)
 
     def decode(self, z: Tensor, labels: Tensor | None = None, frames: int | None = None) -> Tensor:
@@ -122,7 +147,7 @@ class TimeLocalAutoencoder(nn.Module):
         `frames` crops the output (default: the model's input length). `labels` is ignored.
         """
         frames = self.input_shape[1] if frames is None else frames
-        return self.decoder(z)[..., :frames]
+        return from_frames(self.decoder(to_frames(z)))[..., :frames]
 
     def forward(self, x: Tensor, labels: Tensor | None = None, noise: Tensor | None = None) -> CodecOutput:
         """Encode, sample ``z = mean + std * noise`` (a fresh draw when `noise` is None), decode."""
@@ -168,18 +193,17 @@ class SpectralLoss(nn.Module):
             self.register_buffer(f"filters_{index}", filters, persistent=False)
         self.count = len(filterbanks)
 
-    def log_bands(self, x: Tensor, filters: Tensor, pool: int) -> Tensor:
-        """Normalized log band powers ``(batch, bands, frames / pool)`` of ``x (batch, freq, frames)``."""
-        power = torch.pow(10.0, x * (self.db_span / 10.0))
-        bands = torch.einsum("mf,bft->bmt", filters, power)
-        if pool > 1:
-            bands = F.avg_pool1d(bands, pool, ceil_mode=True)
-        return 10.0 * torch.log10(bands + 1e-6) / self.db_span
+    def band_power(self, x: Tensor, filters: Tensor) -> Tensor:
+        """Mel band powers ``(batch, bands, frames)`` of ``x (batch, freq, frames)``, relative to the floor."""
+        return filters @ torch.exp(x * (self.db_span * math.log(10.0) / 10.0))
 
     def forward(self, x: Tensor, reconstruction: Tensor) -> Tensor:
         terms = []
         for index in range(self.count):
             filters = getattr(self, f"filters_{index}")
+            bands = [self.band_power(x, filters), self.band_power(reconstruction, filters)]
             for pool in self.frame_pools:
-                terms.append((self.log_bands(x, filters, pool) - self.log_bands(reconstruction, filters, pool)).abs().mean())
+                pooled = [F.avg_pool1d(b, pool, ceil_mode=True) if pool > 1 else b for b in bands]
+                reference, estimate = (10.0 * torch.log10(b + 1e-6) / self.db_span for b in pooled)
+                terms.append((reference - estimate).abs().mean())
         return torch.stack(terms).mean()

@@ -31,8 +31,10 @@ from dkvae.data.packed import PackedArray, PackedRows
 from dkvae.inference.machine import DrumMachine
 from dkvae.models import build_model
 from dkvae.models.checkpoint import load_model_dir, save_model_dir
+from dkvae.models.codec import SpectralLoss, TimeLocalAutoencoder
 from dkvae.models.latent_prior import LatentPrior
 from dkvae.models.vae import VariationalAutoencoder
+from dkvae.sound.mel import mel_filterbank
 from dkvae.training.adversarial import AdversarialModule, DiagnosticsPlot, GanModule, SharpenModule
 from dkvae.training.log import ResumableCSVLogger, TrimResumedLog, training_seconds
 from dkvae.training.options import GAN_FROM_SCRATCH
@@ -83,6 +85,16 @@ class SpectrogramDataset(Dataset):
         return spectrogram, torch.tensor(int(self.labels[index]))
 
 
+def training_rows(bank: Bank, split: str, holdout_sources: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """`Bank.split_rows` of `split` without the sounds of `holdout_sources` (kept for `dkvae evaluate`)."""
+    rows, labels = bank.split_rows(split)
+    if not holdout_sources or "source" not in bank.data:
+        return rows, labels
+    held = set(bank.data.loc[bank.data["source"].isin(holdout_sources), "index"].to_numpy(np.int64))
+    kept = np.array([row not in held for row in rows], dtype=bool)
+    return rows[kept], labels[kept]
+
+
 class BankDataModule(L.LightningDataModule):
     """Train and validation loaders over a processed bank's memory-mapped spectrograms.
 
@@ -98,8 +110,9 @@ class BankDataModule(L.LightningDataModule):
         self.bank = bank
         self.train_config = train
         augment = bank.audio_config if train.augment else None
-        self.train_set = SpectrogramDataset(bank.array_path, *bank.split_rows("train"), augment, train.pitch_shift)
-        self.val_set = SpectrogramDataset(bank.array_path, *bank.split_rows("val"))
+        train_rows = training_rows(bank, "train", train.holdout_sources)
+        self.train_set = SpectrogramDataset(bank.array_path, *train_rows, augment, train.pitch_shift)
+        self.val_set = SpectrogramDataset(bank.array_path, *training_rows(bank, "val", train.holdout_sources))
 
     def train_dataloader(self) -> DataLoader:
         sampler: Sampler[int] = self.train_sampler()
@@ -134,6 +147,8 @@ class DrumModule(L.LightningModule):
         self.config = Config.from_dict(config)
         self.model = build_model(self.config.model, self.config.audio.shape, num_classes, self.config.adversarial)
         self.noise_generator: torch.Generator | None = None
+        if isinstance(self.model, TimeLocalAutoencoder):
+            self.spectral_loss = codec_spectral_loss(self.config)
 
     @property
     def conditional(self) -> bool:
@@ -152,14 +167,19 @@ class DrumModule(L.LightningModule):
         if self.config.model.kind == "classifier":
             return self.model.loss(spectrograms, labels)
         conditioning = labels if self.conditional else None
+        if isinstance(self.model, TimeLocalAutoencoder):
+            latent_shape = (self.config.model.latent_channels, self.model.latent_frames(spectrograms.shape[-1]))
+            output = self.model(spectrograms, noise=self.latent_noise(len(spectrograms), latent_shape))
+            return self.model.loss(spectrograms, output, beta=self.beta(), banks=self.spectral_loss)
         if isinstance(self.model, VariationalAutoencoder):
             output = self.model(spectrograms, conditioning, noise=self.latent_noise(len(spectrograms)))
         else:
             output = self.model(spectrograms, conditioning)
         return self.model.loss(spectrograms, output, beta=self.beta())
 
-    def latent_noise(self, rows: int) -> torch.Tensor:
-        """The VAE's reparameterization noise ``(rows, latent_dim)`` for this process's part of the global batch.
+    def latent_noise(self, rows: int, shape: tuple[int, ...] | None = None) -> torch.Tensor:
+        """The reparameterization noise ``(rows, *shape)`` for this process's part of the global batch; `shape` is
+        the latent's, ``(latent_dim,)`` by default.
 
         Every process draws the noise of the whole global batch from a generator seeded alike everywhere (see
         `LATENT_NOISE_SEED_OFFSET`) and keeps the rows of the samples `BankDataModule` deals it (its rank, then
@@ -169,8 +189,8 @@ class DrumModule(L.LightningModule):
             seed = self.config.train.seed + LATENT_NOISE_SEED_OFFSET
             self.noise_generator = torch.Generator(self.device).manual_seed(seed)
         world_size, rank = world_position(self._trainer)
-        shape = (rows * world_size, self.config.model.latent_dim)
-        noise = torch.randn(shape, generator=self.noise_generator, device=self.device)
+        latent_shape = (self.config.model.latent_dim,) if shape is None else shape
+        noise = torch.randn((rows * world_size, *latent_shape), generator=self.noise_generator, device=self.device)
         return noise[rank::world_size]
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_index: int) -> torch.Tensor:
@@ -194,6 +214,13 @@ class DrumModule(L.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         train = self.config.train
         return torch.optim.Adam(self.parameters(), lr=train.learning_rate, weight_decay=train.weight_decay)
+
+
+def codec_spectral_loss(config: Config) -> SpectralLoss:
+    """The codec's mel band-power loss at the model's mel resolutions, for spectrograms of `config.audio`."""
+    audio = config.audio
+    filterbanks = [torch.from_numpy(mel_filterbank(audio.sample_rate, audio.n_fft, bands)) for bands in config.model.mel_bands]
+    return SpectralLoss(filterbanks, db_span=audio.max_db - audio.min_db)
 
 
 class LastCheckpoint(Callback):
@@ -329,6 +356,12 @@ class TrainResult:
 
 def check_bank(bank: Bank, config: Config) -> None:
     """Refuse banks a model cannot learn from, with a message saying why."""
+    sources = set(bank.data["source"].dropna()) if "source" in bank.data else set()
+    unknown = sorted(set(config.train.holdout_sources) - sources)
+    if unknown:
+        raise DkvaeError(
+            f"no sounds in bank {bank.id} come from {', '.join(unknown)}; its sources: {', '.join(sorted(sources)) or 'none'}"
+        )
     counts = bank.data.groupby("split")["label"].value_counts().unstack(fill_value=0)
     for split in ("train", "val"):
         if split not in counts.index or counts.loc[split].sum() == 0:
