@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
-from dkvae.training.options import build_config
 
 from dkvae import DkvaeError
 from dkvae.core.config import get_preset
+from dkvae.training.options import build_config
 
 
 def test_options_override_the_preset_and_none_means_not_given(tmp_path) -> None:
@@ -91,3 +92,38 @@ def test_a_run_from_trained_weights_takes_options_that_keep_its_network(tmp_path
         tmp_path / "run", False, kind="vae", architecture="conv", init=bundled_model_dir(), latent_dim=32, beta=1e-5
     )
     assert config.model.beta == 1e-5 and config.model.same_network(get_preset("default").model)
+
+
+def saved_run(folder, config) -> None:
+    """A run folder holding `config` in its run.json, as `train` writes it."""
+    folder.mkdir()
+    (folder / "run.json").write_text(json.dumps({"config": config.to_dict()}))
+
+
+def test_a_resumed_run_refuses_a_learning_rate_its_restored_optimizer_would_not_use(tmp_path) -> None:
+    saved_run(tmp_path / "run", get_preset("default"))
+    assert get_preset("default").train.learning_rate == 0.001
+    with pytest.raises(DkvaeError, match=r"would be recorded but not used: --lr 0\.01 \(the run's: 0\.001\)"):
+        build_config(tmp_path / "run", True, learning_rate=0.01)
+    with pytest.raises(DkvaeError, match=r"--init .*run --out NEW_RUN"):
+        build_config(tmp_path / "run", True, learning_rate=0.01)
+    same = build_config(tmp_path / "run", True, learning_rate=0.001, epochs=9)  # the run's own rate changes nothing
+    assert same.train.learning_rate == 0.001 and same.train.epochs == 9
+
+
+@pytest.mark.parametrize(
+    ("section", "option", "value", "words"),
+    [
+        ("train", "weight_decay", 0.01, "weight_decay 0.01 (the run's: 0.0)"),
+        ("adversarial", "generator_lr", 0.5, "generator_lr 0.5 (the run's: 0.0001)"),
+        ("adversarial", "discriminator_lr", 0.5, "discriminator_lr 0.5 (the run's: 0.0004)"),
+        ("adversarial", "betas", (0.5, 0.9), "betas (0.5, 0.9) (the run's: (0.0, 0.99))"),
+    ],
+)
+def test_a_resumed_run_refuses_every_optimizer_setting_its_checkpoint_restores(
+    tmp_path, section, option, value, words
+) -> None:
+    saved_run(tmp_path / "run", get_preset("default"))
+    with pytest.raises(DkvaeError, match=re.escape(words)):
+        build_config(tmp_path / "run", True, **{option: value})
+    assert getattr(getattr(build_config(tmp_path / "new", False, **{option: value}), section), option) == value

@@ -6,6 +6,7 @@ import io
 import json
 import threading
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import mido
@@ -57,6 +58,11 @@ def encoded(audio: np.ndarray, rate: int = RATE, fmt: str = "WAV", subtype: str 
     buffer = io.BytesIO()
     sf.write(buffer, audio, rate, format=fmt, subtype=subtype)
     return buffer.getvalue()
+
+
+def upload(client: TestClient, data: bytes | Iterable[bytes], **params: object):
+    """POST `data` to the upload route as the page does: raw bytes, typed application/octet-stream."""
+    return client.post("/api/upload", params=params, content=data, headers={"content-type": "application/octet-stream"})
 
 
 def assert_refused(response, status: int, words: str = "") -> None:
@@ -237,7 +243,7 @@ def test_an_unprocessed_bank_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("fmt", "subtype"), [("WAV", "PCM_24"), ("FLAC", None), ("AIFF", None), ("OGG", "VORBIS")])
 def test_an_uploaded_sound_gets_variations(client: TestClient, fmt: str, subtype: str | None) -> None:
     data = encoded(drum_hit("tone", 0.4), fmt=fmt, subtype=subtype)
-    response = client.post("/api/upload", params={"amount": 0.2, "count": 3, "seed": 4}, content=data)
+    response = upload(client, data, amount=0.2, count=3, seed=4)
     assert response.status_code == 200, response.text
     result = response.json()
     assert result["instrument"] in client.get("/api/model").json()["instruments"]
@@ -245,12 +251,12 @@ def test_an_uploaded_sound_gets_variations(client: TestClient, fmt: str, subtype
 
 
 def test_oversized_uploads_are_refused_with_413(client: TestClient) -> None:
-    assert_refused(client.post("/api/upload", content=b"\0" * (MAX_UPLOAD_BYTES + 1)), 413, "larger than")
-    streamed = client.post("/api/upload", content=iter([b"\0" * 2**20] * (MAX_UPLOAD_BYTES // 2**20 + 1)))
+    assert_refused(upload(client, b"\0" * (MAX_UPLOAD_BYTES + 1)), 413, "larger than")
+    streamed = upload(client, iter([b"\0" * 2**20] * (MAX_UPLOAD_BYTES // 2**20 + 1)))
     assert streamed.status_code == 413  # no Content-Length: counted as it arrives
     long = encoded(np.full(int(8000 * (MAX_UPLOAD_SECONDS + 5)), 0.1, np.float32), rate=8000)
     assert len(long) < MAX_UPLOAD_BYTES
-    assert_refused(client.post("/api/upload", content=long), 413, "at most")
+    assert_refused(upload(client, long), 413, "at most")
     assert_refused(client.post("/api/render", content=b"{" + b" " * MAX_JSON_BYTES + b"}",
                                headers={"content-type": "application/json"}), 413)  # fmt: skip
 
@@ -265,13 +271,50 @@ def test_oversized_uploads_are_refused_with_413(client: TestClient) -> None:
     ],
 )
 def test_unusable_uploads_are_refused_with_a_message(client: TestClient, data: bytes, words: str) -> None:
-    assert_refused(client.post("/api/upload", content=data), 422, words)
+    assert_refused(upload(client, data), 422, words)
 
 
 def test_upload_parameters_are_checked(client: TestClient) -> None:
     data = encoded(drum_hit("noise", 0.3))
     for params in ({"amount": -0.1}, {"amount": 5}, {"count": 0}, {"count": 99}, {"seed": -1}, {"seed": "x"}):
-        assert client.post("/api/upload", params=params, content=data).status_code == 422, params
+        assert upload(client, data, **params).status_code == 422, params
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/json", None])
+def test_an_upload_not_typed_as_a_sound_is_refused_with_415(client: TestClient, content_type: str | None) -> None:
+    headers = {} if content_type is None else {"content-type": content_type}
+    response = client.post("/api/upload", content=encoded(drum_hit("tone", 0.4)), headers=headers)
+    assert_refused(response, 415, "multipart/form-data (curl -F file=@kick.wav)")
+    assert str(content_type or "no content type") in response.json()["detail"]
+
+
+def test_an_upload_typed_as_any_sound_is_read_by_its_bytes(client: TestClient) -> None:
+    data = encoded(drum_hit("tone", 0.4))
+    raw = upload(client, data, count=1, seed=3).json()
+    for content_type in ("audio/wav", "audio/x-aiff", "Audio/FLAC; rate=44100"):
+        headers = {"content-type": content_type}
+        typed = client.post("/api/upload", params={"count": 1, "seed": 3}, content=data, headers=headers)
+        assert typed.status_code == 200 and typed.json() == raw, content_type
+
+
+def test_a_multipart_upload_is_read_like_a_raw_one(client: TestClient) -> None:
+    data = encoded(drum_hit("tone", 0.4))
+    params = {"amount": 0.2, "count": 2, "seed": 4}
+    raw = upload(client, data, **params).json()
+    form = client.post("/api/upload", params=params, files={"file": ("kick.wav", data, "audio/wav")})
+    assert form.status_code == 200, form.text
+    assert form.json() == raw
+    beside = client.post("/api/upload", params=params, data={"note": "mine"}, files={"sound": ("k.wav", data)})
+    assert beside.status_code == 200 and beside.json() == raw  # the file is found by its file name, whatever its field
+
+
+def test_a_multipart_upload_without_a_file_says_what_it_expects(client: TestClient) -> None:
+    no_file = client.post("/api/upload", files={"note": (None, b"a kick")})
+    assert_refused(no_file, 422, "no file in the form; send the sound as a file field: curl -F file=@kick.wav")
+    no_boundary = client.post("/api/upload", content=b"--x\r\n\r\n", headers={"content-type": "multipart/form-data"})
+    assert_refused(no_boundary, 422, "no file in the form")
+    empty = client.post("/api/upload", files={"file": ("kick.wav", b"", "audio/wav")})
+    assert_refused(empty, 422, "empty")
 
 
 # --- bad parameters, paths, routes ----------------------------------------------------------------------
@@ -339,6 +382,35 @@ def test_only_allowed_hosts_are_answered() -> None:
         assert local.get("/api/model", headers={"host": "evil.example"}).status_code == 400
 
 
+FOREIGN_ORIGINS = [
+    "http://evil.example",
+    "null",
+    "http://testserver:8080",
+    "https://testserver",
+    "http://testserver.evil.example",
+    "http://evil.example/http://testserver",
+]
+
+
+@pytest.mark.parametrize("origin", FOREIGN_ORIGINS)
+def test_a_page_of_another_origin_cannot_change_anything(client: TestClient, kick: dict, origin: str) -> None:
+    foreign = {"origin": origin}
+    generate = client.post("/api/generate", json={"instrument": "kick", "seed": 5}, headers=foreign)
+    assert_refused(generate, 403, f"requests from {origin} are refused")
+    blind = client.post("/api/upload", content=b"x", headers={**foreign, "content-type": "text/plain"})
+    assert blind.status_code == 403  # the cross-site form of the issue: refused before its body is read
+    assert client.put("/api/generate", headers=foreign).status_code == 403
+    assert client.delete("/api/generate", headers=foreign).status_code == 403
+    assert client.get("/api/model", headers=foreign).status_code == 200  # reading is the browser's to forbid
+
+
+def test_the_own_origin_and_clients_without_one_may_change_state(client: TestClient, kick: dict) -> None:
+    body = {"instrument": "kick", "seed": 5}
+    for headers in ({"origin": "http://testserver"}, {"origin": "HTTP://TestServer:80"}, {}):
+        response = client.post("/api/generate", json=body, headers=headers)
+        assert response.status_code == 200 and response.json()["id"] == kick["id"], headers
+
+
 def test_a_non_loopback_host_is_warned_about() -> None:
     assert host_warning("127.0.0.1") is None and host_warning("localhost") is None and host_warning("::1") is None
     assert "network" in host_warning("0.0.0.0") and host_warning("192.168.1.5") is not None
@@ -400,6 +472,20 @@ def test_export_kit_downloads_a_zip_of_the_format(client: TestClient, kit_pads: 
 
 
 @pytest.mark.parametrize(
+    ("name", "fallback", "exact"),
+    [("鼓", "download.zip", "%E9%BC%93.zip"), ("Café Kit", "Cafe_Kit.zip", "Caf%C3%A9_Kit.zip")],
+)
+def test_a_kit_named_outside_ascii_downloads_under_its_name(
+    client: TestClient, kit_pads: dict, name: str, fallback: str, exact: str
+) -> None:
+    response = client.post("/api/export/kit", json={"pads": kit_pads, "format": "wav", "name": name})
+    assert response.status_code == 200
+    disposition = response.headers["content-disposition"]
+    assert disposition == f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{exact}"  # RFC 6266 / RFC 5987
+    assert "kit/kit.json" in zipfile.ZipFile(io.BytesIO(response.content)).namelist()
+
+
+@pytest.mark.parametrize(
     "change",
     [{"format": "zip"}, {"name": "../../etc/evil"}, {"name": "a/b"}, {"pads": {}}, {"pads": {"cowbell": None}}],
 )
@@ -454,7 +540,7 @@ def test_bad_patterns_get_422(client: TestClient, kit_pads: dict) -> None:
 @given(data=wav_files())
 def test_any_uploaded_wav_gets_variations_or_a_clean_4xx(client: TestClient, data: bytes) -> None:
     """Fuzzed WAV headers and samples (see tests/test_audio_fuzzing.py): never a 500, never a hang."""
-    response = client.post("/api/upload", params={"count": 1}, content=data)
+    response = upload(client, data, count=1)
     assert response.status_code in (200, 413, 422), response.text
     if response.status_code != 200:
         assert response.json()["detail"]

@@ -12,9 +12,18 @@ from dkvae.core.config import LOSS_WEIGHT_FIELDS, PRESETS, AdversarialConfig, Co
 from dkvae.core.errors import DkvaeError
 from dkvae.models.checkpoint import read_model_config
 
-MODEL_KINDS = ("vae", "ae", "cgan", "classifier")
+MODEL_KINDS = ("vae", "ae", "cgan", "classifier", "codec")
 ARCHITECTURES = ("conv", "dense", "seed")
 GAN_FROM_SCRATCH = "a GAN trains from scratch: --init starts a VAE or autoencoder (a GAN run goes on with --resume)"
+#: Optimizer settings a resumed run takes from its checkpoint, whatever its config says (Lightning restores
+#: each optimizer's state, its learning rate included), by config section and field, with the option naming each.
+RESTORED_ON_RESUME = {
+    ("train", "learning_rate"): "--lr",
+    ("train", "weight_decay"): "weight_decay",
+    ("adversarial", "generator_lr"): "generator_lr",
+    ("adversarial", "discriminator_lr"): "discriminator_lr",
+    ("adversarial", "betas"): "betas",
+}
 
 
 def build_config(
@@ -33,7 +42,8 @@ def build_config(
     brings its audio, split and model settings (they must match its weights), and no KL warm-up; a model
     kind, architecture or network option that differs from its own is refused (a DkvaeError) rather than
     dropped. `overrides` are `ModelConfig`, `AdversarialConfig` or `TrainConfig` field names; None means
-    "not given".
+    "not given". A resumed run refuses an optimizer setting other than its own (see `RESTORED_ON_RESUME`):
+    its checkpoint's would be used while the new one was recorded.
     """
     if preset not in PRESETS:
         raise DkvaeError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
@@ -44,7 +54,8 @@ def build_config(
     saved = Path(out) / "run.json"
     start: Config | None = None
     requested: dict[str, Any] = {}
-    if resume and saved.exists():
+    resumed = resume and saved.exists()
+    if resumed:
         config = Config.from_dict(json.loads(saved.read_text(encoding="utf-8"))["config"])
     else:
         config = _read_config_file(config_file) if config_file is not None else get_preset(preset)
@@ -75,6 +86,8 @@ def build_config(
     train_changes = {k: v for k, v in given.items() if k not in model_names | adversarial_names}
     if start is not None and init is not None:
         _refuse_network_changes(start.model, requested | model_changes, init)
+    if resumed:
+        _refuse_optimizer_changes(config, {"train": train_changes, "adversarial": adversarial_changes}, out)
     try:
         return dataclasses.replace(
             config,
@@ -98,6 +111,22 @@ def _refuse_network_changes(start: ModelConfig, changes: dict[str, Any], init: s
         raise DkvaeError(
             f"--init {init} goes on training that model's network, so these options cannot apply: "
             f"{'; '.join(differing)}. Leave them out, or train from scratch without --init"
+        )
+
+
+def _refuse_optimizer_changes(saved: Config, changes: dict[str, dict[str, Any]], out: str | os.PathLike[str]) -> None:
+    """A DkvaeError naming each of `changes` (by config section) that would set another optimizer setting than the
+    run in `out` saved: resuming restores its optimizers from the checkpoint, so the change would not apply."""
+    differing = [
+        f"{option} {changes[section][name]!r} (the run's: {getattr(getattr(saved, section), name)!r})"
+        for (section, name), option in RESTORED_ON_RESUME.items()
+        if name in changes[section] and changes[section][name] != getattr(getattr(saved, section), name)
+    ]
+    if differing:
+        raise DkvaeError(
+            "--resume restores the run's optimizer from its checkpoint, so these would be recorded but not used: "
+            f"{'; '.join(differing)}. Leave them out, or start a new run from its weights with them: "
+            f"--init {out} --out NEW_RUN"
         )
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -22,11 +24,12 @@ from dkvae.inference.machine import DrumMachine
 from dkvae.web.directions import DirectionCatalogue
 from dkvae.web.library import Library
 from dkvae.web.limits import BodyLimit
+from dkvae.web.origin import SameOrigin
 from dkvae.web.pool import Busy, WorkerPool
 from dkvae.web.routes import router
 from dkvae.web.sounds import CACHE_BYTES, SoundService
 from dkvae.web.studio import Studio
-from dkvae.web.uploads import MAX_UPLOAD_BYTES, TooLong
+from dkvae.web.uploads import MAX_UPLOAD_BYTES, NotASoundType, TooLong
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,8 @@ DEFAULT_WORKERS = min(4, os.cpu_count() or 2)
 DEFAULT_QUEUE = 64
 #: Host names that reach a loopback server; others are refused (400) to stop DNS rebinding.
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]", "::1"]
+#: A host name as ``--allow-host`` takes it: dot-separated labels, no scheme, port or wildcard.
+HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
 STATIC_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 #: The page loads only its own files: no CDN, no inline scripts.
 SECURITY_HEADERS = {
@@ -73,7 +78,8 @@ def create_app(
     """The web drum machine for the model in `model_dir` (default: the bundled one) and the processed `bank`, if any.
 
     `workers` and `queue` bound the model work under way (more gets 503); `allowed_hosts`, when given,
-    are the only Host headers answered. Raises DkvaeError for a model or bank that cannot be used.
+    are the only Host headers answered. A state-changing request from another origin's page gets 403.
+    Raises DkvaeError for a model or bank that cannot be used.
     """
     machine = DrumMachine.load(model_dir)
     library = Library(machine, machine.processed_bank(bank) if bank is not None else None)
@@ -83,6 +89,7 @@ def create_app(
     app.state.studio = studio
     app.include_router(router)
     app.add_middleware(BodyLimit, limit_for=body_limit)
+    app.add_middleware(SameOrigin)
     if allowed_hosts is not None:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     add_error_handlers(app)
@@ -92,7 +99,7 @@ def create_app(
 
 
 def add_error_handlers(app: FastAPI) -> None:
-    """User errors become 422 with their message, long uploads 413, a full pool 503."""
+    """User errors become 422 with their message, long uploads 413, uploads of another type 415, a full pool 503."""
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -103,6 +110,10 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TooLong)
     async def too_long(request: Request, error: TooLong) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=413)
+
+    @app.exception_handler(NotASoundType)
+    async def not_a_sound_type(request: Request, error: NotASoundType) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=415)
 
     @app.exception_handler(DkvaeError)
     async def user_error(request: Request, error: DkvaeError) -> JSONResponse:
@@ -139,24 +150,69 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def host_name(name: str) -> str:
+    """`name` as a Host header carries it: lower case, an IPv6 address in brackets.
+
+    Raises DkvaeError for anything but a bare host name or IP address (a scheme, port, path or wildcard).
+    """
+    bare = name.strip().lower()
+    try:
+        address = ipaddress.ip_address(bare.strip("[]"))
+    except ValueError:
+        if HOST_NAME.fullmatch(bare):
+            return bare
+        raise DkvaeError(
+            f"{name!r} is not a host name or IP address; --allow-host takes one such as studio.local or "
+            "192.168.1.20, without scheme, port or wildcard"
+        ) from None
+    return f"[{address}]" if address.version == 6 else str(address)
+
+
+def allowed_hosts(host: str, extra: Sequence[str] = ()) -> list[str]:
+    """The Host headers a server listening on `host` answers: loopback names, `host` itself and `extra`.
+
+    Any other is refused (400) on every address, so a DNS-rebinding page (whose requests name its own
+    host) reaches nothing. Raises DkvaeError for a name that is not a bare host name or IP address.
+    """
+    names = list(LOOPBACK_HOSTS)
+    for name in map(host_name, [host, *extra]):
+        if name not in names:
+            names.append(name)
+    return names
+
+
 def host_warning(host: str) -> str | None:
     """The warning to print when serving on `host` exposes the drum machine beyond this machine (None on loopback)."""
     if is_loopback(host):
         return None
     return (
         f"serving on {host}: anyone who can reach this machine on the network can use the drum machine "
-        "(and its CPU); it has no login. Use --host 127.0.0.1 to keep it to this machine."
+        "(and its CPU); it has no login. It answers requests addressed to this address, to loopback or to a "
+        "name given with --allow-host. Use --host 127.0.0.1 to keep it to this machine."
     )
 
 
-def serve(model_dir: Path | None = None, host: str = "127.0.0.1", port: int = 8000, bank: Path | None = None) -> None:
-    """Run the drum machine at ``http://host:port`` until interrupted; warns when `host` is not loopback."""
+def serve(
+    model_dir: Path | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    bank: Path | None = None,
+    allow_hosts: Sequence[str] = (),
+) -> None:
+    """Run the drum machine at ``http://host:port`` until interrupted; warns when `host` is not loopback.
+
+    Only Host headers naming loopback, `host` or one of `allow_hosts` are answered (see `allowed_hosts`);
+    the connection guards and limits are `dkvae.web.server`'s.
+    """
     import torch
     import uvicorn
 
+    from dkvae.web.server import server_config
+
+    hosts = allowed_hosts(host, allow_hosts)  # a bad name is refused before the model loads
     warning = host_warning(host)
     if warning is not None:
         log.warning(warning)
     torch.set_num_threads(1)  # one torch thread per worker: the pool gives the parallelism (see dkvae.core.threads)
-    app = create_app(model_dir, bank, allowed_hosts=LOOPBACK_HOSTS if warning is None else None)
-    uvicorn.run(app, host=host, port=port, log_level="info", limit_concurrency=256, timeout_keep_alive=5)
+    app = create_app(model_dir, bank, allowed_hosts=hosts)
+    uvicorn.Server(server_config(app, host, port)).run()

@@ -7,10 +7,13 @@ request says becomes a path.
 from __future__ import annotations
 
 import io
+import re
 import tempfile
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import soundfile as sf
@@ -25,6 +28,20 @@ from dkvae.sound.wav import WAV_SUBTYPES
 #: Velocities of a step's hit and accent (MIDI 1..127); loudness and chokes follow the kit demo's.
 HIT_VELOCITY = 100
 ACCENT_VELOCITY = 127
+#: A download's ASCII name when nothing of its own name is ASCII (``鼓.zip`` -> ``download.zip``).
+FALLBACK_STEM = "download"
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition value that downloads as `filename` (RFC 6266), whatever its script.
+
+    A header carries latin-1 at most, so the name goes twice: as a quoted ASCII fallback (accents
+    dropped, anything else ``_``) and as RFC 5987's percent-encoded UTF-8 ``filename*``, which browsers prefer.
+    """
+    name = Path(filename)
+    ascii_stem = unicodedata.normalize("NFKD", name.stem).encode("ascii", "ignore").decode("ascii")
+    fallback = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_stem).strip("._") or FALLBACK_STEM
+    return f"attachment; filename=\"{fallback}{name.suffix}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 @dataclass(frozen=True)

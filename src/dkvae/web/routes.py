@@ -16,7 +16,7 @@ from dkvae.core.names import safe_name
 from dkvae.inference.generation import Recipe
 from dkvae.kits.build import build_kit
 from dkvae.kits.kit import KitSound
-from dkvae.web.exports import Pattern, kit_zip, loop_wav, pattern_midi, web_kit
+from dkvae.web.exports import Pattern, attachment, kit_zip, loop_wav, pattern_midi, web_kit
 from dkvae.web.library import project_2d
 from dkvae.web.schemas import (
     MORPH_STEPS,
@@ -43,7 +43,7 @@ from dkvae.web.schemas import (
 )
 from dkvae.web.sounds import wav_bytes
 from dkvae.web.studio import Studio
-from dkvae.web.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_SECONDS, decode_upload
+from dkvae.web.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_SECONDS, decode_upload, sound_bytes, upload_type
 
 router = APIRouter(prefix="/api")
 SoundId = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="A sound's id: 16 hex digits")]
@@ -59,9 +59,7 @@ StudioDep = Annotated[Studio, Depends(get_studio)]
 
 def download(content: bytes, media_type: str, filename: str) -> Response:
     """Bytes sent as a file download under a server-made name."""
-    return Response(
-        content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
-    )
+    return Response(content, media_type=media_type, headers={"Content-Disposition": attachment(filename)})
 
 
 @router.get("/model")
@@ -156,7 +154,13 @@ async def kit(body: KitRequest, studio: StudioDep) -> KitOut:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                "audio/*": {"schema": {"type": "string", "format": "binary"}},
+                "multipart/form-data": {
+                    "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+                },
+            },
         }
     },
 )
@@ -167,11 +171,12 @@ async def upload(
     count: Annotated[int, Query(ge=1, le=16)] = 8,
     seed: Annotated[Seed, Query()] = 0,
 ) -> UploadOut:
-    """Variations of a user's sound: the body is the file's bytes (WAV, FLAC, AIFF, OGG), decoded in memory."""
+    """Variations of a user's sound (WAV, FLAC, AIFF, OGG), sent as its bytes or in a form; decoded in memory."""
+    content_type = upload_type(request.headers.get("content-type"))  # checked before the body is read
     data = await request.body()
 
     def analyse() -> tuple[np.ndarray, str, np.ndarray]:
-        audio, rate = decode_upload(data)
+        audio, rate = decode_upload(sound_bytes(data, content_type))
         latent, instrument = studio.machine.analyse(audio, rate)
         return latent, instrument, studio.machine.neighbour_latents(latent, instrument, count, amount, seed)
 

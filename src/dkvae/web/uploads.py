@@ -1,8 +1,15 @@
-"""A user's dropped sound: read from the request body under a byte cap, decoded in memory, never written to disk."""
+"""A user's dropped sound: read from the request body under a byte cap, decoded in memory, never written to disk.
+
+The body is the file's bytes (typed audio/* or application/octet-stream, as the page sends it) or a
+multipart form with the file in it (``curl -F file=@kick.wav``). Any other type is refused: a page on
+another site may POST text/plain or a url-encoded form without the browser asking the server first.
+"""
 
 from __future__ import annotations
 
 import io
+from email.parser import BytesParser
+from email.policy import HTTP
 
 import numpy as np
 import soundfile as sf
@@ -17,10 +24,49 @@ MAX_UPLOAD_SECONDS = MAX_INPUT_SECONDS
 #: Highest sample rate and channel count accepted, so a short header cannot ask for a huge decode.
 MAX_UPLOAD_RATE = 384_000
 MAX_UPLOAD_CHANNELS = 8
+#: Content types an upload may have besides audio/*: the file's bytes as such, or a form holding the file.
+UPLOAD_TYPES = ("application/octet-stream", "multipart/form-data")
 
 
 class TooLong(DkvaeError):
     """An upload whose sound lasts longer than `MAX_UPLOAD_SECONDS` (HTTP 413)."""
+
+
+class NotASoundType(DkvaeError):
+    """An upload whose Content-Type is neither a sound's, raw bytes' nor a multipart form's (HTTP 415)."""
+
+
+def media_type(content_type: str | None) -> str:
+    """The media type of a Content-Type header, lower case without its parameters ("" for none)."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def upload_type(content_type: str | None) -> str:
+    """An upload's Content-Type header, checked: `NotASoundType` unless audio/*, application/octet-stream or a form."""
+    declared = media_type(content_type)
+    if content_type is None or not (declared.startswith("audio/") or declared in UPLOAD_TYPES):
+        raise NotASoundType(
+            "send the sound as multipart/form-data (curl -F file=@kick.wav), or its bytes typed audio/* or "
+            f"application/octet-stream; this upload is {content_type or 'sent with no content type'}"
+        )
+    return content_type
+
+
+def sound_bytes(body: bytes, content_type: str) -> bytes:
+    """The sound file in an upload's `body`: the body itself, or the first file of a multipart form.
+
+    The form is parsed by the standard library's email parser (a form field is a MIME part; the file is the
+    one with a file name). Raises DkvaeError for a form without a file.
+    """
+    if media_type(content_type) != "multipart/form-data":
+        return body
+    head = b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n"
+    form = BytesParser(policy=HTTP).parsebytes(head + body)
+    if form.is_multipart():
+        for part in form.iter_parts():
+            if part.get_filename() is not None:
+                return part.get_payload(decode=True) or b""
+    raise DkvaeError("no file in the form; send the sound as a file field: curl -F file=@kick.wav")
 
 
 def decode_upload(data: bytes) -> tuple[np.ndarray, int]:
