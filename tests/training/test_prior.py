@@ -1,0 +1,47 @@
+"""Training a codec's flow prior: latents cached once, a real (short) Lightning run, the prior saved beside the codec."""
+
+from __future__ import annotations
+
+import safetensors
+import torch
+
+from dkvae.models.checkpoint import load_model_dir
+from dkvae.models.flow_prior import FLOW_PRIOR_NAME, FlowConfig, load_flow_prior
+from dkvae.training.prior import LATENTS_NAME, PRIOR_CHECKPOINTS, train_prior
+from dkvae.training.train import train
+
+from ..conftest import tiny_config
+
+CODEC = {"kind": "codec", "conditional": False, "latent_channels": 4, "codec_width": 16, "codec_blocks": 1, "mel_bands": (8,)}
+FLOW = FlowConfig(width=16, blocks=2, position_channels=4, steps=4)
+
+
+def test_a_prior_trains_on_cached_latents_and_loads_for_its_codec(tiny_bank, tmp_path) -> None:
+    run = tmp_path / "codec"
+    train(tiny_bank, run, tiny_config(**CODEC), progress_bar=False)
+    path = train_prior(run, tiny_bank, FLOW, steps=30, batch_size=8, progress_bar=False)
+    assert path == run / FLOW_PRIOR_NAME
+    directory = load_model_dir(run)
+    with safetensors.safe_open(str(run / LATENTS_NAME), "np") as handle:
+        assert handle.metadata()["model_id"] == directory.model_id
+        mean = handle.get_tensor("mean")
+    frames = directory.model.latent_frames(directory.config.audio.n_frames)
+    assert mean.shape[1:] == (4, frames)
+    flow = load_flow_prior(run, directory.model_id)
+    assert flow is not None
+    torch.testing.assert_close(flow.latent_mean, torch.from_numpy(mean).mean(dim=(0, 2)))
+    assert (run / PRIOR_CHECKPOINTS / "last.ckpt").is_file()
+    noise = torch.randn(2, 4, frames, generator=torch.Generator().manual_seed(0))
+    latents = flow.sample(noise, torch.eye(7)[:2])
+    assert latents.shape == (2, 4, frames) and torch.isfinite(latents).all()
+
+
+def test_a_resumed_prior_goes_on_from_its_checkpoint(tiny_bank, tmp_path) -> None:
+    run = tmp_path / "codec"
+    train(tiny_bank, run, tiny_config(**CODEC), progress_bar=False)
+    train_prior(run, tiny_bank, FLOW, steps=10, batch_size=8, progress_bar=False)
+    latents_written = (run / LATENTS_NAME).stat().st_mtime_ns
+    train_prior(run, tiny_bank, FLOW, steps=20, batch_size=8, progress_bar=False, resume=True)
+    checkpoint = torch.load(run / PRIOR_CHECKPOINTS / "last.ckpt", weights_only=False)
+    assert checkpoint["global_step"] == 20
+    assert (run / LATENTS_NAME).stat().st_mtime_ns == latents_written
