@@ -91,7 +91,7 @@ def main() -> None:
         "run": str(args.run),
         "model_kind": config.model.kind,
         "source": args.source,
-        "sounds": int(len(held)),
+        "sounds": len(held),
         "model": medians(model),
         "ceiling": medians(ceiling),
         "log_mel_ratio_to_ceiling": round(float(np.median(model["log_mel_distance"])) / float(np.median(ceiling["log_mel_distance"])), 3),
