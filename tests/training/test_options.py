@@ -127,3 +127,10 @@ def test_a_resumed_run_refuses_every_optimizer_setting_its_checkpoint_restores(
     with pytest.raises(DkvaeError, match=re.escape(words)):
         build_config(tmp_path / "run", True, **{option: value})
     assert getattr(getattr(build_config(tmp_path / "new", False, **{option: value}), section), option) == value
+
+
+def test_augment_turns_on_the_training_data_s_augmentation_not_the_discriminator_s(tmp_path) -> None:
+    on = build_config(tmp_path / "run", False, augment=True)
+    off = build_config(tmp_path / "run", False, augment=False)
+    assert on.train.augment is True and off.train.augment is False
+    assert on.adversarial.augment is off.adversarial.augment is True

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from dkvae.core.config import LOSS_WEIGHT_FIELDS, PRESETS, AdversarialConfig, Config, ModelConfig, get_preset
+from dkvae.core.config import LOSS_WEIGHT_FIELDS, PRESETS, AdversarialConfig, Config, ModelConfig, TrainConfig, get_preset
 from dkvae.core.errors import DkvaeError
 from dkvae.models.checkpoint import read_model_config
 
@@ -82,8 +82,10 @@ def build_config(
     model_names = {f.name for f in dataclasses.fields(ModelConfig)}
     adversarial_names = {f.name for f in dataclasses.fields(AdversarialConfig)}
     model_changes = {k: v for k, v in given.items() if k in model_names}
-    adversarial_changes = {k: v for k, v in given.items() if k in adversarial_names}
-    train_changes = {k: v for k, v in given.items() if k not in model_names | adversarial_names}
+    # A name both sections have (``augment``) is the training option: the CLI's --augment is the data's augmentation.
+    train_names = {f.name for f in dataclasses.fields(TrainConfig)}
+    adversarial_changes = {k: v for k, v in given.items() if k in adversarial_names - train_names}
+    train_changes = {k: v for k, v in given.items() if k not in model_names | (adversarial_names - train_names)}
     if start is not None and init is not None:
         _refuse_network_changes(start.model, requested | model_changes, init)
     if resumed:
