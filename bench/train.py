@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 import torch
-from dkvae.training.train import train
 
 from dkvae import Bank
 from dkvae.core.config import get_preset
+from dkvae.training.train import train
 
 
 def time_training(bank: Path, preset: str, epochs: int) -> tuple[float, int]:

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from dkvae.training.train import fit_run_latent_prior, run_init
 
 from dkvae import Bank
 from dkvae.core.atomic import write_text
@@ -30,6 +29,7 @@ from dkvae.evaluation.report import TITLES, format_value, judge_seed, read_metri
 from dkvae.evaluation.scores import GENERATION_METRICS
 from dkvae.inference.machine import bundled_model_dir
 from dkvae.models.checkpoint import ModelDirectory, load_model_dir, save_model_dir
+from dkvae.training.train import fit_run_latent_prior, run_init
 
 RETRAIN = """```
 dkvae import debian --out data/drums

@@ -133,8 +133,63 @@ def test_generate_writes_wavs_with_sidecars_and_refuses_a_broken_model(trained_r
     (broken / "config.json").write_text('{"format": "something else"}')
     failed = run_dkvae("generate", "--model", str(broken), "--instrument", "kick", "--out", str(tmp_path / "x"))
     assert failed.returncode == 2 and "not a dkvae model directory" in failed.stderr
-    unknown = run_dkvae("generate", "--model", str(trained_run), "--instrument", "gong", "--out", str(tmp_path / "x"))
+    unknown = run_dkvae("generate", "--model", str(trained_run), "--instrument", "guitar", "--out", str(tmp_path / "x"))
     assert unknown.returncode == 2 and "this model knows: clap, cymbal" in unknown.stderr
+
+
+def test_generate_takes_instrument_aliases_in_any_case_and_its_help_lists_the_classes(trained_run: Path, tmp_path: Path) -> None:
+    for alias, written in (("HH", "hihat_0_000.wav"), ("Snare", "snare_0_000.wav"), ("bd", "kick_0_000.wav")):
+        result = runner.invoke(app, ["generate", "--model", str(trained_run), "--instrument", alias, "--count", "1",
+                                     "--out", str(tmp_path / alias)])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert [p.name for p in (tmp_path / alias).glob("*.wav")] == [written]
+        assert json.loads((tmp_path / alias / written).with_suffix(".json").read_text())["instrument"] == written.split("_")[0]
+    shown = " ".join(runner.invoke(app, ["generate", "--help"]).output.replace("│", " ").split())
+    assert "kick, snare, hihat, tom, cymbal, clap, perc" in shown and "hh" in shown
+
+
+def test_no_flag_reads_in_help_as_if_it_took_a_value() -> None:
+    import typer
+
+    group = typer.main.get_command(app)
+    paths = [[]] + [[name] for name in group.commands] + [["import", name] for name in group.commands["import"].commands]
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"])
+        assert result.exit_code == 0 and "--help" in result.output, path
+        assert "<bool>" not in result.output, path
+    kit_help = runner.invoke(app, ["kit", "--help"]).output
+    assert "--demo" in kit_help and "--force" in kit_help
+
+
+def test_a_count_past_the_limit_needs_yes_and_one_past_the_disk_is_refused(tmp_path: Path) -> None:
+    import shutil
+
+    from dkvae.inference.generation import disk_bytes_per_sound
+    from dkvae.inference.machine import DrumMachine
+
+    sound = tmp_path / "kick.wav"
+    import soundfile as sf
+
+    from .conftest import drum_hit
+
+    sf.write(sound, drum_hit("tone", 0.4, seed=2), 44100)
+    out = tmp_path / "out"
+    for command in (["generate", "--instrument", "kick", "--count"], ["vary", str(sound), "--count"],
+                    ["interpolate", str(sound), str(sound), "--steps"]):  # fmt: skip
+        many = run_dkvae(*command, "10001", "--out", str(out))
+        assert many.returncode == 2 and f"{command[-1]} 10001 writes" in many.stderr and "--yes" in many.stderr
+        assert len(many.stderr.strip().splitlines()) == 1 and not out.exists()
+    too_many = 2 * shutil.disk_usage(tmp_path).free // disk_bytes_per_sound(DrumMachine.load())  # twice: others may free space meanwhile
+    full = run_dkvae("generate", "--instrument", "kick", "--count", str(too_many), "--yes", "--out", str(out))
+    assert full.returncode == 2 and "are free" in full.stderr and not out.exists()
+
+
+def test_reconstruct_of_files_that_are_not_there_says_so_and_claims_nothing(tmp_path: Path) -> None:
+    result = run_dkvae("reconstruct", str(tmp_path / "nosuch.wav"), str(tmp_path), "--out", str(tmp_path / "rec"))
+    assert result.returncode == 2 and "wrote" not in result.stdout
+    assert f"{tmp_path / 'nosuch.wav'}: no such file" in result.stdout
+    assert f"{tmp_path}: it is a folder, not a sound file" in result.stdout
+    assert "System error" not in result.stdout + result.stderr and not (tmp_path / "rec").exists()
 
 
 def test_iterations_change_the_sound_and_render_recalls_them(trained_run: Path, tmp_path: Path) -> None:

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from dkvae.training.train import train
 from safetensors import SafetensorError
 
 from dkvae import Bank
@@ -26,6 +25,7 @@ from dkvae.inference.machine import DrumMachine
 from dkvae.kits.build import build_kit
 from dkvae.kits.export import export_kit
 from dkvae.models.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_model_dir, save_model_dir
+from dkvae.training.train import train
 
 from .conftest import tiny_config
 
@@ -175,7 +175,7 @@ def test_a_kit_export_onto_a_full_disk_keeps_the_previous_kit(tmp_path: Path, mo
     export_kit(build_kit(DrumMachine.load(), seed=0), kits / "kit")
     previous = snapshot(kits / "kit")
     fill(kits)
-    result = run_dkvae("kit", "--out", str(kits / "kit"), "--seed", "1")
+    result = run_dkvae("kit", "--out", str(kits / "kit"), "--seed", "1", "--force")
     assert result.returncode != 0
     assert snapshot(kits / "kit") == previous
     assert sorted(path.name for path in kits.iterdir()) == [FILLER, "kit"]

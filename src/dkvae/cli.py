@@ -7,13 +7,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from typer.core import TyperCommand, TyperGroup
 
+from dkvae.core.classes import CLASSES, match_class_name
 from dkvae.core.config import MAX_TEMPERATURE, PRESETS
 from dkvae.core.errors import DkvaeError
 from dkvae.core.progress import Progress as ProgressCallback
@@ -26,13 +28,41 @@ if TYPE_CHECKING:
     from dkvae.importers.report import ImportReport
     from dkvae.inference.machine import DrumMachine
 
-app = typer.Typer(
+
+class _FlagsWithoutValue:
+    """Help that shows a flag (``--demo``) alone, where Typer's Rich help adds ``<bool>`` as if it took a value."""
+
+    def get_params(self, ctx: typer.Context) -> list[Any]:
+        params: list[Any] = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+class Command(_FlagsWithoutValue, TyperCommand):
+    """A dkvae command."""
+
+
+class Group(_FlagsWithoutValue, TyperGroup):
+    """A group of dkvae commands."""
+
+
+class App(typer.Typer):
+    """A Typer app whose commands are `Command`s."""
+
+    def command(self, *args: Any, cls: type[TyperCommand] | None = None, **kwargs: Any) -> Any:  # type: ignore[override]
+        return super().command(*args, cls=cls or Command, **kwargs)
+
+
+app = App(
+    cls=Group,
     help="dkvae: an AI drum machine. Learn drum one-shots, generate new ones.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-import_app = typer.Typer(help="Import drum sounds from other formats into a bank folder.", no_args_is_help=True)
+import_app = App(cls=Group, help="Import drum sounds from other formats into a bank folder.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 
 console = Console(soft_wrap=True)  # paths and reasons stay on one line, whole
@@ -40,6 +70,8 @@ progress_console = Console(stderr=True)
 
 #: Exit code for errors the user can fix (missing folder, bad file, wrong model).
 USER_ERROR = 2
+#: More sounds than this at once need --yes: a slip of the keyboard (an extra zero or three) would fill a disk.
+MANY_SOUNDS = 10_000
 
 
 @contextmanager
@@ -284,6 +316,10 @@ def train(
         typer.Option("--pitch-shift", min=0.0, max=12.0, help="Random playback-rate pitch change, up to ± semitones"),
     ] = None,
     balance: Annotated[bool | None, typer.Option("--balance/--no-balance", help="Draw classes evenly")] = None,
+    holdout_source: Annotated[
+        list[str] | None,
+        typer.Option("--holdout-source", help="Leave this source out of training whole, for evaluate (repeatable)"),
+    ] = None,
     conditional: Annotated[bool | None, typer.Option("--conditional/--unconditional")] = None,
     accelerator: Annotated[str, typer.Option("--accelerator", help="cpu, gpu or auto (GPUs when present)")] = "auto",
     devices: Annotated[str, typer.Option("--devices", help="How many devices (or 'auto')")] = "1",
@@ -310,7 +346,7 @@ def train(
         out, resume, preset=preset, kind=model, architecture=arch, config_file=config_file, init=init,
         adversarial=adversarial or None, epochs=epochs, batch_size=batch_size,
         learning_rate=lr, latent_dim=latent, beta=beta, onset_weight=onset_weight, seed=seed, max_minutes=max_minutes, augment=augment, pitch_shift=pitch_shift,
-        balance_classes=balance,
+        balance_classes=balance, holdout_sources=tuple(holdout_source) if holdout_source else None,
         conditional=conditional, adversarial_weight=adversarial_weight,
         feature_matching_weight=feature_matching_weight,
     )  # fmt: skip
@@ -375,12 +411,44 @@ def print_skipped(skipped: list[tuple[str, str]]) -> None:
 
 
 def print_written(paths: list[Path], out: Path) -> None:
-    console.print(f"wrote {len(paths)} sound{'s' if len(paths) != 1 else ''} (WAV + JSON sidecar) to {out}")
+    """The one success line of a command that wrote sounds; nothing when it wrote none."""
+    if paths:
+        console.print(f"wrote {len(paths)} sound{'s' if len(paths) != 1 else ''} (WAV + JSON sidecar) to {out}")
+
+
+YesOption = Annotated[bool, typer.Option("--yes", help=f"Confirm writing more than {MANY_SOUNDS:,} sounds")]
+
+
+def check_count(machine: DrumMachine, count: int, bit_depth: int, yes: bool, option: str = "--count") -> None:
+    """Refuse a count (given as `option`) over `MANY_SOUNDS` that --yes does not confirm, saying how much it would write."""
+    from dkvae.inference.generation import disk_bytes_per_sound
+
+    if count > MANY_SOUNDS and not yes:
+        size = count * disk_bytes_per_sound(machine, bit_depth) / 1e9
+        raise DkvaeError(
+            f"{option} {count} writes {count} WAV files and their sidecars, up to {size:.1f} GB; "
+            f"add --yes to write more than {MANY_SOUNDS:,} sounds"
+        )
+
+
+def model_instrument(machine: DrumMachine, name: str) -> str:
+    """The model's class that `name` means: its own name in any case, or an alias such as hh, bd or sd."""
+    found = match_class_name(name, machine.instruments)
+    if found is None:
+        raise DkvaeError(f"unknown instrument {name!r}; this model knows: {', '.join(machine.instruments)}")
+    return found
 
 
 @app.command()
 def generate(
-    instrument: Annotated[str, typer.Option("--instrument", help="Drum class, e.g. kick or snare")],
+    instrument: Annotated[
+        str,
+        typer.Option(
+            "--instrument",
+            help=f"Drum class: {', '.join(CLASSES)} (the bundled model's; another model's are its own), "
+            "in any case, or an alias such as bd, sd, hh, hat, cym",
+        ),
+    ],
     out: OutOption,
     model: ModelOption = None,
     count: Annotated[int, typer.Option("--count", min=1, help="How many sounds")] = 8,
@@ -388,22 +456,34 @@ def generate(
     temperature: TemperatureOption = 1.0,
     bit_depth: BitDepthOption = 16,
     iterations: IterationsOption = None,
+    yes: YesOption = False,
 ) -> None:
     """Generate new drum sounds of one class."""
     from dkvae.inference.generation import write_generated
 
     machine = load_machine(model, bit_depth, iterations)
-    print_written(write_generated(machine, instrument, count, seed, out, bit_depth, temperature), out)
+    name = model_instrument(machine, instrument)
+    check_count(machine, count, bit_depth, yes)
+    print_written(write_generated(machine, name, count, seed, out, bit_depth, temperature), out)
 
 
 @app.command()
 def kit(
     out: Annotated[
-        Path, typer.Option("--out", help="Kit folder (or a .h2drumkit / .dslibrary file for that one format)")
+        Path,
+        typer.Option(
+            "--out",
+            help="Kit folder, or a .h2drumkit, .dslibrary or .sf2 file; a .sfz or .dspreset path is a kit folder of its stem",
+        ),
     ],
     model: ModelOption = None,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same kit")] = 0,
-    fmt: Annotated[str, typer.Option("--format", help="wav, sfz, hydrogen, decentsampler, sf2 or all")] = "wav",
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="wav, sfz, hydrogen, decentsampler, sf2 or all (default: by --out's extension, else wav)"
+        ),
+    ] = None,
     round_robin: Annotated[int, typer.Option("--round-robin", help="Sounds per pad, played in turn")] = 1,
     spread: Annotated[float, typer.Option("--spread", help="0: one close-knit kit .. 1: independent sounds")] = 0.5,
     temperature: TemperatureOption = 1.0,
@@ -416,12 +496,16 @@ def kit(
     ] = None,
     bit_depth: BitDepthOption = 16,
     iterations: IterationsOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an earlier kit at --out (never a folder of other files)")
+    ] = False,
 ) -> None:
     """Generate a kit on General MIDI notes (kick 36, snare 38, hats 42/44/46, ...) for samplers: WAVs, SFZ, Hydrogen, Decent Sampler, SF2."""
     from dkvae.kits.build import build_kit
-    from dkvae.kits.export import export_kit
+    from dkvae.kits.export import export_kit, plan_export
     from dkvae.kits.picked import kit_from_folder
 
+    plan_export(out, fmt, demo, force)  # refused before the sounds are made
     if picked is not None:
         if iterations is not None:
             raise DkvaeError("--iterations renders new sounds; a kit --from a folder uses the sounds as they are")
@@ -430,7 +514,7 @@ def kit(
     else:
         machine = load_machine(model, bit_depth, iterations)
         drum_kit = build_kit(machine, seed, spread, round_robin, name, temperature)
-    written = export_kit(drum_kit, out, fmt, bit_depth, demo)
+    written = export_kit(drum_kit, out, fmt, bit_depth, demo, force)
     sounds = sum(len(pad.sounds) for pad in drum_kit.pads)
     console.print(
         f"kit {drum_kit.name!r}: {len(drum_kit.pads)} pads, {sounds} sounds; wrote "
@@ -448,11 +532,19 @@ def serve(
     bank: Annotated[
         Path | None, typer.Option("--bank", help="Your processed bank: on the sound map and searched by 'similar'")
     ] = None,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            metavar="NAME",
+            help="Another host name the page is opened by (repeatable); loopback and --host always are",
+        ),
+    ] = None,
 ) -> None:
     """Open the drum machine in the browser at http://HOST:PORT: pads, step sequencer, latent sliders, kit export."""
     from dkvae.web.app import serve as run_server
 
-    run_server(model, host, port, bank)
+    run_server(model, host, port, bank, allow_host or [])
 
 
 @app.command("export-model")
@@ -512,8 +604,8 @@ def reconstruct(
 
     machine = load_machine(model, bit_depth, iterations)
     written, skipped = write_reconstructions(machine, files, out, bit_depth)
-    print_written(written, out)
     print_skipped(skipped)
+    print_written(written, out)
     if not written:
         raise DkvaeError("no file could be reconstructed")
 
@@ -530,11 +622,13 @@ def interpolate(
     model: ModelOption = None,
     bit_depth: BitDepthOption = 16,
     iterations: IterationsOption = None,
+    yes: YesOption = False,
 ) -> None:
     """Morph from one sound to another through the latent space."""
     from dkvae.inference.generation import write_interpolation
 
     machine = load_machine(model, bit_depth, iterations)
+    check_count(machine, steps, bit_depth, yes, "--steps")
     print_written(write_interpolation(machine, file_a, file_b, steps, out, method, bit_depth), out)
 
 
@@ -553,11 +647,13 @@ def vary(
     model: ModelOption = None,
     bit_depth: BitDepthOption = 16,
     iterations: IterationsOption = None,
+    yes: YesOption = False,
 ) -> None:
     """Make variations of a sound: its neighbours in the latent space."""
     from dkvae.inference.generation import write_variations
 
     machine = load_machine(model, bit_depth, iterations)
+    check_count(machine, count, bit_depth, yes)
     print_written(write_variations(machine, file, count, amount, seed, out, bit_depth), out)
 
 

@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dkvae.core.classes import CLASSES, GM_PERCUSSION, classify_name, gm_note_class, is_non_drum_name, name_words
+from dkvae.core.classes import (
+    CLASSES,
+    GM_PERCUSSION,
+    classify_name,
+    gm_note_class,
+    is_non_drum_name,
+    match_class_name,
+    name_words,
+)
 
 # Real instrument and file names, most from Debian's hydrogen-drumkits.
 REAL_NAMES = {
@@ -241,3 +249,18 @@ def test_a_generic_word_in_a_later_name_does_not_decide() -> None:
     assert classify_name("clean_soft_808", "Misc") == "kick"
     assert classify_name("take1", "Shakers") == "perc"
     assert classify_name("01", "BD") == "kick"
+
+
+def test_a_class_name_matches_in_any_case_and_by_its_usual_aliases() -> None:
+    aliases = {
+        "kick": "kick", "Snare": "snare", "HIHAT": "hihat", "hat": "hihat", "hh": "hihat", "Hi-Hat": "hihat",
+        "bd": "kick", "BD": "kick", "sd": "snare", "cym": "cymbal", "crash": "cymbal", "perc": "perc",
+        "Percussion": "perc", "toms": "tom", "clap": "clap", "handclap": "clap", "closed hat": "hihat",
+    }  # fmt: skip
+    assert {name: match_class_name(name, CLASSES) for name in aliases} == aliases
+    for unknown in ("guitar", "", "kick snare", "zzz", "kick guitar"):
+        assert match_class_name(unknown, CLASSES) is None
+    own = ["Kick808", "snare", "Shaker"]  # a model trained on folders of other names knows only those
+    assert [match_class_name(name, own) for name in ("kick808", "SNARE", "sd", "shaker", "bd", "hh")] == [
+        "Kick808", "snare", "snare", "Shaker", None, None,
+    ]  # fmt: skip

@@ -203,10 +203,9 @@ def test_an_unconditional_model_is_judged_by_the_classes_the_classifier_hears(ev
 
 
 def test_a_gan_is_evaluated_on_generation_alone_and_compares_with_a_vae(evaluation, eval_bank, tmp_path) -> None:
-    from dkvae.training.train import train
-
     from dkvae.core.config import AdversarialConfig
     from dkvae.evaluation.compare import compare_reports
+    from dkvae.training.train import train
 
     config = dataclasses.replace(
         tiny_config(kind="cgan"),

@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 import soundfile as sf
 import torch
-from dkvae.training.train import train
 
 from dkvae import Bank
 from dkvae.core.classes import CLASSES
@@ -28,6 +27,7 @@ from dkvae.importers.folder import (
 from dkvae.models import build_model
 from dkvae.models.checkpoint import load_model_dir, save_model_dir
 from dkvae.sound.audio import load_sound, log_spectrogram, normalize
+from dkvae.training.train import train
 
 from ..conftest import tiny_config
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import shutil
 
@@ -14,6 +15,7 @@ from dkvae.core.config import OUTPUT_FADE_SECONDS, OUTPUT_SAMPLE_RATE, Inversion
 from dkvae.core.errors import DkvaeError
 from dkvae.inference.generation import (
     SIDECAR_FORMAT,
+    disk_bytes_per_sound,
     read_sidecar,
     render_sidecar,
     write_generated,
@@ -137,3 +139,22 @@ def test_interpolation_sidecars_record_the_class_blend(machine, sounds, tmp_path
     blends = [d["class_weights"] for d in documents]
     if blends[0] is not None:  # the two inputs were heard as different classes
         assert all(abs(sum(w) - 1) < 1e-5 for w in blends) and blends[0] != blends[-1]
+
+
+def test_a_count_whose_sounds_would_not_fit_on_the_disk_is_refused_before_writing(machine, sounds, tmp_path) -> None:
+    per_sound = disk_bytes_per_sound(machine, 16)
+    written = write_generated(machine, "kick", 2, 0, tmp_path / "fits")
+    assert all(path.stat().st_size + path.with_suffix(".json").stat().st_size <= per_sound for path in written)
+    full = io.BytesIO()
+    silence = np.zeros(round(machine.config.audio.duration * machine.sample_rate), np.float32)
+    sf.write(full, silence, machine.sample_rate, "PCM_16", format="WAV")
+    assert per_sound >= len(full.getvalue()) and disk_bytes_per_sound(machine, 24) > per_sound
+    too_many = 2 * shutil.disk_usage(tmp_path).free // per_sound  # twice: other processes free space too
+    out = tmp_path / "new" / "folder"
+    with pytest.raises(DkvaeError, match=rf"{too_many} sounds need up to [\d.]+ [MGT]B, but only [\d.]+ [MGT]B are free"):
+        write_generated(machine, "kick", too_many, 0, out)
+    with pytest.raises(DkvaeError, match="are free"):
+        write_variations(machine, sounds / "snare.flac", too_many, 0.3, 0, out)
+    with pytest.raises(DkvaeError, match="are free"):
+        write_interpolation(machine, sounds / "my kick.wav", sounds / "snare.flac", too_many, out)
+    assert not (tmp_path / "new").exists()

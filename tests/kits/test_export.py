@@ -82,15 +82,32 @@ def test_the_shared_samples_folder_is_written_once_and_each_archive_packs_its_ow
     assert len(written) == 3 * sounds  # samples/ once, then one copy inside the .dslibrary and the .h2drumkit
 
 
-def test_a_new_export_replaces_a_previous_kit_completely(kit, tmp_path) -> None:
+def test_a_forced_export_replaces_a_previous_kit_completely(kit, tmp_path) -> None:
     out = tmp_path / "kit"
     export_kit(kit, out, "all")
     kit.pads = kit.pads[:2]
-    export_kit(kit, out, "wav")
+    export_kit(kit, out, "wav", force=True)
     assert listing(out) == sorted(
         [KIT_MARKER, "kit.json", "samples"]
         + [f"samples/{n}.{e}" for n in ("36_kick", "37_rim") for e in ("wav", "json")]
     )
+
+
+def test_an_earlier_kit_is_kept_unless_the_export_is_forced(kit, tmp_path) -> None:
+    out = tmp_path / "kit"
+    export_kit(kit, out, "all", demo=True)
+    before = listing(out)
+    with pytest.raises(DkvaeError, match=r"holds an earlier kit .*--force"):
+        export_kit(kit, out, "wav")
+    assert listing(out) == before
+    archive = tmp_path / "kit.h2drumkit"
+    export_kit(kit, archive)
+    written = archive.read_bytes()
+    with pytest.raises(DkvaeError, match=r"kit.h2drumkit exists.*--force"):
+        export_kit(kit, archive)
+    assert archive.read_bytes() == written
+    export_kit(kit, out, "wav", force=True)
+    assert len(listing(out)) < len(before)
 
 
 def test_a_folder_of_the_users_own_files_is_never_replaced(kit, tmp_path) -> None:
@@ -102,6 +119,8 @@ def test_a_folder_of_the_users_own_files_is_never_replaced(kit, tmp_path) -> Non
     (tmp_path / "file").write_text("x")
     with pytest.raises(DkvaeError, match="not a folder"):
         export_kit(kit, tmp_path / "file", "wav")
+    with pytest.raises(DkvaeError, match="did not write"):
+        export_kit(kit, out, "wav", force=True)
     assert listing(out) == ["song.wav"] and (tmp_path / "file").read_text() == "x"
 
 
@@ -115,7 +134,7 @@ def test_an_interrupted_export_leaves_the_previous_kit_and_no_half_kit(kit, tmp_
 
     monkeypatch.setattr(dkvae.kits.export, "write_hydrogen", fail)
     with pytest.raises(OSError, match="No space"):
-        export_kit(kit, out, "all")
+        export_kit(kit, out, "all", force=True)
     assert {path: path.read_bytes() for path in out.rglob("*") if path.is_file()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kit"]
     with pytest.raises(OSError, match="No space"):
@@ -134,6 +153,44 @@ def test_a_single_archive_goes_where_it_is_asked_with_its_demo_beside(kit, tmp_p
     ]  # fmt: skip
     with pytest.raises(DkvaeError, match="unknown kit format 'mp3'"):
         export_kit(kit, tmp_path / "x", "mp3")
+
+
+def test_the_format_follows_the_out_paths_extension(kit, tmp_path) -> None:
+    assert [p.name for p in export_kit(kit, tmp_path / "a.h2drumkit")] == ["a.h2drumkit"]
+    assert (tmp_path / "a.h2drumkit").is_file()
+    export_kit(kit, tmp_path / "b.SF2")
+    assert (tmp_path / "b.SF2").read_bytes()[8:12] == b"sfbk"
+    assert export_kit(kit, tmp_path / "c.dslibrary")[0].is_file()
+    sfz = export_kit(kit, tmp_path / "d.sfz")
+    assert sfz == [tmp_path / "d" / "kit.sfz"] and sfz[0].is_file() and (tmp_path / "d" / "samples").is_dir()
+    preset = export_kit(kit, tmp_path / "e.dspreset")
+    assert preset[0] == tmp_path / "e" / f"{safe_name(kit.name)}.dspreset" and preset[0].is_file()
+    assert not (tmp_path / "d.sfz").exists() and not (tmp_path / "e.dspreset").exists()
+    assert export_kit(kit, tmp_path / "f") == [tmp_path / "f" / "kit.json"]
+    for name, fmt in (("x.h2drumkit", "wav"), ("x.sf2", "all"), ("x.sfz", "hydrogen"), ("x.dslibrary", "sf2")):
+        with pytest.raises(DkvaeError, match=rf"{name} ends in \.{name.split('.')[1]}, .*not --format {fmt}"):
+            export_kit(kit, tmp_path / name, fmt)
+        assert not (tmp_path / name).exists() and not (tmp_path / "x").exists()
+
+
+def test_the_kit_command_refuses_to_replace_an_earlier_kit_without_force(tmp_path) -> None:
+    from ..test_cli import run_dkvae
+
+    out = tmp_path / "Y"
+    first = CliRunner().invoke(app, ["kit", "--seed", "3", "--format", "all", "--demo", "--out", str(out)])
+    assert first.exit_code == 0, first.output
+    before = listing(out)
+    again = run_dkvae("kit", "--seed", "3", "--out", str(out))
+    assert again.returncode == 2 and "--force" in again.stderr and "Traceback" not in again.stderr
+    assert again.stderr.count("\n") == 1 and listing(out) == before
+    forced = CliRunner().invoke(app, ["kit", "--seed", "3", "--out", str(out), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert "kit.sfz" not in listing(out) and "kit.json" in listing(out)
+    archive = CliRunner().invoke(app, ["kit", "--seed", "3", "--out", str(tmp_path / "new.h2drumkit")])
+    assert archive.exit_code == 0, archive.output
+    assert (tmp_path / "new.h2drumkit").is_file()
+    wrong = run_dkvae("kit", "--format", "sfz", "--out", str(tmp_path / "other.sf2"))
+    assert wrong.returncode == 2 and "--format" in wrong.stderr and not (tmp_path / "other.sf2").exists()
 
 
 def test_the_kit_command_writes_every_format_with_round_robins_and_a_demo(tmp_path) -> None:

@@ -9,8 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from dkvae.training.adversarial import Diagnostics, augment_pair, discriminator_loss, generator_loss, r1_penalty
-from dkvae.training.train import train
 from torch import nn
 
 import dkvae.training.adversarial
@@ -18,6 +16,8 @@ from dkvae.core.config import AdversarialConfig, AudioConfig
 from dkvae.core.errors import DkvaeError, TrainingCollapsed
 from dkvae.inference.machine import DrumMachine
 from dkvae.models.checkpoint import load_model_dir
+from dkvae.training.adversarial import Diagnostics, augment_pair, discriminator_loss, generator_loss, r1_penalty
+from dkvae.training.train import train
 
 from ..conftest import TINY_TRAIN, tiny_config
 
@@ -163,9 +163,8 @@ def test_the_weight_average_follows_closely_at_first_and_slowly_later() -> None:
 
 
 def test_the_seeds_plain_bce_cgan_trains_and_generates(tiny_bank, tmp_path) -> None:
-    from dkvae.training.options import build_config
-
     from dkvae.core.config import SEED_ADVERSARIAL
+    from dkvae.training.options import build_config
 
     assert build_config(tmp_path / "x", False, preset="seed", kind="cgan").adversarial == SEED_ADVERSARIAL
     plain = dataclasses.replace(SEED_ADVERSARIAL, discriminator_channels=(8, 16), discriminator_hidden=16, diagnostic_per_class=3)

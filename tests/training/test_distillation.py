@@ -7,6 +7,11 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+
+from dkvae import Bank
+from dkvae.core.errors import DkvaeError
+from dkvae.inference.machine import DrumMachine
+from dkvae.models.checkpoint import load_model_dir, save_model_dir
 from dkvae.training.distillation import (
     STATE_JSON,
     STATE_WEIGHTS,
@@ -15,11 +20,6 @@ from dkvae.training.distillation import (
     build_student,
     distill,
 )
-
-from dkvae import Bank
-from dkvae.core.errors import DkvaeError
-from dkvae.inference.machine import DrumMachine
-from dkvae.models.checkpoint import load_model_dir, save_model_dir
 
 from ..conftest import tiny_config
 

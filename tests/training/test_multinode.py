@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from dkvae.training.train import _is_secondary_process
 from safetensors.torch import load_file
+
+from dkvae.training.train import _is_secondary_process
 
 from ..conftest import TINY_TRAIN, tiny_config
 
@@ -161,9 +162,8 @@ def epoch_losses(run: Path) -> np.ndarray:
 
 @pytest.mark.parametrize("balance", [True, False])
 def test_the_processes_deal_one_training_order_between_them(bank: Path, balance: bool) -> None:
-    from dkvae.training.train import BankDataModule
-
     from dkvae import Bank
+    from dkvae.training.train import BankDataModule
 
     processed = Bank(bank, preset=tiny_config())
 

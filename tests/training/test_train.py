@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from dkvae.training.train import train
 
 from dkvae import Bank, DkvaeError
 from dkvae.core.config import SEED_MODEL, SplitConfig
 from dkvae.core.errors import TrainingDiverged
 from dkvae.data.bank import split_for
 from dkvae.models.checkpoint import load_model_dir
+from dkvae.training.train import train
 
 from ..conftest import TINY_TRAIN, tiny_config, write_bank
 
@@ -27,8 +27,8 @@ from ..conftest import TINY_TRAIN, tiny_config, write_bank
     "changes",
     [
         {}, {"kind": "ae"}, {"kind": "ae", "architecture": "dense"}, {"kind": "classifier"}, {"conditional": False},
-        {"kind": "codec", "conditional": False, "latent_channels": 4, "codec_width": 16, "codec_blocks": 1, "mel_bands": (8,)},
-    ],  # fmt: skip
+        {"kind": "codec", "conditional": False, "latent_channels": 4, "codec_width": 16, "mel_bands": (8,)},
+    ],
     ids=["cvae", "ae-conv", "ae-dense", "classifier", "vae-unconditional", "codec"],
 )
 def test_each_model_kind_trains_and_writes_a_run_folder(tiny_bank, tmp_path, changes) -> None:

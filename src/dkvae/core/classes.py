@@ -11,6 +11,7 @@ class.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from enum import IntEnum
 from functools import lru_cache
 
@@ -232,3 +233,21 @@ def classify_name(*names: str) -> str | None:
             return found.pop()
         return None
     return None
+
+
+def match_class_name(name: str, known: Sequence[str]) -> str | None:
+    """The one of the class names `known` (a model's) that a user's `name` means, or None.
+
+    A known name matches in any case; any other name matches the drum class its keywords name, as a
+    file name would (`classify_name`: "hh", "hat", "bd", "sd", "cym", "perc"), when that class is known.
+
+    >>> match_class_name("Snare", CLASSES), match_class_name("hh", CLASSES), match_class_name("bd", ["snare"])
+    ('snare', 'hihat', None)
+    """
+    if name in known:
+        return name
+    by_case = {label.casefold(): label for label in reversed(known)}  # the first of names that differ in case
+    if name.casefold() in by_case:
+        return by_case[name.casefold()]
+    drum_class = classify_name(name)
+    return by_case.get(drum_class) if drum_class is not None else None

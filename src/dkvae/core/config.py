@@ -148,9 +148,12 @@ class SplitConfig:
 
 ModelKind = Literal["vae", "ae", "cgan", "classifier", "codec"]
 #: The model kinds that decode latents into sounds (a `DrumMachine` can load them).
-GENERATOR_KINDS: tuple[str, ...] = ("vae", "ae", "cgan")
+GENERATOR_KINDS: tuple[str, ...] = ("vae", "ae", "cgan", "codec")
 #: The generator kinds with an encoder (a GAN maps noise to sounds and cannot encode a sound).
-ENCODER_KINDS: tuple[str, ...] = ("vae", "ae")
+ENCODER_KINDS: tuple[str, ...] = ("vae", "ae", "codec")
+#: The kinds whose latent is one vector a sound, drawn from per-class Gaussians (`dkvae.models.latent_prior`);
+#: the codec's latent is a sequence, drawn by its flow prior (`dkvae.models.flow_prior`).
+VECTOR_LATENT_KINDS: tuple[str, ...] = ("vae", "ae")
 Architecture = Literal["conv", "dense", "seed"]
 
 

@@ -8,26 +8,34 @@ vary and render (kits: `dkvae.kits`).
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soundfile as sf
 
 from dkvae import __version__
 from dkvae.core.atomic import write_text
 from dkvae.core.config import InversionConfig
 from dkvae.core.errors import DkvaeError
+from dkvae.core.names import safe_name
 from dkvae.inference.machine import DEFAULT_INTERPOLATION, DrumMachine, bundled_model_dir
 from dkvae.sound.files import read_sound_file
+from dkvae.sound.wav import WAV_SUBTYPES, check_bit_depth
 
 SIDECAR_FORMAT = "dkvae-sound"
 #: What a sidecar's ``model`` says for the bundled model (its install path differs per machine).
 BUNDLED = "bundled"
 #: Sounds `write_generated` renders at once (spread over the machine's render threads) before writing them.
 WRITE_CHUNK = 32
+#: A file takes whole blocks of this many bytes on disk (ext4's, NTFS's and APFS's usual size).
+DISK_BLOCK_BYTES = 4096
 
 
 @dataclass
@@ -82,6 +90,45 @@ def write_sound(
     return path
 
 
+def disk_bytes_per_sound(machine: DrumMachine, bit_depth: int = 16) -> int:
+    """The most bytes on disk one written sound takes: its WAV at full length and its sidecar, in whole blocks."""
+    check_bit_depth(bit_depth)
+    samples = math.ceil(machine.config.audio.duration * machine.sample_rate)
+    wav = io.BytesIO()
+    sf.write(wav, np.zeros(samples, np.float32), machine.sample_rate, WAV_SUBTYPES[bit_depth], format="WAV")
+    latent = [float(np.float32(-1 / 3))] * machine.latent_dim  # a float32 with the longest decimal form
+    recipe = Recipe("generate", latent, max(machine.instruments, key=len), seed=0, index=0)
+    sidecar = json.dumps(sidecar_document(machine, recipe, bit_depth), indent=2).encode()
+    return sum(math.ceil(len(data) / DISK_BLOCK_BYTES) * DISK_BLOCK_BYTES for data in (wav.getvalue(), sidecar))
+
+
+def _existing_folder(path: Path) -> Path:
+    """`path`, or the nearest folder above it that exists (where a new `path` would be made)."""
+    path = path.absolute()
+    while not path.is_dir() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _size(size_bytes: int) -> str:
+    """A number of bytes for a person: ``1.2 GB``."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9)):
+        if size_bytes >= scale:
+            return f"{size_bytes / scale:.1f} {unit}"
+    return f"{size_bytes / 1e6:.1f} MB"
+
+
+def check_room(machine: DrumMachine, count: int, out: str | os.PathLike[str], bit_depth: int = 16) -> None:
+    """Refuse to write `count` sounds into `out` when their files would not fit on its disk (so none are written)."""
+    need = count * disk_bytes_per_sound(machine, bit_depth)
+    free = shutil.disk_usage(_existing_folder(Path(out))).free
+    if need > free:
+        raise DkvaeError(
+            f"{count} sounds need up to {_size(need)}, but only {_size(free)} are free for {out}; "
+            "ask for fewer or make room"
+        )
+
+
 def write_generated(
     machine: DrumMachine,
     instrument: str,
@@ -94,11 +141,14 @@ def write_generated(
     """`count` new sounds of `instrument` as ``OUT/<instrument>_<seed>_<index>.wav`` with sidecars.
 
     At a `temperature` other than 1 the names say it, ``<instrument>_<seed>_t<temperature>_<index>.wav``,
-    so sounds of one seed at two temperatures do not overwrite each other.
+    so sounds of one seed at two temperatures do not overwrite each other. A count whose files would
+    not fit on the disk is refused before any is written (`check_room`).
     """
+    check_room(machine, count, out, bit_depth)
     latents = machine.sample_latents(count, seed, instrument, temperature)
     folder = Path(out)
-    stem = f"{instrument}_{seed}" if temperature == 1.0 else f"{instrument}_{seed}_t{temperature:g}"
+    name = safe_name(instrument)  # a model's class name is not trusted to be a file name
+    stem = f"{name}_{seed}" if temperature == 1.0 else f"{name}_{seed}_t{temperature:g}"
     details = {"temperature": temperature}
     written = []
     for start in range(0, count, WRITE_CHUNK):
@@ -139,7 +189,11 @@ def write_interpolation(
     method: str | None = None,
     bit_depth: int = 16,
 ) -> list[Path]:
-    """A morph from `file_a` to `file_b` as ``OUT/morph_<step>.wav`` with sidecars (class blended when they differ)."""
+    """A morph from `file_a` to `file_b` as ``OUT/morph_<step>.wav`` with sidecars (class blended when they differ).
+
+    Refused before anything is written when the files would not fit on the disk (`check_room`).
+    """
+    check_room(machine, steps, out, bit_depth)
     (audio_a, rate_a), (audio_b, rate_b) = read_sound_file(file_a), read_sound_file(file_b)
     latents, weights = machine.morph_plan(audio_a, rate_a, audio_b, rate_b, steps, method)  # type: ignore[arg-type]
     blended = not np.array_equal(weights[0], weights[-1])
@@ -163,7 +217,11 @@ def write_variations(
     out: str | os.PathLike[str],
     bit_depth: int = 16,
 ) -> list[Path]:
-    """`count` variations of `file` as ``OUT/<stem>_var_<index>.wav`` with sidecars."""
+    """`count` variations of `file` as ``OUT/<stem>_var_<index>.wav`` with sidecars.
+
+    Refused before anything is written when the files would not fit on the disk (`check_room`).
+    """
+    check_room(machine, count, out, bit_depth)
     audio, rate = read_sound_file(file)
     latents, instrument = machine.variation_latents(audio, rate, count, amount, seed)
     details = {"source": str(file), "amount": amount}
@@ -179,6 +237,8 @@ def read_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A sound's sidecar, checked to be one of ours; a bad one raises DkvaeError."""
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except RecursionError:
+        raise DkvaeError(f"cannot read sidecar {path}: its JSON is nested too deeply") from None
     except (OSError, ValueError) as error:
         raise DkvaeError(f"cannot read sidecar {path}: {error}") from None
     if not isinstance(document, dict) or document.get("format") != SIDECAR_FORMAT:
@@ -210,10 +270,12 @@ def sidecar_machine(
 
 
 def sidecar_latent(document: dict[str, Any], path: str | os.PathLike[str], machine: DrumMachine) -> np.ndarray:
-    """A sidecar's latent ``(latent_dim,)`` float32, checked against the model's size."""
+    """A sidecar's latent ``(latent_dim,)`` float32, checked against the model's size and to be finite."""
     latent = np.asarray(document["latent"], np.float32)
     if latent.shape != (machine.latent_dim,):
         raise DkvaeError(f"sidecar {path} has a latent of size {latent.size}, the model needs {machine.latent_dim}")
+    if not np.isfinite(latent).all():
+        raise DkvaeError(f"sidecar {path} has a latent with NaN or infinite values")
     return latent
 
 

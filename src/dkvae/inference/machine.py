@@ -27,6 +27,8 @@ from dkvae.core.threads import torch_threads
 from dkvae.data.bank import Bank
 from dkvae.data.packed import PackedArray
 from dkvae.models.checkpoint import ModelDirectory, check_audio_matches, load_model_dir
+from dkvae.models.codec import TimeLocalAutoencoder
+from dkvae.models.flow_prior import LatentFlow, load_flow_prior
 from dkvae.models.latent_prior import LatentPrior, fit_latent_prior
 from dkvae.sound.audio import (
     BadAudio,
@@ -80,6 +82,13 @@ class DrumMachine:
         self.model = directory.model
         self.config = directory.config
         self.instruments = list(directory.class_names)
+        #: The codec's flow prior (`dkvae.models.flow_prior`), or None: another kind, or a codec without one yet.
+        self.flow: LatentFlow | None = None
+        if isinstance(self.model, TimeLocalAutoencoder) and directory.path is not None:
+            try:
+                self.flow = load_flow_prior(Path(directory.path), directory.model_id)
+            except (ValueError, RuntimeError, KeyError, OSError) as error:
+                raise DkvaeError(f"{directory.path} has a flow prior that cannot be used: {error}") from None
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> DrumMachine:
@@ -105,8 +114,17 @@ class DrumMachine:
 
     @property
     def latent_dim(self) -> int:
-        """Size of the latent vectors."""
+        """Size of the latent vectors; a codec's latent sequence ``(channels, frames)`` counts as one vector of their product."""
+        if isinstance(self.model, TimeLocalAutoencoder):
+            return int(np.prod(self.latent_shape))
         return self.config.model.latent_dim
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        """Shape of one sound's latent: ``(latent_dim,)``, or a codec's ``(channels, latent frames)``."""
+        if isinstance(self.model, TimeLocalAutoencoder):
+            return (self.config.model.latent_channels, self.model.latent_frames(self.config.audio.n_frames))
+        return (self.config.model.latent_dim,)
 
     @property
     def model_id(self) -> str:
@@ -164,9 +182,33 @@ class DrumMachine:
         """Latents ``(n, latent_dim)`` for standard normal `noise` ``(n, latent_dim)``: the class's prior applied to it."""
         prior = self.directory.latent_prior
         noise = np.asarray(noise, np.float32)
+        if self.flow is not None:
+            return self._flow_latents(noise, instrument)
         if prior is None or instrument is None:
             return noise
         return prior.sample(self.class_index(instrument), noise)
+
+    def _flow_weights(self, instrument: str | None, n: int) -> torch.Tensor:
+        """The flow's class weights ``(n, num_classes + 1)`` for `instrument`; none or "" is "no class"."""
+        weights = torch.zeros(n, len(self.instruments) + 1)
+        weights[:, self.class_index(instrument) if instrument else -1] = 1.0
+        return weights
+
+    @torch.inference_mode()
+    def _flow_latents(
+        self, noise: np.ndarray, instrument: str | None, start: np.ndarray | None = None, kept: float = 0.0
+    ) -> np.ndarray:
+        """Flattened codec latents ``(n, latent_dim)`` the flow carries `noise` ``(n, latent_dim)`` to, for `instrument`;
+        from `start` ``(latent_dim,)`` keeping the share `kept` of it when given (a variation)."""
+        assert self.flow is not None
+        shape = (len(noise), *self.latent_shape)
+        origin = None if start is None else torch.as_tensor(np.asarray(start, np.float32)).reshape(1, *self.latent_shape)
+        with torch_threads(1):
+            latents = self.flow.sample(
+                torch.as_tensor(noise).reshape(shape), self._flow_weights(instrument, len(noise)),
+                start=None if origin is None else origin.expand(shape), start_time=kept,
+            )  # fmt: skip
+        return latents.reshape(len(noise), -1).numpy()
 
     def fit_latent_prior(
         self, spectrograms: np.ndarray | PackedArray, labels: np.ndarray, class_names: list[str]
@@ -207,7 +249,7 @@ class DrumMachine:
         x = torch.as_tensor(np.asarray(spectrograms), dtype=torch.float32)
         with torch_threads(1):
             encoded = self.model.encode(x, labels if self.conditional else None)
-        return (encoded[0] if isinstance(encoded, tuple) else encoded).numpy()
+        return (encoded[0] if isinstance(encoded, tuple) else encoded).reshape(len(x), -1).numpy()
 
     def encode_spectrograms(self, spectrograms: np.ndarray, instrument: str) -> np.ndarray:
         """Latents ``(n, latent_dim)`` (posterior means) of normalized spectrograms ``(n, freq, frames)`` of one class."""
@@ -253,7 +295,7 @@ class DrumMachine:
     @torch.inference_mode()
     def decode_spectrograms(self, latents: np.ndarray, classes: Classes) -> np.ndarray:
         """Normalized spectrograms ``(n, freq, frames)`` for latents ``(n, latent_dim)`` of one class or a class blend."""
-        z = torch.as_tensor(np.asarray(latents, np.float32).reshape(-1, self.latent_dim))
+        z = torch.as_tensor(np.asarray(latents, np.float32).reshape(-1, *self.latent_shape))
         weights = torch.as_tensor(self.class_weights(classes, len(z)))
         return self.model.decode(z, weights if self.conditional else None).clamp(0, 1).numpy()
 
@@ -370,6 +412,8 @@ class DrumMachine:
 
         The offsets are `amount` times the spread of the sound's class (its fitted latent prior; unit
         normal without one): at 1.0 a variation is as far from the sound as a typical other sound of its class.
+        A codec with a flow prior varies as SDEdit does: the sound's latent is mixed with noise, keeping
+        ``1 - amount`` of it, and the flow carries the mix back to a sound (0: the sound itself, 1: any sound).
         """
         if amount < 0:
             raise DkvaeError("the amount of variation must be >= 0")
@@ -379,6 +423,8 @@ class DrumMachine:
     def neighbour_latents(self, latent: np.ndarray, instrument: str, n: int, amount: float, seed: int) -> np.ndarray:
         """`n` latents ``(n, latent_dim)`` around `latent`, offsets `amount` times the class's spread (see `variation_latents`)."""
         noise = self.noise(n, seed)
+        if self.flow is not None:
+            return self._flow_latents(noise, instrument, start=latent, kept=max(0.0, 1.0 - amount))
         prior = self.directory.latent_prior
         if prior is not None and instrument:
             noise = noise @ prior.scale_tril[self.class_index(instrument)].T

@@ -151,13 +151,16 @@ class LatentFlow(nn.Module):
     ) -> Tensor:
         """Codec latents ``(batch, channels, frames)`` carried from `noise` by Euler steps to ``t = 1``.
 
-        `class_weights` ``(batch, num_classes)`` picks or blends classes. With `start` (codec latents)
+        `class_weights` ``(batch, num_classes)`` picks or blends classes (``(batch, num_classes + 1)`` may also
+        weigh "no class", the last entry). With `start` (codec latents)
         the path begins at ``start_time`` between `noise` and `start` (SDEdit: a variation that keeps
         ``start_time`` of the sound), taking the steps that remain.
         """
         steps = self.config.steps if steps is None else steps
         guidance = self.config.guidance if guidance is None else guidance
-        weights = torch.cat([class_weights, torch.zeros_like(class_weights[:, :1])], dim=1)
+        weights = class_weights
+        if weights.shape[1] == self.num_classes:
+            weights = torch.cat([weights, torch.zeros_like(weights[:, :1])], dim=1)
         x = noise
         if start is not None:
             x = (1 - start_time) * noise + start_time * self.standardize(start)

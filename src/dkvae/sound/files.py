@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -15,8 +16,17 @@ from dkvae.core.errors import DkvaeError
 MAX_INPUT_SECONDS = MAX_LEAD_IN_SECONDS + 10.0
 
 
-def read_sound_file(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
-    """A user's sound file as float32 ``(samples, channels)`` and its rate (the first `MAX_INPUT_SECONDS`)."""
+def read_sound_file(path: str | os.PathLike[str] | BinaryIO) -> tuple[np.ndarray, int]:
+    """A user's sound file as float32 ``(samples, channels)`` and its rate (the first `MAX_INPUT_SECONDS`).
+
+    `path` may also be an open binary file. A missing path and a folder are named as such, where
+    libsndfile would say "System error" and "Format not recognised".
+    """
+    if isinstance(path, (str, os.PathLike)):
+        if os.path.isdir(path):
+            raise DkvaeError(f"cannot read {path}: it is a folder, not a sound file")
+        if not os.path.exists(path):
+            raise DkvaeError(f"cannot read {path}: no such file")
     try:
         with sf.SoundFile(path) as handle:
             frames = min(handle.frames, math.ceil(MAX_INPUT_SECONDS * handle.samplerate))

@@ -8,7 +8,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from dkvae.core.config import LOSS_WEIGHT_FIELDS, PRESETS, AdversarialConfig, Config, ModelConfig, TrainConfig, get_preset
+from dkvae.core.config import (
+    LOSS_WEIGHT_FIELDS,
+    PRESETS,
+    AdversarialConfig,
+    Config,
+    ModelConfig,
+    TrainConfig,
+    get_preset,
+)
 from dkvae.core.errors import DkvaeError
 from dkvae.models.checkpoint import read_model_config
 

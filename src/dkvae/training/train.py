@@ -23,7 +23,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler, WeightedRandomSampler
 
 from dkvae.core.atomic import atomic_path, write_text
-from dkvae.core.config import ENCODER_KINDS, AudioConfig, Config, TrainConfig
+from dkvae.core.config import VECTOR_LATENT_KINDS, AudioConfig, Config, TrainConfig
 from dkvae.core.errors import DkvaeError, TrainingDiverged
 from dkvae.data.augmentation import augment_spectrogram, random_pitch
 from dkvae.data.bank import Bank
@@ -448,7 +448,7 @@ def train(
         num_sanity_val_steps=0,
     )
     trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume and last.exists() else None)
-    if config.model.kind in ENCODER_KINDS and trainer.is_global_zero and math.isfinite(export.best):
+    if config.model.kind in VECTOR_LATENT_KINDS and trainer.is_global_zero and math.isfinite(export.best):
         fit_run_latent_prior(run, bank)
     return TrainResult(run, export.best, export.best_epoch, trainer.current_epoch, trainer.global_rank)
 
