@@ -313,16 +313,16 @@ async def export_kit_zip(body: KitExportRequest, studio: StudioDep) -> Response:
     sounds = [
         (studio.pad(name), KitSound(clip, studio.sounds.sidecar_of(recipe))) for name, (recipe, clip) in audio.items()
     ]
-    built = web_kit(body.name, studio.machine.sample_rate, sounds)
+    built = web_kit(body.name, studio.machine.sample_rate, sounds, body.settings)
     content = await studio.sounds.pool.run(kit_zip, built, body.format, body.demo)
     return download(content, "application/zip", f"{safe_name(body.name)}.zip")
 
 
 def pattern_of(body: PatternRequest, studio: Studio) -> Pattern:
-    """The request's pattern, its pad names checked."""
-    for name in body.pattern:
+    """The request's pattern and step velocities, their pad names checked."""
+    for name in [*body.pattern, *body.velocities, *body.settings]:
         studio.pad(name)
-    return Pattern(body.steps, body.tempo, body.swing, dict(body.pattern))
+    return Pattern(body.steps, body.tempo, body.swing, dict(body.pattern), dict(body.velocities))
 
 
 @router.post("/export/loop", response_class=Response, responses={200: {"content": {"audio/wav": {}}}})
@@ -332,7 +332,9 @@ async def export_loop(body: PatternRequest, studio: StudioDep) -> Response:
     audio = await pad_audio(studio, body.pads)
     clips = {name: clip for name, (_, clip) in audio.items()}
     choked_by = {pad.name: pad.choked_by for pad in studio.pads}
-    content = await studio.sounds.pool.run(loop_wav, pattern, clips, choked_by, studio.machine.sample_rate)
+    content = await studio.sounds.pool.run(
+        loop_wav, pattern, clips, choked_by, studio.machine.sample_rate, body.settings
+    )
     return download(content, "audio/wav", "dkvae-loop.wav")
 
 

@@ -84,12 +84,31 @@ class SimilarRequest(Strict):
     count: int = Field(default=8, ge=1, le=32)
 
 
+class PadSettings(Strict):
+    """A pad's mix as the page plays it: applied to the loop's and the kit's sounds (see `dkvae.web.exports`)."""
+
+    #: Linear gain (1: the sound as made).
+    volume: float = Field(default=1.0, ge=0.0, le=1.0, allow_inf_nan=False)
+    #: Semitones, by playback rate (higher is also shorter, as a sampler plays it).
+    tune: float = Field(default=0.0, ge=-24.0, le=24.0, allow_inf_nan=False)
+    #: The share of the sound's length kept before it has faded out (1: all of it).
+    decay: float = Field(default=1.0, ge=0.05, le=1.0, allow_inf_nan=False)
+    #: -1 left .. 1 right (equal power).
+    pan: float = Field(default=0.0, ge=-1.0, le=1.0, allow_inf_nan=False)
+
+
 class PatternRequest(Strict):
     """A step pattern and the pads' sounds: what the loop and MIDI exports play."""
 
     pads: dict[PadName, SoundRef] = Field(max_length=32)
     #: Per pad, one value per step: 0 rest, 1 hit, 2 accent.
     pattern: dict[PadName, list[Annotated[int, Field(ge=0, le=2)]]] = Field(max_length=32)
+    #: Per pad, each step's MIDI velocity (1..127) where it has one; a 0 there keeps the hit's or accent's.
+    velocities: dict[PadName, Annotated[list[Annotated[int, Field(ge=0, le=127)]], Field(max_length=32)]] = Field(
+        default_factory=dict, max_length=32
+    )
+    #: Per pad, its mix (pads left out play as made).
+    settings: dict[PadName, PadSettings] = Field(default_factory=dict, max_length=32)
     steps: Literal[16, 32] = 16
     tempo: float = Field(default=100.0, ge=40.0, le=300.0)
     swing: float = Field(default=0.0, ge=0.0, le=0.6)
@@ -102,6 +121,8 @@ class KitExportRequest(Strict):
     format: Literal[FORMATS] = "all"  # type: ignore[valid-type]
     name: str = Field(default="DKVAE web kit", pattern=r"^[\w .\-]{1,48}$")
     demo: bool = False
+    #: Per pad, its mix: volume, tune and decay are written into the samples, pan into their sidecars.
+    settings: dict[PadName, PadSettings] = Field(default_factory=dict, max_length=32)
 
 
 class SoundOut(BaseModel):

@@ -1,10 +1,13 @@
-// The pads: one per kit slot, each with its sound, an undo/redo history, a lock and a waveform.
+// The pads: one per kit slot, each with its sound, an undo/redo history, a lock, its mix settings and a waveform.
+
+import { DEFAULT_SETTINGS } from "./engine.js";
 
 const HISTORY_LIMIT = 64;
 
-// A pad's state: its layout entry, current sound and history, lock and variation amount.
+// A pad's state: its layout entry, current sound and history, lock, variation amount and mix settings
+// (volume, tune, decay, pan: applied when it plays and in the exports).
 export function padState(info) {
-  return { info, sound: null, buffer: null, history: [], position: -1, locked: false, amount: 0.3 };
+  return { info, sound: null, buffer: null, history: [], position: -1, locked: false, amount: 0.3, settings: { ...DEFAULT_SETTINGS } };
 }
 
 // Make `sound` the pad's sound; `record` adds it to the pad's history (dropping any redo steps).
@@ -42,23 +45,29 @@ export function buildPad(pad, actions) {
     </div>
     <div class="tools">
       <button data-act="new" title="New sound (another seed)">new</button>
+      <button data-act="vary" title="A variation, as far away as the vary amount below">vary</button>
       <button data-act="lock" title="Keep this sound on New kit">lock</button>
-      <button data-act="vary" title="A variation, amount set by the slider">vary</button>
-      <input data-act="amount" type="range" min="0.05" max="1" step="0.05" value="${pad.amount}" title="Variation amount">
-      <button data-act="undo" title="Undo">↶</button>
-      <button data-act="redo" title="Redo">↷</button>
-    </div>`;
+      <button data-act="undo" title="Undo" aria-label="undo">↶</button>
+      <button data-act="redo" title="Redo" aria-label="redo">↷</button>
+    </div>
+    <label class="amount" title="How far vary and a dropped file's variations stray, in spreads of the class">
+      <span>vary amount</span>
+      <input data-act="amount" type="range" min="0.05" max="1" step="0.05" value="${pad.amount}">
+      <output>${pad.amount.toFixed(2)}</output>
+    </label>`;
   const face = element.querySelector(".face");
   face.addEventListener("pointerdown", (event) => {
     const box = face.getBoundingClientRect();
     const height = Math.min(1, Math.max(0, (event.clientY - box.top) / box.height));
     actions.hit(pad, Math.round(127 - 77 * height), event.timeStamp);
   });
-  for (const button of element.querySelectorAll("button")) {
+  for (const button of element.querySelectorAll(".tools button")) {
     button.addEventListener("click", () => actions[button.dataset.act](pad));
   }
   element.querySelector('[data-act="amount"]').addEventListener("input", (event) => {
     pad.amount = Number(event.target.value);
+    element.querySelector(".amount output").textContent = pad.amount.toFixed(2);
+    actions.amount(pad);
   });
   element.addEventListener("dragover", (event) => {
     event.preventDefault();
@@ -82,6 +91,8 @@ export function drawPad(pad) {
   element.querySelector('[data-act="lock"]').classList.toggle("on", pad.locked);
   element.querySelector('[data-act="undo"]').disabled = pad.position <= 0;
   element.querySelector('[data-act="redo"]').disabled = pad.position >= pad.history.length - 1;
+  element.querySelector('[data-act="amount"]').value = pad.amount;
+  element.querySelector(".amount output").textContent = pad.amount.toFixed(2);
   const sound = pad.sound;
   element.querySelector(".meta").textContent = sound
     ? `${sound.operation} · ${sound.seed ?? "—"} · ${(sound.samples / sound.sample_rate).toFixed(2)}s`

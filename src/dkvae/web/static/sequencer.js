@@ -1,5 +1,9 @@
 // The step sequencer: a grid of pads x steps and a look-ahead scheduler on the audio clock.
 //
+// Each cell holds a MIDI velocity, 0 for a rest: a click cycles rest -> hit (100) -> accent (127) -> rest,
+// and dragging a cell up or down with a mouse or pen sets any level from 1 to 127 (a finger's drag
+// scrolls the page instead; the transport's step velocity slider sets the last touched cell).
+//
 // A timer only wakes the scheduler up; every hit is placed at an exact AudioContext time
 // (sample-accurate, no timer drift), up to LOOKAHEAD seconds ahead. A pad's sound is looked up when
 // its hit is scheduled, so a pad regenerated while the pattern plays is heard on its next hit.
@@ -8,14 +12,18 @@ const LOOKAHEAD = 0.1; // seconds of hits scheduled ahead of the audio clock
 const WAKE_MS = 25; // how often the scheduler wakes up
 const START_DELAY = 0.05; // seconds between pressing play and the first step
 const MAX_STEPS = 32;
-const VELOCITY = [0, 100, 127]; // rest, hit, accent
+export const HIT = 100;
+export const ACCENT = 127;
+const DRAG_START_PX = 4; // a press that moves less than this is a click
+const VELOCITY_PER_PX = 1.5; // how fast a drag changes a step's velocity
 
 export class Sequencer {
-  // `pads`: the layout's pads; `engine`: the Engine; `bufferOf(pad)`: the pad's current AudioBuffer or null.
-  constructor(pads, engine, bufferOf) {
+  // `pads`: the layout's pads; `engine`: the Engine; `voiceOf(pad)`: the pad's current { buffer, settings }
+  // (buffer null while it has none).
+  constructor(pads, engine, voiceOf) {
     this.pads = pads;
     this.engine = engine;
-    this.bufferOf = bufferOf;
+    this.voiceOf = voiceOf;
     this.steps = 16;
     this.tempo = 100;
     this.swing = 0;
@@ -24,16 +32,33 @@ export class Sequencer {
     this.scheduled = []; // every hit scheduled since play: { pad, step, bar, time, velocity, buffer } (read by tests)
     this.queue = []; // { step, time } for the playhead
     this.onStep = () => {};
+    this.selected = null; // the last clicked or dragged cell, { pad, step }: the step velocity slider's
   }
 
   get stepSeconds() {
     return 60 / this.tempo / 4;
   }
 
+  // Rest -> hit -> accent -> rest; a step at another level becomes a rest.
   toggleCell(pad, step) {
     const row = this.cells[pad];
-    row[step] = (row[step] + 1) % 3;
+    row[step] = row[step] === 0 ? HIT : row[step] === HIT ? ACCENT : 0;
     return row[step];
+  }
+
+  setVelocity(pad, step, velocity) {
+    this.cells[pad][step] = Math.round(Math.min(127, Math.max(0, velocity)));
+    return this.cells[pad][step];
+  }
+
+  // Switch between 16 and 32 steps; going to 32 with an empty bar 2 copies bar 1 into it, so the
+  // groove goes on instead of stopping half way.
+  setSteps(steps) {
+    const rows = Object.values(this.cells);
+    if (steps === 32 && this.steps === 16 && rows.every((row) => row.slice(16).every((v) => v === 0))) {
+      for (const row of rows) row.copyWithin(16, 0, 16);
+    }
+    this.steps = steps;
   }
 
   start() {
@@ -71,11 +96,11 @@ export class Sequencer {
 
   schedule(step, time) {
     for (const pad of this.pads) {
-      const value = this.cells[pad.name][step];
-      const buffer = value ? this.bufferOf(pad.name) : null;
+      const velocity = this.cells[pad.name][step];
+      const { buffer, settings } = velocity ? this.voiceOf(pad.name) : {};
       if (!buffer) continue;
-      this.engine.play(pad.name, buffer, time, VELOCITY[value]);
-      this.scheduled.push({ pad: pad.name, step, bar: this.bar, time, velocity: VELOCITY[value], buffer });
+      this.engine.play(pad.name, buffer, time, velocity, settings);
+      this.scheduled.push({ pad: pad.name, step, bar: this.bar, time, velocity, buffer });
     }
     this.queue.push({ step, time });
   }
@@ -90,14 +115,20 @@ export class Sequencer {
     requestAnimationFrame(() => this.draw());
   }
 
-  // The pattern as the export routes take it.
+  // The pattern as the export routes take it: 0 rest, 1 hit, 2 accent per step...
   pattern() {
+    const code = (velocity) => (velocity === 0 ? 0 : velocity >= ACCENT ? 2 : 1);
+    return Object.fromEntries(Object.entries(this.cells).map(([pad, row]) => [pad, row.slice(0, this.steps).map(code)]));
+  }
+
+  // ...and each step's own velocity.
+  velocities() {
     return Object.fromEntries(Object.entries(this.cells).map(([pad, row]) => [pad, row.slice(0, this.steps)]));
   }
 }
 
-// Draw the grid: one row per pad, one cell per step; `onToggle(pad, step, value)` after a click.
-export function buildGrid(container, sequencer, onToggle) {
+// Draw the grid: one row per pad, one cell per step; `onChange(pad, step, velocity)` after a click or drag.
+export function buildGrid(container, sequencer, onChange) {
   container.innerHTML = "";
   container.style.setProperty("--steps", sequencer.steps);
   for (const pad of sequencer.pads) {
@@ -112,16 +143,50 @@ export function buildGrid(container, sequencer, onToggle) {
       cell.className = "cell" + (step % 4 === 0 ? " beat" : "");
       cell.dataset.pad = pad.name;
       cell.dataset.step = step;
-      cell.dataset.value = sequencer.cells[pad.name][step];
-      cell.title = `${pad.label}, step ${step + 1}`;
+      cell.dataset.label = pad.label;
+      showCell(cell, sequencer.cells[pad.name][step]);
+      if (sequencer.selected?.pad === pad.name && sequencer.selected.step === step) cell.classList.add("picked");
+      const changed = (velocity) => {
+        sequencer.selected = { pad: pad.name, step };
+        for (const other of container.querySelectorAll(".cell.picked")) other.classList.remove("picked");
+        cell.classList.add("picked");
+        showCell(cell, velocity);
+        onChange(pad.name, step, velocity);
+      };
+      let drag = null; // { y, velocity, moved } while a mouse or pen presses the cell
+      cell.addEventListener("pointerdown", (event) => {
+        if (event.pointerType === "touch" || event.button !== 0) return;
+        drag = { y: event.clientY, velocity: sequencer.cells[pad.name][step] || HIT, moved: false };
+        cell.setPointerCapture(event.pointerId); // keep the drag when it leaves the small cell
+      });
+      cell.addEventListener("pointermove", (event) => {
+        if (!drag) return;
+        const dy = drag.y - event.clientY;
+        if (!drag.moved && Math.abs(dy) < DRAG_START_PX) return;
+        drag.moved = true;
+        changed(sequencer.setVelocity(pad.name, step, Math.max(1, drag.velocity + dy * VELOCITY_PER_PX)));
+      });
+      const release = () => { setTimeout(() => { drag = null; }, 0); }; // after the click it may cause
+      cell.addEventListener("pointerup", release);
+      cell.addEventListener("pointercancel", release);
       cell.addEventListener("click", () => {
-        cell.dataset.value = sequencer.toggleCell(pad.name, step);
-        onToggle(pad.name, step, Number(cell.dataset.value));
+        if (drag?.moved) return; // the end of a drag, not a click
+        changed(sequencer.toggleCell(pad.name, step));
       });
       row.append(cell);
     }
     container.append(row);
   }
+}
+
+// Show a cell's velocity: lit when on, its level as the height of the light, accents in another colour.
+export function showCell(cell, velocity) {
+  cell.dataset.velocity = velocity;
+  cell.classList.toggle("on", velocity > 0);
+  cell.classList.toggle("accent", velocity >= ACCENT);
+  cell.style.setProperty("--level", (velocity / 127).toFixed(3));
+  cell.title = `${cell.dataset.label}, step ${Number(cell.dataset.step) + 1}${velocity ? `, velocity ${velocity}` : ""}`;
+  cell.setAttribute("aria-label", cell.title);
 }
 
 // Light the playhead's column (-1: none).
