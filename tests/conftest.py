@@ -98,3 +98,54 @@ def trained_run(tiny_bank, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("runs") / "cvae"
     train(tiny_bank, run, tiny_config(), progress_bar=False)
     return run
+
+
+#: Run as its own process (a reader blocked in open() may hold the GIL): whenever a reader waits on one of
+#: the FIFOs given, open it for writing and close it at once, so the reader sees an empty file, not a hang;
+#: each release is logged as a line of the first argument's file.
+RELEASE_READERS = """
+import os, sys, time
+log, paths = sys.argv[1], sys.argv[2:]
+while True:
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO while no reader waits
+        except OSError:
+            continue
+        os.close(fd)
+        with open(log, "a") as out:
+            out.write(path + "\\n")
+    time.sleep(0.01)
+"""
+
+
+class WaitingReaders:
+    """FIFOs watched by a `RELEASE_READERS` process; `count` is how often a reader waited on one."""
+
+    def __init__(self, paths: list[Path], log: Path) -> None:
+        import subprocess
+        import sys
+
+        self.log = log
+        self.process = subprocess.Popen([sys.executable, "-c", RELEASE_READERS, str(log), *map(str, paths)])
+
+    @property
+    def count(self) -> int:
+        return len(self.log.read_text().splitlines()) if self.log.exists() else 0
+
+
+@pytest.fixture
+def fifo_readers(tmp_path_factory):
+    """``fifo_readers(*paths)`` makes a FIFO at each path and returns the `WaitingReaders` watching them."""
+    watchers: list[WaitingReaders] = []
+
+    def make(*paths: Path) -> WaitingReaders:
+        for path in paths:
+            os.mkfifo(path)
+        watchers.append(WaitingReaders(list(paths), tmp_path_factory.mktemp("fifo") / "released.log"))
+        return watchers[-1]
+
+    yield make
+    for watcher in watchers:
+        watcher.process.kill()
+        watcher.process.wait()

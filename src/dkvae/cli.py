@@ -16,7 +16,7 @@ from rich.table import Table
 from typer.core import TyperCommand, TyperGroup
 
 from dkvae.core.classes import CLASSES, match_class_name
-from dkvae.core.config import MAX_TEMPERATURE, PRESETS
+from dkvae.core.config import MAX_INVERSION_ITERATIONS, MAX_TEMPERATURE, PRESETS
 from dkvae.core.errors import DkvaeError
 from dkvae.core.progress import Progress as ProgressCallback
 from dkvae.core.progress import StageProgress
@@ -377,8 +377,6 @@ TemperatureOption = Annotated[
         help="Spread of new sounds around their class's most typical one: 1 as the training sounds spread, 0 that one sound, more for stranger ones",
     ),
 ]
-#: The most inversion iterations a command takes: about 0.2 s a sound, where more stop changing the sound.
-MAX_INVERSION_ITERATIONS = 512
 IterationsOption = Annotated[
     int | None,
     typer.Option(

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 
-from dkvae.core.config import AudioConfig, Config, InversionConfig, SplitConfig, get_preset
+from dkvae.core.config import AudioConfig, Config, InversionConfig, ModelConfig, SplitConfig, get_preset
 
 
 def test_seed_preset_has_the_seeds_settings() -> None:
@@ -88,3 +89,51 @@ def test_same_network_ignores_the_loss_weights_and_nothing_else() -> None:
     assert not model.same_network(dataclasses.replace(model, latent_dim=model.latent_dim + 1))
     assert not model.same_network(dataclasses.replace(model, channels=(8, 16, 32, 64, 64)))
     assert not model.same_network(dataclasses.replace(model, conditional=not model.conditional))
+
+
+#: (section, field, value, message): each a value a tampered file may hold, and what refusing it says.
+OUT_OF_BOUNDS = [
+    ("audio", "sample_rate", 1, "sample_rate must be a whole number from 8000 to 192000; got 1"),
+    ("audio", "sample_rate", 44100.5, "sample_rate must be a whole number from 8000 to 192000; got 44100.5"),
+    ("audio", "sample_rate", "44100", "sample_rate must be a whole number from 8000 to 192000; got '44100'"),
+    ("audio", "num_samples", 10**9, "num_samples must be a whole number from 1024 to 441000; got 1000000000"),
+    ("audio", "num_samples", 512, "num_samples must be a whole number from 1024 to 441000; got 512"),
+    ("audio", "n_fft", 8, "n_fft must be a whole number from 16 to 16384; got 8"),
+    ("audio", "n_fft", 1 << 24, "n_fft must be a whole number from 16 to 16384; got 16777216"),
+    ("audio", "hop_length", 0, "hop_length must be a whole number from 1 to 1024; got 0"),
+    ("audio", "hop_length", 1, "a spectrogram of 513 x 32513 bins is more than 4194304"),
+    ("audio", "min_db", math.nan, "min_db must be a number from -200 to 100 (dB); got nan"),
+    ("audio", "min_db", -math.inf, "min_db must be a number from -200 to 100 (dB); got -inf"),
+    ("audio", "max_db", 1e6, "max_db must be a number from -200 to 100 (dB); got 1000000.0"),
+    ("audio", "trim_db", 3.0, "trim_db must be a number from -200 to 0 (dB); got 3.0"),
+    ("audio", "fade_out", math.inf, "fade_out must be a number from 0 to 10 (seconds); got inf"),
+    ("audio", "fade_out", -0.01, "fade_out must be a number from 0 to 10 (seconds); got -0.01"),
+    ("audio", "pre_roll", 50.0, "pre_roll must be a number from 0 to 10 (seconds); got 50.0"),
+    ("inversion", "iterations", 10**9, "inversion iterations must be a whole number from 0 to 512; got 1000000000"),
+    ("inversion", "momentum", math.nan, "inversion momentum must be between 0 and 1"),
+    ("split", "test", math.nan, "the test fraction must be a number from 0 to 1 (of the bank); got nan"),
+    ("model", "latent_dim", 10**6, "latent_dim must be a whole number from 1 to 1024; got 1000000"),
+    ("model", "class_embedding_dim", 0, "class_embedding_dim must be a whole number from 1 to 4096; got 0"),
+    ("model", "channels", (24, 48, 96, 128, 10**5), "channels[4] must be a whole number from 1 to 4096; got 100000"),
+    ("model", "hidden_sizes", (512, -1), "hidden_sizes[1] must be a whole number from 1 to 4096; got -1"),
+    ("model", "kernel_sizes", (3, 3, 3, 3, 99), "kernel_sizes[4] must be a whole number from 1 to 15; got 99"),
+    ("model", "strides", ((2, 2),) * 4 + ((2, 0),), "strides[4] must be a whole number from 1 to 8; got 0"),
+]
+
+
+@pytest.mark.parametrize(("section", "name", "value", "message"), OUT_OF_BOUNDS)
+def test_every_size_a_file_gives_a_config_is_bounded_and_finite(section, name, value, message) -> None:
+    data = get_preset("default").to_dict()
+    data[section][name] = value
+    with pytest.raises(ValueError) as raised:
+        Config.from_dict(data)
+    assert str(raised.value).startswith(message)
+
+
+def test_the_bounds_themselves_are_allowed() -> None:
+    low = AudioConfig(sample_rate=8000, num_samples=16, n_fft=16, hop_length=16, min_db=-200.0, max_db=-199.0, trim_db=-200.0)
+    assert low.shape == (9, 2)
+    high = AudioConfig(sample_rate=192_000, num_samples=1_920_000, n_fft=1024, hop_length=512, max_db=100.0, fade_out=10.0)
+    assert high.duration == 10.0
+    assert InversionConfig(iterations=512).iterations == 512
+    assert ModelConfig(latent_dim=1024, channels=(4096,), kernel_sizes=(15,), strides=((8, 8),)).latent_dim == 1024

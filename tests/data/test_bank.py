@@ -293,3 +293,49 @@ def test_manifest_columns_and_groups_reach_samples_csv(small_bank) -> None:
     # Every sound of one group lands in the same split.
     assert kicks[kicks["group"] == "kit/kick"]["split"].nunique() == 1
     assert set(bank.data["split"]) <= set(SPLITS)
+
+
+def test_files_that_are_not_regular_files_are_skipped_without_being_opened(tmp_path: Path, fifo_readers) -> None:
+    root = write_bank(tmp_path / "bank", per_class=2)
+    readers = fifo_readers(root / "kick" / "x.wav", root / "snare" / "y.flac")
+    (root / "kick" / "device.wav").symlink_to("/dev/zero")
+    bank = Bank(root, workers=1)
+    assert sorted(bank.data["original_path"]) == ["kick/kick_0.wav", "kick/kick_1.wav", "snare/snare_0.wav", "snare/snare_1.wav"]
+    skipped = bank.read_skipped().set_index("file")["reason"].to_dict()
+    assert skipped == {name: "not a regular file" for name in ["kick/device.wav", "kick/x.wav", "snare/y.flac"]}
+    assert readers.count == 0
+    assert Bank(root, process=False).is_processed()
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_with_its_reason_and_the_bank_stays_usable(tmp_path: Path) -> None:
+    root = write_bank(tmp_path / "bank", per_class=2)
+    os.rename(root / "kick" / "kick_1.wav", os.fsencode(root / "kick") + b"/kick \xff.wav")
+    os.mkdir(os.fsencode(root) + b"/h\xe9hat")
+    sf.write(os.fsencode(root) + b"/h\xe9hat/one.wav", drum_hit("noise", 0.3), 44100)
+    bank = Bank(root, workers=1)
+    assert sorted(bank.data["original_path"]) == ["kick/kick_0.wav", "snare/snare_0.wav", "snare/snare_1.wav"]
+    skipped = bank.read_skipped().set_index("file")["reason"].to_dict()
+    assert skipped == {
+        "h\\xe9hat/one.wav": "file name is not valid UTF-8",
+        "kick/kick \\xff.wav": "file name is not valid UTF-8",
+    }
+    again = Bank(root, process=False)
+    assert again.is_processed() and again.instruments == ["kick", "snare"]
+    assert len(again.load_spectrograms()[0]) + len(again.load_spectrograms()[2]) + len(again.load_spectrograms()[4]) == 3
+
+
+@pytest.mark.parametrize(
+    "config_json",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"preset": "default", "audio": {"sample_rate": 1}, "split": {}}',
+        '{"preset": "default", "audio": {"fade_out": NaN}, "split": {}}',
+        '{"preset": "default", "audio": {}, "split": {"test": NaN}}',
+    ],
+    ids=["deep", "sample rate 1", "NaN fade", "NaN split"],
+)
+def test_a_tampered_bank_config_is_not_used(small_bank: Path, config_json: str) -> None:
+    Bank(small_bank, workers=1)
+    (processed_dir_for(small_bank.resolve()) / "config.json").write_text(config_json)
+    bank = Bank(small_bank, workers=1)
+    assert bank.config == get_preset("default") and bank.is_processed()

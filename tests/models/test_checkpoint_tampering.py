@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import resource
 import shutil
@@ -21,7 +22,7 @@ import torch
 from dkvae.cli import main
 from dkvae.core.errors import DkvaeError
 from dkvae.inference.machine import DrumMachine, bundled_model_dir
-from dkvae.models.checkpoint import CONFIG_NAME, FORMAT, MAX_CONFIG_BYTES, WEIGHTS_NAME
+from dkvae.models.checkpoint import CONFIG_NAME, FORMAT, MAX_CONFIG_BYTES, WEIGHTS_NAME, save_model_dir
 from dkvae.models.latent_prior import LATENT_PRIOR_NAME
 
 #: Address space of the process that loads the huge cases: the bundled model needs about 0.4 GiB.
@@ -29,12 +30,15 @@ MEMORY_LIMIT = 2 << 30
 
 
 def edit_weights(change: Callable[[dict[str, torch.Tensor]], None]) -> Callable[[Path], None]:
-    """A tampering that rewrites model.safetensors after `change` edits its tensors in place."""
+    """A tampering that rewrites model.safetensors after `change` edits its tensors in place, and records the new
+    file's digest as the model id (as whoever tampers can), so only the weights themselves can give it away."""
 
     def tamper(directory: Path) -> None:
         tensors = safetensors.torch.load_file(str(directory / WEIGHTS_NAME))
         change(tensors)
-        safetensors.torch.save_file(tensors, str(directory / WEIGHTS_NAME), metadata={"format": FORMAT})
+        weights = safetensors.torch.save(tensors, metadata={"format": FORMAT})
+        (directory / WEIGHTS_NAME).write_bytes(weights)
+        edit_config(set_in("model_id", hashlib.blake2b(weights, digest_size=6).hexdigest()))(directory)
 
     return tamper
 
@@ -60,12 +64,13 @@ def write_bytes(name: str, data: Callable[[bytes], bytes]) -> Callable[[Path], N
 
 
 def write_prior(
-    mean_shape: tuple[int, ...], scale_shape: tuple[int, ...], dtype: str = "float32"
+    mean_shape: tuple[int, ...], scale_shape: tuple[int, ...], dtype: str = "float32", fill: float = 0.0
 ) -> Callable[[Path], None]:
-    """A tampering that replaces the latent prior by zeros of these shapes."""
+    """A tampering that replaces the latent prior by zeros of these shapes (the mean's first value `fill`)."""
 
     def tamper(directory: Path) -> None:
         tensors = {"mean": np.zeros(mean_shape, dtype), "scale_tril": np.zeros(scale_shape, dtype)}
+        tensors["mean"].flat[0] = fill
         safetensors.numpy.save_file(tensors, str(directory / LATENT_PRIOR_NAME))
 
     return tamper
@@ -115,8 +120,99 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
         "config.audio.fade_out is '0.01', not a number",
     ),
     "bool for a number": (edit_config(set_in("config.model.class_embedding_dim", True)), "is True, not int"),
-    "negative size": (edit_config(set_in("config.model.channels", [-24, 48, 96, 128, 128])), "negative dimension -24"),
-    "negative sample rate": (edit_config(set_in("config.audio.sample_rate", -44100)), "must be positive"),
+    "negative size": (
+        edit_config(set_in("config.model.channels", [-24, 48, 96, 128, 128])),
+        "channels[0] must be a whole number from 1 to 4096; got -24",
+    ),
+    "negative sample rate": (
+        edit_config(set_in("config.audio.sample_rate", -44100)),
+        "sample_rate must be a whole number from 8000 to 192000; got -44100",
+    ),
+    "sample rate of 1 Hz": (
+        edit_config(set_in("config.audio.sample_rate", 1)),
+        "sample_rate must be a whole number from 8000 to 192000; got 1",
+    ),
+    "a sound of hours": (
+        edit_config(set_in("config.audio.num_samples", 10**9)),
+        "num_samples must be a whole number from 1024 to 441000; got 1000000000",
+    ),
+    "hop of one sample": (
+        edit_config(set_in("config.audio.hop_length", 1)),
+        "a spectrogram of 513 x 32513 bins is more than",
+    ),
+    "a billion iterations": (
+        edit_config(set_in("config.inversion.iterations", 10**9)),
+        "inversion iterations must be a whole number from 0 to 512; got 1000000000",
+    ),
+    "fade of a year": (
+        edit_config(set_in("config.audio.fade_out", 3e7)),
+        "fade_out must be a number from 0 to 10 (seconds); got 30000000.0",
+    ),
+    "infinite fade": (
+        edit_config(set_in("config.audio.fade_out", float("inf"))),
+        "config.audio.fade_out is inf, not a finite number",
+    ),
+    "NaN dB": (
+        edit_config(set_in("config.audio.min_db", float("nan"))),
+        "config.audio.min_db is nan, not a finite number",
+    ),
+    "dB far past full scale": (
+        edit_config(set_in("config.audio.max_db", 1e6)),
+        "max_db must be a number from -200 to 100 (dB); got 1000000.0",
+    ),
+    "trim above the peak": (
+        edit_config(set_in("config.audio.trim_db", 10.0)),
+        "trim_db must be a number from -200 to 0 (dB); got 10.0",
+    ),
+    "NaN in the training settings": (
+        edit_config(set_in("config.train.learning_rate", float("nan"))),
+        "config.train.learning_rate is nan, not a finite number",
+    ),
+    "NaN normalization": (
+        edit_config(set_in("normalization.max_value", float("nan"))),
+        "normalization.max_value is nan, not a finite number",
+    ),
+    "normalization far past full scale": (
+        edit_config(set_in("normalization.max_value", 1e300)),
+        "normalization max_value must be a number from -200 to 100 (dB); got 1e+300",
+    ),
+    "NaN weights": (
+        edit_weights(lambda t: t[first_weight(t)].view(-1).__setitem__(0, float("nan"))),
+        "holds NaN or infinite values",
+    ),
+    "infinite weights": (
+        edit_weights(lambda t: t[first_weight(t)].view(-1).__setitem__(0, float("inf"))),
+        "holds NaN or infinite values",
+    ),
+    "deep JSON": (
+        write_bytes(
+            CONFIG_NAME, lambda data: data.rstrip()[:-1] + b', "deep": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+        ),
+        "is unreadable: its JSON is nested too deeply",
+    ),
+    "a class named a path": (
+        edit_config(lambda document: document["class_names"].__setitem__(0, "../../../evil")),
+        "class name '../../../evil' is not a folder name",
+    ),
+    "a class name with a newline": (
+        edit_config(lambda document: document["class_names"].__setitem__(0, "clap\nline two")),
+        "class name 'clap\\nline two' is not a folder name",
+    ),
+    "an empty class name": (
+        edit_config(lambda document: document["class_names"].__setitem__(0, "")),
+        "class name '' is not a folder name",
+    ),
+    "a class named twice": (
+        edit_config(lambda document: document["class_names"].__setitem__(0, "kick")),
+        "names class 'kick' twice",
+    ),
+    "no classes": (edit_config(set_in("class_names", [])), "needs 1 to 1024 class names, not 0"),
+    "thousands of classes": (
+        edit_config(set_in("class_names", [f"c{index}" for index in range(5000)])),
+        "needs 1 to 1024 class names, not 5000",
+    ),
+    "no model id": (edit_config(lambda document: document.pop("model_id")), "config.json has no model_id"),
+    "model id a number": (edit_config(set_in("model_id", 5)), "model_id is 5, not str"),
     "list for a dict": (edit_config(set_in("config", [])), "config is [], not an object"),
     "list for a section": (edit_config(set_in("config.audio", [1, 2])), "config.audio is [1, 2], not an object"),
     "list for the normalization": (edit_config(set_in("normalization", [1])), "normalization is [1], not an object"),
@@ -126,10 +222,26 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
     ),
     "class names a string": (edit_config(set_in("class_names", "kick")), "class_names is 'kick', not a list"),
     "format version a string": (edit_config(set_in("format_version", "1")), "format_version '1'"),
-    "huge latent_dim": (edit_config(set_in("config.model.latent_dim", 10**6)), "its config needs"),
-    "absurd latent_dim": (edit_config(set_in("config.model.latent_dim", 10**9)), "its config needs"),
-    "huge n_fft": (edit_config(set_in("config.audio.n_fft", 1 << 24)), "its config needs"),
-    "huge channels": (edit_config(set_in("config.model.channels", [10**5] * 5)), "its config needs"),
+    "huge latent_dim": (
+        edit_config(set_in("config.model.latent_dim", 10**6)),
+        "latent_dim must be a whole number from 1 to 1024; got 1000000",
+    ),
+    "absurd latent_dim": (
+        edit_config(set_in("config.model.latent_dim", 10**9)),
+        "latent_dim must be a whole number from 1 to 1024; got 1000000000",
+    ),
+    "huge n_fft": (
+        edit_config(set_in("config.audio.n_fft", 1 << 24)),
+        "n_fft must be a whole number from 16 to 16384; got 16777216",
+    ),
+    "huge channels": (
+        edit_config(set_in("config.model.channels", [10**5] * 5)),
+        "channels[0] must be a whole number from 1 to 4096; got 100000",
+    ),
+    "a stride past any input": (
+        edit_config(set_in("config.model.strides", [[2, 2]] * 4 + [[2, 10**9]])),
+        "strides[4] must be a whole number from 1 to 8; got 1000000000",
+    ),
     "huge header": (
         write_bytes(WEIGHTS_NAME, huge_header),
         "model.safetensors is damaged: Error while deserializing header: header too large",
@@ -144,6 +256,14 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
     "prior of another shape": (write_prior((7, 16), (7, 16, 16)), "latent prior has shape (7, 16)"),
     "prior of mismatched parts": (write_prior((7, 32), (7, 3)), "do not match"),
     "prior of integers": (write_prior((7, 32), (7, 32, 32), "int64"), "not stored as floats"),
+    "NaN in the prior": (
+        write_prior((7, 32), (7, 32, 32), fill=float("nan")),
+        "latent prior holds NaN or infinite values",
+    ),
+    "infinite prior": (
+        write_prior((7, 32), (7, 32, 32), fill=float("-inf")),
+        "latent prior holds NaN or infinite values",
+    ),
     "truncated prior": (write_bytes(LATENT_PRIOR_NAME, lambda data: data[:100]), "latent_prior.safetensors is damaged"),
 }
 #: Cases that would allocate gigabytes if the model were built from their config before the weights were checked.
@@ -213,3 +333,21 @@ def test_huge_tampered_models_are_refused_without_allocating(tmp_path: Path) -> 
         lines = report["stderr"].splitlines()
         assert report["code"] == 2 and len(lines) == 1 and CASES[case][1] in lines[0], (case, report)
         assert report["peak"] < MEMORY_LIMIT // 2, (case, report)
+
+
+@pytest.mark.parametrize("name", [CONFIG_NAME, WEIGHTS_NAME, LATENT_PRIOR_NAME])
+def test_a_fifo_in_a_model_directory_is_refused_without_being_opened(name: str, tmp_path: Path, fifo_readers) -> None:
+    directory = Path(shutil.copytree(bundled_model_dir(), tmp_path / "model"))
+    (directory / name).unlink()
+    readers = fifo_readers(directory / name)
+    with pytest.raises(DkvaeError) as raised:
+        DrumMachine.load(directory)
+    assert f"{name} is not a regular file" in str(raised.value)
+    assert readers.count == 0
+
+
+def test_a_model_whose_class_names_could_not_be_loaded_is_not_saved(tmp_path: Path) -> None:
+    machine = DrumMachine.load()
+    with pytest.raises(DkvaeError, match=r"^cannot save this model: class name 'a/b' is not a folder name"):
+        save_model_dir(tmp_path / "model", machine.model, machine.config, ["a/b", *machine.instruments[1:]])
+    assert not (tmp_path / "model").exists()

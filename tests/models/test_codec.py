@@ -79,3 +79,11 @@ def test_the_mel_loss_compares_band_power_not_the_mean_level_of_bins() -> None:
 def test_config_refuses_a_downsample_that_is_not_a_power_of_two() -> None:
     with pytest.raises(ValueError, match="power of two"):
         ModelConfig(kind="codec", codec_downsample=3)
+
+
+@pytest.mark.parametrize(
+    "field", [{"codec_downsample": 2**60}, {"latent_channels": 0}, {"codec_width": 10**6}, {"codec_blocks": 99}, {"mel_bands": (0,)}]
+)
+def test_config_bounds_every_size_of_the_codec(field) -> None:
+    with pytest.raises(ValueError, match="must be a whole number from"):
+        ModelConfig(kind="codec", **field)

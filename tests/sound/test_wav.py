@@ -253,3 +253,44 @@ def test_load_sound_gives_the_same_sound_info_and_reasons_by_either_reader(tmp_p
         else:
             np.testing.assert_array_equal(f[0], s[0])
             assert f[1] == s[1]
+
+
+def declaring(bits: int, block_align: int, samples: np.ndarray) -> bytes:
+    """A mono 44.1 kHz PCM WAV of 16-bit `samples` whose header declares `bits` per sample and `block_align`."""
+    fmt = struct.pack("<HHIIHH", 1, 1, 44100, 44100 * block_align, block_align, bits)
+    return riff(chunk(b"fmt ", fmt), chunk(b"data", samples.astype("<i2").tobytes()))
+
+
+@pytest.mark.parametrize(
+    ("bits", "block_align", "reason"),
+    [
+        (7, 2, "unsupported: the header declares 7 bits per sample"),
+        (7, 1, "unsupported: the header declares 7 bits per sample"),
+        (9, 1, "unsupported: the header declares 9 bits per sample with a block align of 1"),
+        (24, 2, "unsupported: the header declares 24 bits per sample with a block align of 2"),
+    ],
+)
+def test_a_wav_whose_header_misstates_its_sample_width_is_refused(tmp_path, bits, block_align, reason) -> None:
+    hit = (drum_hit("tone", 0.3) * 32767).astype(np.int16)
+    path = tmp_path / "x.wav"
+    path.write_bytes(declaring(bits, block_align, hit))
+    with pytest.raises(BadAudio) as raised:
+        load_sound(path, get_preset("default").audio)
+    assert str(raised.value) == reason
+
+
+def test_a_wav_of_12_bits_in_16_bit_samples_is_read_as_16_bit(tmp_path) -> None:
+    hit = (drum_hit("tone", 0.3) * 32767).astype(np.int16) & ~0xF  # 12 significant bits, left-justified
+    twelve, sixteen = tmp_path / "twelve.wav", tmp_path / "sixteen.wav"
+    twelve.write_bytes(declaring(12, 2, hit))
+    sixteen.write_bytes(declaring(16, 2, hit))
+    config = get_preset("default").audio
+    np.testing.assert_array_equal(load_sound(twelve, config)[0], load_sound(sixteen, config)[0])
+
+
+@pytest.mark.parametrize("name", ["x.wav", "x.flac"])
+def test_load_sound_refuses_a_fifo_without_opening_it(tmp_path, fifo_readers, name) -> None:
+    readers = fifo_readers(tmp_path / name)
+    with pytest.raises(BadAudio, match="^not a regular file$"):
+        load_sound(tmp_path / name, get_preset("default").audio)
+    assert readers.count == 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -45,6 +47,45 @@ TAIL_DB = -60.0
 #: training sounds' spread around their class's mean, far past any of them.
 MAX_TEMPERATURE = 4.0
 
+# Bounds of what a config may hold. Configs are read from files anyone can edit (a model's config.json, a
+# sound's sidecar, a processed bank's config.json), and their sizes decide what dkvae allocates and computes:
+# a model claiming 1 Hz made generation resample into 10.7 GiB, a billion inversion iterations never ended.
+#: Sample rates (Hz) a model may work at: telephone quality up to the highest studio rate in common use.
+SAMPLE_RATE_RANGE = (8000, 192_000)
+#: The longest sound a config describes (seconds): far past a ride cymbal's tail (the default is 0.74 s).
+MAX_SOUND_SECONDS = 10.0
+#: STFT sizes (samples): up to 16384, 0.37 s at 44.1 kHz and 16 times the default.
+N_FFT_RANGE = (16, 16384)
+#: The most bins (frequencies x frames) a spectrogram may have: 64 times the default's 513 x 128, room for
+#: 10 s at 192 kHz with the default STFT.
+MAX_SPECTROGRAM_BINS = 1 << 22
+#: Levels (dB) a config may name: from the log spectrogram's floor (`AMPLITUDE_FLOOR`) to 100 dB above full scale.
+DB_RANGE = (20.0 * math.log10(AMPLITUDE_FLOOR), 100.0)
+#: The most Griffin-Lim iterations an inversion runs: about 0.2 s a sound, past where more change nothing audible.
+MAX_INVERSION_ITERATIONS = 512
+#: The largest latent vector: 32 times the default's.
+MAX_LATENT_DIM = 1024
+#: The widest layer (channels, dense units, class embedding): 8 times the seed's widest, 32 times the default's.
+MAX_LAYER_WIDTH = 4096
+#: The largest kernel size, and stride along an axis, of a conv stage (the presets use 3 and 2).
+MAX_KERNEL_SIZE, MAX_STRIDE = 15, 8
+#: The codec's largest frame-rate reduction, residual blocks per resolution, and mel bands of its loss.
+MAX_CODEC_DOWNSAMPLE, MAX_CODEC_BLOCKS, MAX_MEL_BANDS = 64, 16, 512
+#: The most classes a model may have, and the longest class name in bytes of UTF-8 (a folder name's limit).
+MAX_CLASSES, MAX_CLASS_NAME_BYTES = 1024, 255
+
+
+def _check_whole(name: str, value: object, low: int, high: int) -> None:
+    """Raise ValueError unless `value` is a whole number from `low` to `high` (a file may hold anything)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+        raise ValueError(f"{name} must be a whole number from {low} to {high}; got {reprlib.repr(value)}")
+
+
+def _check_number(name: str, value: object, low: float, high: float, unit: str) -> None:
+    """Raise ValueError unless `value` is a number from `low` to `high` `unit` (NaN and infinities never are)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not low <= value <= high:
+        raise ValueError(f"{name} must be a number from {low:g} to {high:g} ({unit}); got {reprlib.repr(value)}")
+
 
 @dataclass(frozen=True)
 class AudioConfig:
@@ -74,14 +115,24 @@ class AudioConfig:
     peak_normalize: bool = True
 
     def __post_init__(self) -> None:
-        if self.sample_rate <= 0 or self.num_samples <= 0:
-            raise ValueError("sample_rate and num_samples must be positive")
-        if self.hop_length <= 0 or self.n_fft < 2 or self.hop_length > self.n_fft:
-            raise ValueError("need n_fft >= 2 and 0 < hop_length <= n_fft")
+        _check_whole("sample_rate", self.sample_rate, *SAMPLE_RATE_RANGE)
+        _check_whole("n_fft", self.n_fft, *N_FFT_RANGE)
+        _check_whole("hop_length", self.hop_length, 1, self.n_fft)
+        _check_whole("num_samples", self.num_samples, self.n_fft, math.floor(MAX_SOUND_SECONDS * self.sample_rate))
+        if self.n_freq * self.n_frames > MAX_SPECTROGRAM_BINS:
+            raise ValueError(
+                f"a spectrogram of {self.n_freq} x {self.n_frames} bins is more than {MAX_SPECTROGRAM_BINS};"
+                " use a longer hop_length or fewer num_samples"
+            )
         if self.normalization not in ("global", "minmax"):
             raise ValueError(f"unknown normalization {self.normalization!r}")
+        for name in ("min_db", "max_db"):
+            _check_number(name, getattr(self, name), *DB_RANGE, "dB")
         if not self.min_db < self.max_db:
             raise ValueError("min_db must be below max_db")
+        _check_number("trim_db", self.trim_db, DB_RANGE[0], 0.0, "dB")
+        for name in ("pre_roll", "fade_out"):
+            _check_number(name, getattr(self, name), 0.0, MAX_SOUND_SECONDS, "seconds")
 
     @property
     def duration(self) -> float:
@@ -128,8 +179,7 @@ class InversionConfig:
     def __post_init__(self) -> None:
         if self.method not in ("gla", "fgla", "pghi"):
             raise ValueError(f"unknown inversion method {self.method!r}; choose gla, fgla or pghi")
-        if isinstance(self.iterations, bool) or not isinstance(self.iterations, int) or self.iterations < 0:
-            raise ValueError("inversion iterations must be a whole number >= 0")
+        _check_whole("inversion iterations", self.iterations, 0, MAX_INVERSION_ITERATIONS)
         if not 0.0 <= self.momentum <= 1.0:
             raise ValueError("inversion momentum must be between 0 and 1")
 
@@ -142,7 +192,9 @@ class SplitConfig:
     val: float = 0.05
 
     def __post_init__(self) -> None:
-        if self.test < 0 or self.val < 0 or self.test + self.val >= 1:
+        _check_number("the test fraction", self.test, 0.0, 1.0, "of the bank")
+        _check_number("the validation fraction", self.val, 0.0, 1.0, "of the bank")
+        if self.test + self.val >= 1:
             raise ValueError("split fractions must be >= 0 and leave some data for training")
 
 
@@ -216,12 +268,25 @@ class ModelConfig:
             raise ValueError("channels, kernel_sizes and strides need one entry per stage")
         if self.decoder_channels is not None and len(self.decoder_channels) != len(self.channels):
             raise ValueError("decoder_channels needs one entry per stage, as channels has")
-        if self.latent_dim < 1:
-            raise ValueError("latent_dim must be at least 1")
-        if self.codec_downsample < 1 or self.codec_downsample & (self.codec_downsample - 1):
+        _check_whole("latent_dim", self.latent_dim, 1, MAX_LATENT_DIM)
+        _check_whole("class_embedding_dim", self.class_embedding_dim, 1, MAX_LAYER_WIDTH)
+        for name in ("channels", "decoder_channels", "hidden_sizes"):
+            for index, width in enumerate(getattr(self, name) or ()):
+                _check_whole(f"{name}[{index}]", width, 1, MAX_LAYER_WIDTH)
+        for index, (kernel_size, stride) in enumerate(zip(self.kernel_sizes, self.strides)):
+            _check_whole(f"kernel_sizes[{index}]", kernel_size, 1, MAX_KERNEL_SIZE)
+            if len(stride) != 2:
+                raise ValueError(f"strides[{index}] must be a pair (freq, time); got {reprlib.repr(stride)}")
+            for axis_stride in stride:
+                _check_whole(f"strides[{index}]", axis_stride, 1, MAX_STRIDE)
+        _check_whole("codec_downsample", self.codec_downsample, 1, MAX_CODEC_DOWNSAMPLE)
+        if self.codec_downsample & (self.codec_downsample - 1):
             raise ValueError("codec_downsample must be a power of two")
-        if self.latent_channels < 1 or self.codec_width < 1 or self.codec_blocks < 0:
-            raise ValueError("latent_channels and codec_width must be at least 1, codec_blocks at least 0")
+        _check_whole("latent_channels", self.latent_channels, 1, MAX_LAYER_WIDTH)
+        _check_whole("codec_width", self.codec_width, 1, MAX_LAYER_WIDTH)
+        _check_whole("codec_blocks", self.codec_blocks, 0, MAX_CODEC_BLOCKS)
+        for index, bands in enumerate(self.mel_bands):
+            _check_whole(f"mel_bands[{index}]", bands, 1, MAX_MEL_BANDS)
 
     def same_network(self, other: ModelConfig) -> bool:
         """Whether `other` describes the same network, its loss weights aside (weights trained under one

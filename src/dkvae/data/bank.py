@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -151,10 +152,10 @@ class Bank:
         return saved if saved is not None else get_preset("default")
 
     def _saved_config(self) -> Config | None:
-        """The config in ``BANK_/config.json``, or None when absent or unreadable."""
+        """The config in ``BANK_/config.json``, or None when absent, unreadable or out of bounds (see `Config`)."""
         try:
             return Config.from_json((self.dir / CONFIG_NAME).read_text(encoding="utf-8"))
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return None
 
     def _class_folders(self) -> list[str]:
@@ -162,7 +163,11 @@ class Bank:
         return sorted(d.name for d in _class_dirs(self.original_dir))
 
     def scan(self) -> Scan:
-        """Find the bank's audio files (by extension; hidden files and folders are ignored)."""
+        """Find the bank's audio files (by extension; hidden files and folders are ignored).
+
+        Files that are not regular files (a FIFO would block preprocessing for ever, a device never end)
+        and names that are not UTF-8 (no CSV or split hash can hold them) are rejected unopened.
+        """
         scan = Scan()
         for entry in sorted(self.original_dir.iterdir()):
             if entry.is_file() and _is_audio_name(entry.name):
@@ -176,12 +181,18 @@ class Bank:
                         continue
                     file = os.path.join(root, name)
                     relative = f"{folder}/{name}"
+                    if not _is_utf8(relative):
+                        scan.rejected.append(_rejected(Path(file), self.original_dir, "file name is not valid UTF-8"))
+                        continue
                     try:
-                        stat = os.stat(file)
+                        info = os.stat(file)
                     except OSError as error:
                         scan.rejected.append(_rejected(Path(file), self.original_dir, f"cannot read: {error.strerror}"))
                         continue
-                    scan.files.append(SourceFile(relative, file, stat.st_size, stat.st_mtime_ns))
+                    if not stat.S_ISREG(info.st_mode):
+                        scan.rejected.append(_rejected(Path(file), self.original_dir, "not a regular file"))
+                        continue
+                    scan.files.append(SourceFile(relative, file, info.st_size, info.st_mtime_ns))
                     scan.labels[relative] = class_dir.name
         return scan
 
@@ -488,13 +499,23 @@ def _is_audio_name(name: str) -> bool:
 
 
 def _rejected(file: Path, root: Path, reason: str) -> Outcome:
-    """An outcome for a file refused before decoding."""
+    """An outcome for a file refused before decoding; a name that is not UTF-8 is kept with its bytes escaped (``\\xff``)."""
     try:
-        stat = file.stat()
-        size, mtime = stat.st_size, stat.st_mtime_ns
+        info = file.stat()
+        size, mtime = info.st_size, info.st_mtime_ns
     except OSError:
         size, mtime = -1, -1
-    return Outcome(file.relative_to(root).as_posix(), size, mtime, reason=reason)
+    relative = os.fsencode(file.relative_to(root).as_posix()).decode("utf-8", "backslashreplace")
+    return Outcome(relative, size, mtime, reason=reason)
+
+
+def _is_utf8(name: str) -> bool:
+    """True unless `name` holds bytes that are not UTF-8 (Python keeps them as lone surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _runs(kept: list[Outcome], longest: int = 64) -> Iterator[tuple[str, int, int]]:

@@ -271,7 +271,8 @@ def sidecar_machine(
 
 def sidecar_latent(document: dict[str, Any], path: str | os.PathLike[str], machine: DrumMachine) -> np.ndarray:
     """A sidecar's latent ``(latent_dim,)`` float32, checked against the model's size and to be finite."""
-    latent = np.asarray(document["latent"], np.float32)
+    with np.errstate(over="ignore"):  # a value past float32's range becomes inf, refused below
+        latent = np.asarray(document["latent"], np.float32)
     if latent.shape != (machine.latent_dim,):
         raise DkvaeError(f"sidecar {path} has a latent of size {latent.size}, the model needs {machine.latent_dim}")
     if not np.isfinite(latent).all():

@@ -11,8 +11,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import reprlib
+import stat
 import types
 import typing
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ import torch
 from torch import nn
 
 from dkvae.core.atomic import atomic_paths
-from dkvae.core.config import AudioConfig, Config
+from dkvae.core.config import DB_RANGE, MAX_CLASS_NAME_BYTES, MAX_CLASSES, AudioConfig, Config
 from dkvae.core.errors import DkvaeError
 from dkvae.models import build_model
 from dkvae.models.latent_prior import LATENT_PRIOR_NAME, LatentPrior
@@ -83,6 +85,10 @@ def save_model_dir(
     the instant between the two renames a load sees the pair disagree and says so. A latent prior
     fitted to other weights is removed.
     """
+    try:
+        check_class_names(list(class_names))
+    except ValueError as error:
+        raise DkvaeError(f"cannot save this model: {error}") from None
     directory = Path(path)
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
@@ -113,7 +119,9 @@ def load_model_dir(path: str | os.PathLike[str]) -> ModelDirectory:
 
     Nothing is built until the weights file's header has been checked against the network the
     config describes (built first on the ``meta`` device, which allocates nothing), so a tampered
-    config cannot make it allocate more than the weights file holds.
+    config cannot make it allocate more than the weights file holds. Every number read is bounded and
+    finite (the config's own checks, `check_class_names`, weights and prior free of NaN and infinities),
+    and only regular files are opened (a FIFO would block the read for ever).
     """
     directory = Path(path)
     document = read_model_config(directory)
@@ -122,20 +130,29 @@ def load_model_dir(path: str | os.PathLike[str]) -> ModelDirectory:
         _check_json(document["class_names"], list[str], "class_names")
         _check_json(document.get("normalization", {}), dict[str, float], "normalization")
         _check_json(document.get("training", {}), dict[str, Any], "training")
+        if "model_id" not in document:
+            raise ValueError(f"its {CONFIG_NAME} has no model_id (every saved model has one); save or train it again")
+        _check_json(document["model_id"], str, "model_id")
         config = Config.from_dict(document["config"])
         class_names = list(document["class_names"])
+        check_class_names(class_names)
+        _check_normalization(document.get("normalization", {}))
         with torch.device("meta"):
             expected = build_model(config.model, config.audio.shape, len(class_names), config.adversarial).state_dict()
-        _check_weights(directory / WEIGHTS_NAME, expected)
+        _check_weights(_regular_file(directory / WEIGHTS_NAME), expected)
         weights = (directory / WEIGHTS_NAME).read_bytes()  # read once: digested, then loaded
-        model_id = str(document.get("model_id", ""))
-        if model_id and _digest(weights) != model_id:
+        model_id = document["model_id"]
+        if _digest(weights) != model_id:
             raise ValueError(
                 f"its {WEIGHTS_NAME} is not model {model_id} that {CONFIG_NAME} describes"
                 " (replaced by hand, or a save was cut off between the two files); save or train it again"
             )
+        state = safetensors.torch.load(weights)
+        for name, tensor in state.items():
+            if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+                raise ValueError(f"its weight {name} holds NaN or infinite values")
         model = build_model(config.model, config.audio.shape, len(class_names), config.adversarial)
-        model.load_state_dict(safetensors.torch.load(weights), strict=True)
+        model.load_state_dict(state, strict=True)
         latent_prior = _load_latent_prior(directory, (len(class_names), config.model.latent_dim), model_id)
     except FileNotFoundError:
         raise DkvaeError(f"{directory} has no {WEIGHTS_NAME}") from None
@@ -160,11 +177,16 @@ def read_model_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not directory.is_dir():
         raise DkvaeError(f"model directory not found: {directory}")
     try:
-        if (directory / CONFIG_NAME).stat().st_size > MAX_CONFIG_BYTES:
+        info = (directory / CONFIG_NAME).stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise DkvaeError(f"{directory / CONFIG_NAME} is not a regular file")
+        if info.st_size > MAX_CONFIG_BYTES:
             raise ValueError(f"larger than {MAX_CONFIG_BYTES} bytes")
         document = json.loads((directory / CONFIG_NAME).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DkvaeError(f"{directory} is not a dkvae model directory (no {CONFIG_NAME})") from None
+    except RecursionError:
+        raise DkvaeError(f"{directory / CONFIG_NAME} is unreadable: its JSON is nested too deeply") from None
     except (OSError, ValueError) as error:
         raise DkvaeError(f"{directory / CONFIG_NAME} is unreadable: {_first_line(error)}") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
@@ -186,6 +208,42 @@ def check_audio_matches(model_audio: AudioConfig, bank_audio: AudioConfig, what:
             if getattr(model_audio, name) != getattr(bank_audio, name)
         ]
         raise DkvaeError(f"the model was trained with other audio settings than {what}: {', '.join(differences)}")
+
+
+def check_class_names(names: list[str]) -> None:
+    """Raise ValueError unless `names` are 1 to `MAX_CLASSES` distinct names, each a name its bank folder could have.
+
+    A class's name becomes part of the file names its sounds are written under, so a tampered model
+    must not name one ``../../evil``: each is one part of a path (no ``/`` or ``\\``, not ``.`` or ``..``),
+    of printable characters (no newline, no bytes that are not UTF-8), at most `MAX_CLASS_NAME_BYTES` long.
+    """
+    if not 1 <= len(names) <= MAX_CLASSES:
+        raise ValueError(f"it needs 1 to {MAX_CLASSES} class names, not {len(names)}")
+    for index, name in enumerate(names):
+        one_part = name not in ("", ".", "..") and not {"/", "\\"} & set(name)
+        if not (one_part and name.isprintable() and len(name.encode("utf-8")) <= MAX_CLASS_NAME_BYTES):
+            raise ValueError(
+                f"class name {reprlib.repr(name)} is not a folder name (one part of a path, printable,"
+                f" at most {MAX_CLASS_NAME_BYTES} bytes)"
+            )
+        if name in names[:index]:
+            raise ValueError(f"it names class {name!r} twice")
+
+
+def _check_normalization(normalization: dict[str, float]) -> None:
+    """Raise ValueError unless each saved level (dB) is within `DB_RANGE`, as a config's own levels are."""
+    for name, value in normalization.items():
+        if not DB_RANGE[0] <= value <= DB_RANGE[1]:
+            raise ValueError(
+                f"normalization {name} must be a number from {DB_RANGE[0]:g} to {DB_RANGE[1]:g} (dB); got {value!r}"
+            )
+
+
+def _regular_file(path: Path) -> Path:
+    """`path`, when it is a regular file (a FIFO or a device could block its read for ever, or never end it)."""
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise ValueError(f"{path.name} is not a regular file")
+    return path
 
 
 def _check_json(value: Any, hint: Any, where: str) -> None:
@@ -217,6 +275,7 @@ def _check_json(value: Any, hint: Any, where: str) -> None:
         _expect(value in args, value, "one of " + ", ".join(map(repr, args)), where)
     elif hint is float:
         _expect(isinstance(value, (int, float)) and not isinstance(value, bool), value, "a number", where)
+        _expect(math.isfinite(value), value, "a finite number", where)
     else:
         _expect(isinstance(value, hint) and (hint is bool or not isinstance(value, bool)), value, hint.__name__, where)
 

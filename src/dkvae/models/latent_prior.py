@@ -11,6 +11,8 @@ detail. A plain autoencoder has no prior at all; this gives it one.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,9 +58,9 @@ class LatentPrior:
 
     @classmethod
     def load(cls, directory: Path) -> LatentPrior | None:
-        """The prior saved in a model directory, or None when it has none."""
+        """The prior saved in a model directory, or None when it has none; one with NaN or infinities is a ValueError."""
         path = directory / LATENT_PRIOR_NAME
-        if not path.exists():
+        if not _is_file(path):
             return None
         with safetensors.safe_open(str(path), "np") as handle:
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118 (a safe_open handle is not iterable)
@@ -66,6 +68,8 @@ class LatentPrior:
         mean, scale_tril = tensors["mean"], tensors["scale_tril"]
         if mean.ndim != 2 or scale_tril.shape != (*mean.shape, mean.shape[1]):
             raise ValueError(f"{path}: mean {mean.shape} and scale_tril {scale_tril.shape} do not match")
+        if not (np.isfinite(mean).all() and np.isfinite(scale_tril).all()):
+            raise ValueError("its latent prior holds NaN or infinite values")
         return cls(mean, scale_tril, model_id)
 
     @staticmethod
@@ -75,13 +79,24 @@ class LatentPrior:
         Reads only the file's header.
         """
         path = directory / LATENT_PRIOR_NAME
-        if not path.exists():
-            return None
         try:
+            if not _is_file(path):
+                return None
             with safetensors.safe_open(str(path), "np") as handle:
                 return (handle.metadata() or {}).get("model_id", "")
-        except safetensors.SafetensorError:
+        except (safetensors.SafetensorError, ValueError):
             return ""
+
+
+def _is_file(path: Path) -> bool:
+    """True for a regular file, False when there is none; ValueError for anything else (a FIFO would block its read)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"{path.name} is not a regular file")
+    return True
 
 
 def fit_latent_prior(

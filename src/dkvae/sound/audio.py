@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import stat
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +29,7 @@ from dkvae.core.config import (
     InversionConfig,
 )
 from dkvae.sound.inversion import invert
-from dkvae.sound.wav import INTEGER_SCALES, PlainWav, open_plain_wav
+from dkvae.sound.wav import INTEGER_SCALES, PlainWav, open_plain_wav, sample_width_problem
 
 #: `SILENCE_FLOOR_DB` as an amplitude.
 _SILENCE_FLOOR = 10.0 ** (SILENCE_FLOOR_DB / 20.0)
@@ -165,9 +166,12 @@ def load_sound(path: str | os.PathLike[str], config: AudioConfig) -> tuple[np.nd
     Returns ``(audio, info)`` with audio of shape ``(config.num_samples,)``, peak-scaled to 0 dBFS when
     `config.peak_normalize` is set.
 
-    Raises `BadAudio` with the reason when the file is not usable.
+    Raises `BadAudio` with the reason when the file is not usable; anything but a regular file is refused
+    unopened (a FIFO would block the read for ever, a device never end it).
     """
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise BadAudio("not a regular file")
         plain = open_plain_wav(path) if os.fspath(path).lower().endswith(WAV_SUFFIXES) else None
         if plain is not None:
             with plain:
@@ -190,6 +194,9 @@ class _LibsndfileSource:
             raise BadAudio("empty: no audio frames")
         if _declares_more_data(handle.extra_info):
             raise BadAudio("truncated: the header declares more audio data than the file holds")
+        problem = sample_width_problem(handle.extra_info, handle.format, handle.subtype, handle.channels)
+        if problem is not None:
+            raise BadAudio(problem)
         # integer subtypes are read as integers and scaled here, with the very values libsndfile's own float
         # read gives, in under half its time: its conversion loop is slower than numpy's
         self.integer = INTEGER_SCALES.get(handle.subtype)

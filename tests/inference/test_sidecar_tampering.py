@@ -1,0 +1,65 @@
+"""A tampered sound sidecar, or a class name that is a path, is refused or made harmless: nothing written outside --out."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from dkvae.core.errors import DkvaeError
+from dkvae.inference.generation import read_sidecar, render_sidecar, sidecar_inversion, write_generated
+from dkvae.inference.machine import DrumMachine
+
+
+@pytest.fixture(scope="module")
+def machine() -> DrumMachine:
+    return DrumMachine.load()
+
+
+@pytest.fixture(scope="module")
+def sidecar(machine: DrumMachine, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    (wav,) = write_generated(machine, "kick", 1, 0, tmp_path_factory.mktemp("made"))
+    return read_sidecar(wav.with_suffix(".json"))
+
+
+def test_a_class_named_a_path_is_written_inside_out_under_a_safe_name(machine: DrumMachine, tmp_path: Path) -> None:
+    tampered = machine.instruments.index("kick")
+    machine.instruments[tampered] = "../../../evil"  # as a model directory could name it, were it not refused at load
+    try:
+        out = tmp_path / "a" / "b" / "c" / "out"
+        written = write_generated(machine, "../../../evil", 1, 1, out)
+    finally:
+        machine.instruments[tampered] = "kick"
+    assert written == [out / "evil_1_000.wav"]
+    files = sorted(path.relative_to(tmp_path).as_posix() for path in tmp_path.rglob("*") if path.is_file())
+    assert files == ["a/b/c/out/evil_1_000.json", "a/b/c/out/evil_1_000.wav"]
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, 1e39], ids=["nan", "inf", "past float32"])
+def test_a_latent_that_is_not_finite_is_refused(sidecar: dict, tmp_path: Path, value: float) -> None:
+    document = json.loads(json.dumps(sidecar))
+    document["latent"][0] = value
+    path = tmp_path / "tampered.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(DkvaeError, match="has a latent with NaN or infinite values"):
+        render_sidecar(path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_billion_iterations_are_refused_before_rendering(sidecar: dict, machine: DrumMachine, tmp_path: Path) -> None:
+    document = json.loads(json.dumps(sidecar))
+    document["inversion"]["iterations"] = 10**9
+    with pytest.raises(DkvaeError) as raised:
+        sidecar_inversion(document, tmp_path / "tampered.json", machine)
+    assert str(raised.value).endswith(
+        "has unusable inversion settings: inversion iterations must be a whole number from 0 to 512; got 1000000000"
+    )
+
+
+def test_very_deep_json_is_refused_cleanly(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(DkvaeError, match="its JSON is nested too deeply"):
+        read_sidecar(path)
