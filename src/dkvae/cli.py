@@ -590,6 +590,23 @@ def distill(
 
 
 @app.command()
+def prior(
+    run: Annotated[Path, typer.Argument(help="A trained codec's run folder (dkvae train --preset codec)")],
+    bank: Annotated[Path, typer.Argument(help="The bank the codec trained on: its training sounds' latents are learned")],
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Training steps")] = 20_000,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Latents a step")] = 64,
+    lr: Annotated[float, typer.Option("--lr", min=0.0, help="Learning rate")] = 5e-4,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the prior's noise and batches")] = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the run's prior checkpoint")] = False,
+) -> None:
+    """Train a codec's flow prior, the model new sounds are drawn from, on its cached latents."""
+    from dkvae.training.prior import train_prior
+
+    path = train_prior(run, bank, steps=steps, batch_size=batch_size, learning_rate=lr, seed=seed, resume=resume)
+    console.print(f"flow prior in {path}; dkvae generate --model {run} now draws from it")
+
+
+@app.command()
 def reconstruct(
     files: Annotated[list[Path], typer.Argument(help="Sound files to pass through the model")],
     out: OutOption,

@@ -11,6 +11,7 @@ from dkvae.training.prior import LATENTS_NAME, PRIOR_CHECKPOINTS, train_prior
 from dkvae.training.train import train
 
 from ..conftest import tiny_config
+from ..test_cli import run_dkvae
 
 CODEC = {"kind": "codec", "conditional": False, "latent_channels": 4, "codec_width": 16, "codec_blocks": 1, "mel_bands": (8,)}
 FLOW = FlowConfig(width=16, blocks=2, position_channels=4, steps=4)
@@ -45,3 +46,14 @@ def test_a_resumed_prior_goes_on_from_its_checkpoint(tiny_bank, tmp_path) -> Non
     checkpoint = torch.load(run / PRIOR_CHECKPOINTS / "last.ckpt", weights_only=False)
     assert checkpoint["global_step"] == 20
     assert (run / LATENTS_NAME).stat().st_mtime_ns == latents_written
+
+
+
+def test_the_prior_command_trains_a_codec_s_prior_and_refuses_another_model(tiny_bank, trained_run, tmp_path) -> None:
+    run = tmp_path / "codec"
+    train(tiny_bank, run, tiny_config(**CODEC), progress_bar=False)
+    result = run_dkvae("prior", str(run), str(tiny_bank), "--steps", "5", "--batch-size", "4")
+    assert result.returncode == 0, result.stderr
+    assert (run / FLOW_PRIOR_NAME).is_file() and "flow prior in" in result.stdout
+    refused = run_dkvae("prior", str(trained_run), str(tiny_bank), "--steps", "5")
+    assert refused.returncode == 2 and "a flow prior needs a codec" in refused.stderr and "Traceback" not in refused.stderr
