@@ -66,3 +66,21 @@ def test_summaries_are_medians_overall_and_per_class(perfect) -> None:
     )
     kicks = audio[audio["label"] == "kick"]
     assert summary["audio"]["kick"]["spectral_convergence"] == pytest.approx(kicks["spectral_convergence"].median())
+
+
+def test_a_held_out_source_is_measured_whole_with_the_log_mel_distance_beside_its_ceiling(eval_bank, eval_model) -> None:
+    from dkvae.evaluation.evaluate import holdout_document
+    from dkvae.importers.synth import SOURCE
+
+    bank = Bank(eval_bank, process=False)
+    result = measure_reconstruction(IdentityMachine(DrumMachine.load(eval_model)), bank, sources=(SOURCE,))
+    assert len(result.table) == 3 * len(bank.data)
+    spectrogram = result.table[result.table["stage"] == "spectrogram"]
+    assert spectrogram["log_mel_distance"].isna().all()
+    audio = result.table[result.table["stage"] == "audio"]
+    assert (audio["log_mel_distance"] > 0).all() and (audio["attack_share_ratio"] > 0).all()
+    document = holdout_document(result, (SOURCE,))
+    assert document["sources"] == [SOURCE] and document["sounds"] == len(bank.data)
+    assert "log_mel_distance" not in document["spectrogram"]["overall"]
+    # A perfect model's audio is the ceiling's exactly.
+    assert document["log_mel_ratio_to_ceiling"] == pytest.approx(1.0)

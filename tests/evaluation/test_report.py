@@ -44,3 +44,14 @@ def test_what_is_not_a_report_is_refused_with_a_clear_message(tmp_path) -> None:
     (tmp_path / "metrics.json").write_text('{"format": "something else"}')
     with pytest.raises(DkvaeError, match="not a dkvae evaluation report"):
         read_metrics(tmp_path)
+
+
+def test_a_held_out_source_gets_its_own_section_with_the_ratio_to_the_ceiling(evaluation) -> None:
+    _, metrics, _ = evaluation
+    assert "never trained on" not in render_markdown(metrics)
+    reconstruction = metrics["reconstruction"]
+    held = {**reconstruction, "sources": ["avldrums.lv2-soundfont"], "log_mel_ratio_to_ceiling": 1.25}
+    text = render_markdown({**metrics, "holdout_reconstruction": held})
+    section = text.split("## Reconstruction of sources never trained on")[1].split("## ")[0]
+    assert "Every sound of avldrums.lv2-soundfont" in section and "1.25x the ceiling's" in section
+    assert "| log-mel distance (dB) |" in section

@@ -139,6 +139,8 @@ def _evaluate(
 
     encodes = machine.config.model.kind in ENCODER_KINDS
     reconstructions = measure_reconstruction(machine, bank, stages.callback("reconstruction")) if encodes else None
+    held_out = machine.config.train.holdout_sources
+    holdout = measure_reconstruction(machine, bank, sources=held_out) if encodes and held_out else None
     stages.finish("reconstruction")
     generated = generated_set(machine, count, seed, stages.callback("generation"))
     stages.finish("generation")
@@ -169,11 +171,26 @@ def _evaluate(
     metrics = metrics_document(
         machine, bank, str(judge.path), settings, reconstructions, scores, (generated, noise), latent
     )
+    metrics["holdout_reconstruction"] = holdout_document(holdout, held_out) if holdout is not None else None
     metrics["figures"] = figures
     stages.finish("report")
     metrics["seconds"] = {**stages.seconds, "total": round(time.monotonic() - stages.started, 2)}
     write_report(metrics, report_dir)
     return metrics
+
+
+def holdout_document(holdout: Reconstructions, sources: tuple[str, ...]) -> dict[str, Any]:
+    """The held-out sources' reconstruction figures, with the model's log-mel distance over the ceiling's
+    (the same sounds through the representation and inversion alone)."""
+    summary = summarize(holdout.table)
+    model, ceiling = (summary[stage]["overall"].get("log_mel_distance") for stage in ("audio", "inversion"))
+    return {
+        "sources": list(sources),
+        **summary,
+        "sounds": int((holdout.table["stage"] == "spectrogram").sum()),
+        "unreadable": holdout.unreadable,
+        "log_mel_ratio_to_ceiling": model / ceiling if model is not None and ceiling else None,
+    }
 
 
 def metrics_document(

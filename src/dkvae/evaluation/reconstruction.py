@@ -1,6 +1,7 @@
 """How well a model rebuilds held-out sounds: encode, decode, and compare, before and after inversion to audio.
 
-Three comparisons per sound, each with the same four metrics:
+Three comparisons per sound, each with the same metrics (the log-mel distance and the attack share
+need audio, so the first comparison has neither):
 
 - ``spectrogram``: the decoded spectrogram against the bank's (what the model learned). The STFT
   distance has one resolution here, the model's own.
@@ -19,9 +20,12 @@ import pandas as pd
 
 from dkvae.core.config import AudioConfig, InversionConfig
 from dkvae.data.bank import Bank
+from dkvae.data.packed import PackedArray
 from dkvae.data.preprocess import Progress
 from dkvae.inference.machine import DrumMachine
 from dkvae.measures.metrics import (
+    attack_share,
+    log_mel_distance,
     log_spectral_distance,
     multi_resolution_stft_distance,
     onset_peak_ratio,
@@ -41,6 +45,8 @@ RECONSTRUCTION_METRICS = (
     "log_spectral_distance",
     "multi_resolution_stft_distance",
     "onset_peak_ratio",
+    "log_mel_distance",
+    "attack_share_ratio",
 )
 
 
@@ -60,7 +66,7 @@ class Reconstructions:
 
 
 def spectrogram_metrics(reference_db: np.ndarray, estimate_db: np.ndarray) -> dict[str, np.ndarray]:
-    """The four metrics per sound ``(n,)`` between two dB spectrograms ``(n, freq, frames)`` (floored alike)."""
+    """The STFT metrics per sound ``(n,)`` between two dB spectrograms ``(n, freq, frames)`` (floored alike)."""
     reference, estimate = 10.0 ** (reference_db / 20.0), 10.0 ** (estimate_db / 20.0)
     return {
         "spectral_convergence": spectral_convergence(reference, estimate),
@@ -71,29 +77,44 @@ def spectrogram_metrics(reference_db: np.ndarray, estimate_db: np.ndarray) -> di
 
 
 def audio_metrics(
-    reference: np.ndarray, estimate: np.ndarray, n_fft: int, hop_length: int, floor_db: np.ndarray
+    reference: np.ndarray, estimate: np.ndarray, audio: AudioConfig, floor_db: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """The four metrics per sound ``(n,)`` between audio ``(n, samples)``; dB floored at `floor_db` ``(n,)`` as the bank's spectrograms are."""
+    """Every metric per sound ``(n,)`` between audio ``(n, samples)`` at ``audio.sample_rate``; the STFT figures'
+    dB floored at `floor_db` ``(n,)`` as the bank's spectrograms are, the log-mel distance at its own floor."""
     floor = floor_db[:, None, None]
-    reference_db = np.maximum(log_spectrogram(reference, n_fft, hop_length).numpy(), floor)
-    estimate_db = np.maximum(log_spectrogram(estimate, n_fft, hop_length).numpy(), floor)
+    reference_db = np.maximum(log_spectrogram(reference, audio.n_fft, audio.hop_length).numpy(), floor)
+    estimate_db = np.maximum(log_spectrogram(estimate, audio.n_fft, audio.hop_length).numpy(), floor)
     metrics = spectrogram_metrics(reference_db, estimate_db)
     metrics["multi_resolution_stft_distance"] = multi_resolution_stft_distance(reference, estimate)
+    metrics["log_mel_distance"] = log_mel_distance(reference, estimate, audio.sample_rate)
+    reference_share = attack_share(reference, audio.sample_rate)
+    metrics["attack_share_ratio"] = attack_share(estimate, audio.sample_rate) / np.maximum(reference_share, 1e-12)
     return metrics
 
 
-def measure_reconstruction(machine: DrumMachine, bank: Bank, progress: Progress | None = None) -> Reconstructions:
-    """Rebuild every test sound of `bank` with `machine` (each encoded with its own class) and measure it three ways."""
-    _, _, spectrograms, labels, _, _ = bank.load_spectrograms()
-    rows = bank.data[bank.data["split"] == "test"].reset_index(drop=True)
+def measure_reconstruction(
+    machine: DrumMachine, bank: Bank, progress: Progress | None = None, sources: tuple[str, ...] = ()
+) -> Reconstructions:
+    """Rebuild every test sound of `bank` with `machine` (each encoded with its own class) and measure it three ways.
+
+    With `sources`, the sounds rebuilt are instead every sound of those sources, whatever their split: the
+    held-out-source protocol, for a model trained with them left out (``dkvae train --holdout-source``).
+    """
+    if sources:
+        rows = bank.data[bank.data["source"].isin(sources)].reset_index(drop=True)
+        spectrograms = PackedArray(bank.array_path, rows["index"].to_numpy(np.int64))
+        labels = rows["label"].map({name: code for code, name in enumerate(bank.instruments)}).to_numpy(np.int64)
+    else:
+        _, _, spectrograms, labels, _, _ = bank.load_spectrograms()
+        rows = bank.data[bank.data["split"] == "test"].reset_index(drop=True)
     examples = np.array([np.flatnonzero(labels == code)[0] for code in np.unique(labels)], np.int64)
-    decoded_examples = np.zeros((len(examples), *spectrograms.shape[1:]), np.float32)
+    decoded_examples = np.zeros((len(examples), *machine.config.audio.shape), np.float32)
     heard_examples = np.zeros_like(decoded_examples)
     records: list[pd.DataFrame] = []
     unreadable = 0
     for start in range(0, len(rows), RECONSTRUCTION_BATCH):
         part = slice(start, min(start + RECONSTRUCTION_BATCH, len(rows)))
-        original = np.asarray(spectrograms[part], np.float32)
+        original = np.asarray(spectrograms[np.arange(part.start, part.stop)], np.float32)
         decoded = _rebuild(machine, original, labels[part], bank.instruments)
         sounds, readable = _read_sounds(bank, rows["original_path"][part], machine.config.audio)
         frames, heard = _measure_batch(machine, original, decoded, sounds, readable, rows[part])
@@ -139,7 +160,7 @@ def _measure_batch(
     heard = _invert(decoded_db, audio, inversion)
     if readable.any():
         for stage, estimate in (("audio", heard), ("inversion", _invert(original_db, audio, inversion))):
-            metrics = audio_metrics(sounds[readable], estimate[readable], audio.n_fft, audio.hop_length, low[readable])
+            metrics = audio_metrics(sounds[readable], estimate[readable], audio, low[readable])
             frames.append(pd.DataFrame(metrics).assign(label=labels[readable], stage=stage))
     heard_db = log_spectrogram(heard, audio.n_fft, audio.hop_length).numpy()
     heard_normalized = (heard_db - low[:, None, None]) / (high - low)[:, None, None]
@@ -152,9 +173,10 @@ def summarize(table: pd.DataFrame) -> dict[str, dict[str, dict[str, float]]]:
     for stage in STAGES:
         rows = table[table["stage"] == stage]
         per_class = {
-            str(label): group[list(RECONSTRUCTION_METRICS)].median().to_dict() for label, group in rows.groupby("label")
+            str(label): group[list(RECONSTRUCTION_METRICS)].median().dropna().to_dict()
+            for label, group in rows.groupby("label")
         }
-        summary[stage] = {"overall": rows[list(RECONSTRUCTION_METRICS)].median().to_dict(), **per_class}
+        summary[stage] = {"overall": rows[list(RECONSTRUCTION_METRICS)].median().dropna().to_dict(), **per_class}
     return summary
 
 

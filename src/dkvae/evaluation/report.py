@@ -30,6 +30,8 @@ TITLES = {
     "log_spectral_distance": "log-spectral distance (dB)",
     "multi_resolution_stft_distance": "multi-resolution STFT distance",
     "onset_peak_ratio": "onset peak ratio",
+    "log_mel_distance": "log-mel distance (dB)",
+    "attack_share_ratio": "attack share / original's",
     "accuracy": "conditional accuracy",
     "inception_score": "Inception Score",
     "frechet_distance_classifier": "Fréchet distance (classifier)",
@@ -126,6 +128,8 @@ def render_markdown(metrics: dict[str, Any]) -> str:
     ]
     no_encoder = [f"A {model['kind']} has no encoder: it cannot reconstruct sounds and has no latent map.", ""]
     lines += _reconstruction_section(metrics["reconstruction"]) if metrics["reconstruction"] else ["## Reconstruction", "", *no_encoder]
+    if metrics.get("holdout_reconstruction"):
+        lines += _holdout_section(metrics["holdout_reconstruction"])
     lines += _generation_section(metrics["generation"], settings)
     lines += _latent_section(metrics["latent"]) if metrics["latent"] else []
     if TRAINING_FIGURE in metrics.get("figures", []):
@@ -133,6 +137,27 @@ def render_markdown(metrics: dict[str, Any]) -> str:
     seconds = metrics.get("seconds", {})
     lines += ["## Time", "", ", ".join(f"{stage} {value:.1f} s" for stage, value in seconds.items()), ""]
     return "\n".join(lines)
+
+
+def _holdout_section(holdout: dict[str, Any]) -> list[str]:
+    """The held-out-source protocol: every sound of sources the model never trained on, beside the ceiling."""
+    ratio = holdout.get("log_mel_ratio_to_ceiling")
+    lines = [
+        "## Reconstruction of sources never trained on",
+        "",
+        (f"Every sound of {', '.join(holdout['sources'])} ({holdout['sounds']} sounds), left out of training and "
+         "validation whole; medians over sounds. Log-mel distance: mean absolute difference of 128 mel band levels "
+         "(dB, floored 80 dB under the original's loudest band). Attack share: energy of the first 10 ms over the "
+         "first 100 ms, rebuilt over original. Inversion alone is the ceiling a perfect model reaches."
+         + (f" The model's log-mel distance is {ratio:.2f}x the ceiling's." if ratio else "")),
+        "",
+    ]  # fmt: skip
+    header = ["metric", *(STAGE_TITLES[stage] for stage in STAGES), "better"]
+    rows = [
+        [TITLES[metric], *(format_value(holdout[stage]["overall"].get(metric)) for stage in STAGES), BETTER_TITLES[BETTER[metric]]]
+        for metric in RECONSTRUCTION_METRICS
+    ]
+    return lines + _table(header, rows) + [""]
 
 
 def _reconstruction_section(reconstruction: dict[str, Any]) -> list[str]:
