@@ -63,3 +63,55 @@ def test_very_deep_json_is_refused_cleanly(tmp_path: Path) -> None:
     path.write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(DkvaeError, match="its JSON is nested too deeply"):
         read_sidecar(path)
+
+
+def test_a_sidecar_that_is_not_a_regular_file_is_refused_without_being_opened(tmp_path: Path, fifo_readers) -> None:
+    readers = fifo_readers(tmp_path / "x.json")
+    with pytest.raises(DkvaeError, match=r"^cannot read sidecar .*x\.json: not a regular file$"):
+        render_sidecar(tmp_path / "x.json", tmp_path / "out")
+    assert readers.count == 0
+    with pytest.raises(DkvaeError, match=r"^cannot read sidecar .*: not a regular file$"):
+        read_sidecar(tmp_path)
+
+
+def test_a_sidecar_past_the_size_cap_is_refused_even_when_its_json_is_valid(sidecar: dict, tmp_path: Path) -> None:
+    path = tmp_path / "padded.json"
+    text = json.dumps(sidecar)
+    path.write_text(text + " " * (16 * 2**20 + 1 - len(text)))  # a byte over 16 MiB: far more than any sidecar
+    too_large = r"^cannot read sidecar .*padded\.json: it is over 16 MiB, too large for a sidecar$"
+    with pytest.raises(DkvaeError, match=too_large):
+        read_sidecar(path)
+    path.write_text(text + " " * (16 * 2**20 - len(text)))
+    assert read_sidecar(path) == sidecar
+
+
+@pytest.mark.parametrize(
+    ("weights", "found"),
+    [([0.5, 0.5], "2"), ([1.0], "1"), (1.0, "1"), ([[1 / 7] * 7] * 2, "2 rows of 7")],
+    ids=["two", "one", "a number", "two rows"],
+)
+def test_class_weights_of_the_wrong_length_are_refused_naming_the_length(
+    sidecar: dict, machine: DrumMachine, tmp_path: Path, weights, found: str
+) -> None:
+    document = json.loads(json.dumps(sidecar))
+    document["class_weights"] = weights
+    path = tmp_path / "tampered.json"
+    path.write_text(json.dumps(document))
+    count = len(machine.instruments)
+    expected = f"the model has {count} classes: class weights must be {count} numbers (a row of them per sound), "
+    expected += f"got {found}"
+    with pytest.raises(DkvaeError) as raised:
+        render_sidecar(path, tmp_path / "out")
+    assert str(raised.value) == expected
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("weights", ["kick", [1, [2]], {"kick": 1}], ids=["a name", "ragged", "an object"])
+def test_class_weights_that_are_not_numbers_are_refused(sidecar: dict, tmp_path: Path, weights) -> None:
+    document = json.loads(json.dumps(sidecar))
+    document["class_weights"] = weights
+    path = tmp_path / "tampered.json"
+    path.write_text(json.dumps(document))
+    not_numbers = r"^sidecar .*tampered\.json has class weights that are not a list of numbers$"
+    with pytest.raises(DkvaeError, match=not_numbers):
+        render_sidecar(path, tmp_path / "out")

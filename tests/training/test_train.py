@@ -263,3 +263,28 @@ def test_holding_out_a_source_the_bank_lacks_is_refused_by_name(tiny_bank, tmp_p
     config = dataclasses.replace(config, train=dataclasses.replace(config.train, holdout_sources=("fluid",)))
     with pytest.raises(DkvaeError, match="no sounds in bank .* come from fluid; its sources: dkvae-synth$"):
         train(tiny_bank, tmp_path / "run", config, progress_bar=False)
+
+
+@pytest.mark.parametrize("balance_classes", [True, False], ids=["balanced", "shuffled"])
+def test_a_resumed_run_ends_exactly_where_an_unbroken_one_does(tiny_bank, tmp_path, balance_classes) -> None:
+    # augmented and pitch-shifted, so every source of randomness is drawn from: the training order, the
+    # latent noise and torch's global generator (the augmentation's)
+    varied = dataclasses.replace(TINY_TRAIN, epochs=3, augment=True, pitch_shift=1.0, balance_classes=balance_classes)
+    config = dataclasses.replace(tiny_config(), train=varied)
+    train(tiny_bank, tmp_path / "unbroken", config, progress_bar=False)
+    first = dataclasses.replace(config, train=dataclasses.replace(varied, epochs=1))
+    train(tiny_bank, tmp_path / "resumed", first, progress_bar=False)
+    train(tiny_bank, tmp_path / "resumed", config, resume=True, progress_bar=False)
+
+    def losses(run):
+        return pd.read_csv(run / "logs" / "metrics.csv").dropna(subset=["val/loss"])["val/loss"].tolist()
+
+    assert len(losses(tmp_path / "unbroken")) == 3
+    assert losses(tmp_path / "resumed") == losses(tmp_path / "unbroken")
+    unbroken, resumed = (
+        torch.load(tmp_path / run / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+        for run in ("unbroken", "resumed")
+    )
+    assert unbroken.keys() == resumed.keys()
+    for name, weights in unbroken.items():
+        assert torch.equal(weights, resumed[name]), name

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,9 @@ SIDECAR_FORMAT = "dkvae-sound"
 BUNDLED = "bundled"
 #: Sounds `write_generated` renders at once (spread over the machine's render threads) before writing them.
 WRITE_CHUNK = 32
+#: The largest sidecar read. One of a preset's models is a few KB to 30 KB (a codec's latent of 1040 floats);
+#: this holds a latent of over half a million, and keeps a huge file (a mistake or a trap) from being read whole.
+MAX_SIDECAR_BYTES = 16 << 20
 #: A file takes whole blocks of this many bytes on disk (ext4's, NTFS's and APFS's usual size).
 DISK_BLOCK_BYTES = 4096
 
@@ -236,7 +240,7 @@ def write_variations(
 def read_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A sound's sidecar, checked to be one of ours; a bad one raises DkvaeError."""
     try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        document = json.loads(_sidecar_bytes(path).decode("utf-8"))
     except RecursionError:
         raise DkvaeError(f"cannot read sidecar {path}: its JSON is nested too deeply") from None
     except (OSError, ValueError) as error:
@@ -247,6 +251,26 @@ def read_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
         if key not in document:
             raise DkvaeError(f"sidecar {path} has no {key!r}")
     return document
+
+
+def _sidecar_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of the sidecar at `path`, refused unless it is a regular file of at most `MAX_SIDECAR_BYTES`.
+
+    Opened without blocking and checked once open, so a FIFO put in its place does not wait for a writer;
+    at most one byte past the cap is read, however large the file.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise DkvaeError(f"cannot read sidecar {path}: not a regular file")
+        with open(fd, "rb", closefd=False) as file:
+            data = file.read(MAX_SIDECAR_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_SIDECAR_BYTES:
+        megabytes = MAX_SIDECAR_BYTES >> 20
+        raise DkvaeError(f"cannot read sidecar {path}: it is over {megabytes} MiB, too large for a sidecar")
+    return data
 
 
 def sidecar_machine(
@@ -303,7 +327,10 @@ def render_sidecar(
     machine = sidecar_inversion(document, path, sidecar_machine(document, path, model))
     latent = sidecar_latent(document, path, machine)
     weights = document.get("class_weights")
-    classes = document["instrument"] if weights is None else np.asarray(weights, np.float32)
+    try:
+        classes = document["instrument"] if weights is None else np.asarray(weights, np.float32)
+    except (TypeError, ValueError):
+        raise DkvaeError(f"sidecar {path} has class weights that are not a list of numbers") from None
     audio = machine.render(latent[None], classes)[0]
     target = Path(out) / f"{Path(path).stem}.wav"
     target.parent.mkdir(parents=True, exist_ok=True)

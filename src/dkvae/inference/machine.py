@@ -146,14 +146,26 @@ class DrumMachine:
             ) from None
 
     def class_weights(self, classes: Classes, n: int) -> np.ndarray:
-        """``(n, num_classes)`` class weights (rows sum to 1) for an instrument name or given weights."""
+        """``(n, num_classes)`` class weights (rows sum to 1) for an instrument name or given weights.
+
+        Given weights are one row ``(num_classes,)`` for every sound, or a row each ``(n, num_classes)``;
+        another shape is a DkvaeError naming the number of classes (a tampered sidecar's, say).
+        """
         if isinstance(classes, str) and not classes and not self.conditional:
             return np.full((n, len(self.instruments)), 1.0 / len(self.instruments), np.float32)  # ignored
         if isinstance(classes, str):
             weights = np.zeros((n, len(self.instruments)), np.float32)
             weights[:, self.class_index(classes)] = 1.0
             return weights
-        weights = np.broadcast_to(np.asarray(classes, np.float32), (n, len(self.instruments)))
+        count = len(self.instruments)
+        weights = np.asarray(classes, np.float32)
+        if weights.shape[-1:] != (count,) or weights.ndim > 2 or weights.size not in (count, n * count):
+            found = f"{len(weights)} rows of {weights.shape[-1]}" if weights.ndim == 2 else str(weights.size)
+            raise DkvaeError(
+                f"the model has {count} classes: class weights must be {count} numbers "
+                f"(a row of them per sound), got {found}"
+            )
+        weights = np.broadcast_to(weights, (n, count))
         if (weights < 0).any() or not np.allclose(weights.sum(axis=1), 1.0, atol=1e-4):
             raise DkvaeError("class weights must be non-negative and sum to 1")
         return weights.copy()

@@ -98,7 +98,9 @@ def training_rows(bank: Bank, split: str, holdout_sources: tuple[str, ...]) -> t
 class BankDataModule(L.LightningDataModule):
     """Train and validation loaders over a processed bank's memory-mapped spectrograms.
 
-    The training order comes from a generator seeded with the run's seed. On several processes (DDP, one or
+    The training order comes from a generator seeded with the run's seed, whose state the checkpoint keeps, so a
+    resumed run goes on with the orders an unbroken one draws (a fresh generator would repeat the first epochs'
+    orders; `GlobalRandomState` does the same for the augmentation's draws). On several processes (DDP, one or
     more nodes) every process draws that same order and takes every world-size-th sample of it from its rank
     on, so that step for step the processes together train on the batches one process with the global batch
     (``batch_size`` times the world size) trains on. Validation uses Lightning's sampler, which repeats a few
@@ -113,6 +115,7 @@ class BankDataModule(L.LightningDataModule):
         train_rows = training_rows(bank, "train", train.holdout_sources)
         self.train_set = SpectrogramDataset(bank.array_path, *train_rows, augment, train.pitch_shift)
         self.val_set = SpectrogramDataset(bank.array_path, *training_rows(bank, "val", train.holdout_sources))
+        self.order_generator = torch.Generator().manual_seed(train.seed)
 
     def train_dataloader(self) -> DataLoader:
         sampler: Sampler[int] = self.train_sampler()
@@ -127,7 +130,7 @@ class BankDataModule(L.LightningDataModule):
 
     def train_sampler(self) -> Sampler[int]:
         """The order of the training set, a new one each epoch: classes drawn evenly, or a shuffle."""
-        generator = torch.Generator().manual_seed(self.train_config.seed)
+        generator = self.order_generator
         if not self.train_config.balance_classes:
             return RandomSampler(self.train_set, generator=generator)
         counts = np.bincount(self.train_set.labels, minlength=len(self.bank.instruments))
@@ -136,6 +139,12 @@ class BankDataModule(L.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=self.train_config.batch_size)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"order": self.order_generator.get_state()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.order_generator.set_state(state_dict["order"])
 
 
 class DrumModule(L.LightningModule):
@@ -147,6 +156,8 @@ class DrumModule(L.LightningModule):
         self.config = Config.from_dict(config)
         self.model = build_model(self.config.model, self.config.audio.shape, num_classes, self.config.adversarial)
         self.noise_generator: torch.Generator | None = None
+        #: The noise generator's state from the checkpoint a run resumes from, until the generator is made.
+        self.resumed_noise: dict[str, Any] | None = None
         if isinstance(self.model, TimeLocalAutoencoder):
             self.spectral_loss = codec_spectral_loss(self.config)
 
@@ -183,15 +194,28 @@ class DrumModule(L.LightningModule):
 
         Every process draws the noise of the whole global batch from a generator seeded alike everywhere (see
         `LATENT_NOISE_SEED_OFFSET`) and keeps the rows of the samples `BankDataModule` deals it (its rank, then
-        every world-size-th), so several processes sample what one process does with the global batch.
+        every world-size-th), so several processes sample what one process does with the global batch. A resumed
+        run goes on from the generator's state in its checkpoint (`on_save_checkpoint`), unless it resumes on
+        another kind of device, whose generator's state is another kind.
         """
         if self.noise_generator is None or self.noise_generator.device != self.device:
             seed = self.config.train.seed + LATENT_NOISE_SEED_OFFSET
             self.noise_generator = torch.Generator(self.device).manual_seed(seed)
+            if self.resumed_noise is not None and self.resumed_noise["device"] == self.device.type:
+                self.noise_generator.set_state(self.resumed_noise["state"])
+            self.resumed_noise = None
         world_size, rank = world_position(self._trainer)
         latent_shape = (self.config.model.latent_dim,) if shape is None else shape
         noise = torch.randn((rows * world_size, *latent_shape), generator=self.noise_generator, device=self.device)
         return noise[rank::world_size]
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.noise_generator is not None:
+            state = self.noise_generator.get_state()
+            checkpoint["latent_noise"] = {"device": self.noise_generator.device.type, "state": state}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.resumed_noise = checkpoint.get("latent_noise")
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_index: int) -> torch.Tensor:
         losses = self.losses(batch)
@@ -241,6 +265,29 @@ class LastCheckpoint(Callback):
             raise OSError(error.errno, error.strerror, str(self.path)) from error
         if trainer.is_global_zero:
             os.replace(temporary, self.path)
+
+
+class GlobalRandomState(Callback):
+    """Keeps torch's global generator in the checkpoint, so a resumed run draws what an unbroken one would.
+
+    The augmentation (`dkvae.data.augmentation`), dropout on the CPU and the loaders' worker seeds draw from it. It is
+    restored as the first epoch after the resume starts, not on loading: Lightning makes a loader iterator
+    in between (drawing its seed) that an unbroken run made before its first epoch.
+    """
+
+    def __init__(self) -> None:
+        self.resumed: torch.Tensor | None = None
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.resumed is not None:
+            torch.set_rng_state(self.resumed)
+            self.resumed = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"torch": torch.get_rng_state()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.resumed = state_dict["torch"]
 
 
 class ExportBest(Callback):
@@ -415,7 +462,7 @@ def train(
     export = ExportBest(run, config, bank)
     budget = {"minutes": config.train.max_minutes} if config.train.max_minutes > 0 else None
     callbacks: list[Callback] = [
-        Timer(budget, interval="epoch"), TrimResumedLog(run / LOGS_NAME / "metrics.csv"),
+        Timer(budget, interval="epoch"), TrimResumedLog(run / LOGS_NAME / "metrics.csv"), GlobalRandomState(),
         LastCheckpoint(run / CHECKPOINTS_NAME), export, LossPlot(run),
     ]  # fmt: skip
     if isinstance(module, AdversarialModule):
