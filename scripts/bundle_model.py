@@ -154,7 +154,7 @@ def sharpening_sentence(config: Config) -> str:
         return "Its decoder was then sharpened against a discriminator (`--adversarial`)."
     return (
         "It is the plain VAE, not sharpened: adversarial sharpening (`--adversarial`) improved the generation "
-        "figures but softened attacks (see the README's Results)."
+        "figures but softened attacks (see docs/results.md)."
     )
 
 

@@ -244,7 +244,7 @@ class ModelConfig:
     #: fitted to the training sounds' latents (`dkvae.models.latent_prior`), not from the unit prior, so a small
     #: weight keeps more of each sound without sending samples off the data: on the Debian bank 2e-6
     #: against 1e-4 gave generated sounds at MFCC FD 11 against 29 with the same class accuracy, and
-    #: reconstructions with an onset peak ratio of 0.76 against 0.59 (README, "The KL weight").
+    #: reconstructions with an onset peak ratio of 0.76 against 0.59 (docs/results.md, "The KL weight").
     beta: float = 2e-6
     #: Extra weight of the reconstruction error in the first `onset_frames` frames (drums live in their attacks).
     onset_weight: float = 0.0

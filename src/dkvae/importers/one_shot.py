@@ -5,7 +5,7 @@ end within 3 dB of its peak (waveforms, loops and cut-off sounds do), stay withi
 for more than 2.1 s (the longest ride in Hydrogen's kits stays 2.0 s; organs, strings and crowds stay
 longer), or rise again by 30 dB after falling (loops and phrases do; a tambourine's jingles rise
 about 20 dB). The thresholds were read off LMMS's sample folder and Hydrogen's kits; what they
-still let through is in the README.
+still let through is in docs/data.md ("Sorting a messy library").
 """
 
 from __future__ import annotations

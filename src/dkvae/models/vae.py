@@ -145,7 +145,7 @@ class VariationalAutoencoder(LatentCodec):
 
 # ----------------------------------------------------------------------------- the seed
 
-#: Every way the ``seed`` architecture differs from the seed's Keras VAE (one line each; the README quotes them).
+#: Every way the ``seed`` architecture differs from the seed's Keras VAE (one line each; docs/results.md quotes them).
 SEED_DEVIATIONS: tuple[str, ...] = (
     "Decoder transposed convs have 64, 128, 256 filters (the encoder's, mirrored) instead of the seed's 1 filter each, which was a bug.",
     "Input is 257 x 64 (the Nyquist bin kept), zero-padded to 272 x 64 for the strides and cropped back; the seed dropped the Nyquist bin (256 x 64).",
