@@ -13,6 +13,9 @@ each export's largest difference from pytorch's magnitudes, and ``max_magnitude`
 The exported inversions (the model's fast Griffin-Lim iterations) are then raced the same way on
 those magnitudes and their PGHI phase: ``inversion_ms`` and ``inversion_max_abs_diff`` (audio in [-1, 1]).
 
+Prints one JSON line; ``--out FILE`` also writes the figure as docs/results/performance.json's entry
+``export_onnx`` (bench/record.py).
+
     python bench/export_model.py --runs 200
 """
 
@@ -28,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime
+import record
 import torch
 
 from dkvae.inference.export import GriffinLimIterations, SpectrogramDecoder, export_model, inversion_path
@@ -57,6 +61,7 @@ def main() -> None:
     parser.add_argument("--instrument", default="snare")
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=10)
+    record.add_out(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     machine = DrumMachine.load(args.model)
@@ -91,25 +96,32 @@ def main() -> None:
     }
     decode_ms, decoded = race(decoders, args.runs, args.warmup)
     invert_ms, inverted = race(inversions, args.runs, args.warmup)
-    print(
-        json.dumps(
-            {
-                "model": str(machine.directory.path),
-                "model_id": machine.model_id,
-                "threads": 1,
-                "runs": args.runs,
-                "decode_ms": decode_ms,
-                "speedup": round(decode_ms["pytorch"] / decode_ms["onnxruntime"], 2),
-                "torchscript_speedup": round(decode_ms["pytorch"] / decode_ms["torchscript"], 2),
-                "max_abs_diff": differences(decoded),
-                "max_magnitude": float(decoded["pytorch"].max()),
-                "inversion_ms": invert_ms,
-                "inversion_max_abs_diff": differences(inverted),
-                "onnxruntime": onnxruntime.__version__,
-                "torch": torch.__version__,
-            }
-        )
+    result = {
+        "model": str(machine.directory.path),
+        "model_id": machine.model_id,
+        "threads": 1,
+        "runs": args.runs,
+        "decode_ms": decode_ms,
+        "speedup": round(decode_ms["pytorch"] / decode_ms["onnxruntime"], 2),
+        "torchscript_speedup": round(decode_ms["pytorch"] / decode_ms["torchscript"], 2),
+        "max_abs_diff": differences(decoded),
+        "max_magnitude": float(decoded["pytorch"].max()),
+        "inversion_ms": invert_ms,
+        "inversion_max_abs_diff": differences(inverted),
+        "onnxruntime": onnxruntime.__version__,
+        "torch": torch.__version__,
+    }
+    print(json.dumps(result))
+    model = "bundled model" if args.model is None else f"model {machine.model_id}"
+    note = (
+        f"median of {args.runs} (PyTorch {decode_ms['pytorch']} ms, ONNX Runtime {decode_ms['onnxruntime']} ms, "
+        f"TorchScript {decode_ms['torchscript']} ms), max abs difference {result['max_abs_diff']['onnxruntime']:.1e} "
+        f"on magnitudes up to {result['max_magnitude']:.0f}. The exported inversion: PyTorch {invert_ms['pytorch']} "
+        f"ms, TorchScript {invert_ms['torchscript']} ms, ONNX Runtime {invert_ms['onnxruntime']} ms, ONNX Runtime "
+        f"within {result['inversion_max_abs_diff']['onnxruntime']:.1e}"
     )
+    title = f"decoding one sound, {model}, 1 thread: ONNX Runtime against PyTorch"
+    record.write(args.out, record.entry("export_onnx", title, result["speedup"], "×", note, result, "≥ 1× (a tie)"))
 
 
 def race(candidates: dict[str, Callable[[], np.ndarray]], runs: int, warmup: int) -> tuple[dict, dict]:

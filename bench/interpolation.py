@@ -11,6 +11,9 @@ scored two ways, medians over the pairs:
   stays as far from the origin as the real sounds' codes; a straight line between two codes dips
   toward the origin, where few training codes lie).
 
+Prints one JSON line; ``--out FILE`` also writes the figure as docs/results/performance.json's entry
+``interpolation`` (bench/record.py).
+
     python bench/interpolation.py runs/drums-default data/drums --pairs 64 --steps 9
 """
 
@@ -22,6 +25,7 @@ import statistics
 from pathlib import Path
 
 import numpy as np
+import record
 
 from dkvae import Bank
 from dkvae.inference.machine import DrumMachine, interpolate_latents
@@ -43,6 +47,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=64)
     parser.add_argument("--steps", type=int, default=9)
     parser.add_argument("--seed", type=int, default=0)
+    record.add_out(parser)
     args = parser.parse_args()
     machine = DrumMachine.load(args.model)
     bank = Bank(args.bank, preset=machine.config, process=False)
@@ -62,7 +67,13 @@ def main() -> None:
         method: {name: round(statistics.median(values), 4) for name, values in figures.items()}
         for method, figures in results.items()
     }
-    print(json.dumps({"model": str(args.model), "bank": str(args.bank), "pairs": args.pairs, "steps": args.steps, **summary}))
+    result = {"model": str(args.model), "bank": str(args.bank), "pairs": args.pairs, "steps": args.steps, **summary}
+    print(json.dumps(result))
+    linear, spherical = summary["linear"]["evenness"], summary["slerp"]["evenness"]
+    evener = "linear" if linear <= spherical else "spherical"
+    note = f", spherical {spherical} (medians over {args.pairs} pairs of {args.steps} steps): {evener} is the evener"
+    title = f"morph evenness (largest step over mean step, 1 is even), model {machine.model_id}"
+    record.write(args.out, record.entry("interpolation", title, linear, None, note, result, label="linear"))
 
 
 if __name__ == "__main__":

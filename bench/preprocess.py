@@ -7,8 +7,11 @@ mirror of the bank made of links in a temporary folder (the bank's own processed
 alone). Both run in turn, `--runs` times, after one warm-up pass that brings the files into the page cache; the figure is
 the median of the per-run ratios (the machines are shared and noisy).
 
+Prints one JSON line; ``--out FILE`` also writes the figure as docs/results/performance.json's entry
+``preprocess_<bank folder name>`` (bench/record.py).
+
     python bench/preprocess.py data/hydrogen --runs 5
-    python bench/preprocess.py data/synth10k --runs 3
+    python bench/preprocess.py data/synth10k --runs 3 --out bench/results/preprocess_synth10k.json
 """
 
 from __future__ import annotations
@@ -24,12 +27,15 @@ from pathlib import Path
 
 import librosa
 import numpy as np
+import record
 
 from dkvae import Bank
 from dkvae.core.config import AUDIO_EXTENSIONS, get_preset
 from dkvae.data.bank import processed_dir_for
 
 SEED = get_preset("seed").audio
+#: The speed-up each bank must reach over the seed's pipeline, by the bank folder's name.
+TARGETS = {"hydrogen": "≥ 4×", "drums": "≥ 4×", "synth10k": "≥ 6×"}
 
 
 def seed_pipeline(files: list[Path], out_dir: Path) -> int:
@@ -97,6 +103,7 @@ def main() -> None:
     parser.add_argument("bank", type=Path)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
+    record.add_out(parser)
     args = parser.parse_args()
 
     files = audio_files(args.bank)
@@ -122,6 +129,15 @@ def main() -> None:
     }
     print(json.dumps(result))
     scratch.cleanup()
+    note = (
+        f"the seed's pipeline ({result['bank_files_per_s']:.0f} vs {result['seed_files_per_s']:.0f} files/s, "
+        f"median of {args.runs} runs of {min(ratios):.1f}–{max(ratios):.1f}×)"
+    )
+    title = f"preprocessing, {args.bank} ({len(files)} files), `seed` settings, {args.workers} workers"
+    record.write(args.out, record.entry(
+        f"preprocess_{args.bank.name}", title, result["median_ratio"], "×", note,
+        {**result, "ratios": [round(r, 2) for r in ratios]}, TARGETS.get(args.bank.name),
+    ))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@ the forked workers share with their parent (torch's libraries) count once, not t
 the same run, is a child that only imports dkvae. The bank is made with ``dkvae synth-bank`` first
 when it does not exist.
 
+Prints one JSON line; ``--out FILE`` also writes the figure as docs/results/performance.json's entry
+``preprocess_memory`` (bench/record.py).
+
     python bench/preprocess_memory.py data/synth100k --per-class 14286
 """
 
@@ -17,6 +20,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import record
 from memory import peak_pss
 
 from dkvae.data.bank import processed_dir_for
@@ -30,6 +34,7 @@ def main() -> None:
     parser.add_argument("bank", type=Path)
     parser.add_argument("--per-class", type=int, default=14286, help="sounds per class when making the bank")
     parser.add_argument("--workers", type=int, default=2)
+    record.add_out(parser)
     args = parser.parse_args()
     if not args.bank.exists():
         subprocess.run(["dkvae", "synth-bank", "--out", str(args.bank), "--per-class", str(args.per_class)], check=True)
@@ -48,6 +53,11 @@ def main() -> None:
         "ratio_to_import_only": round(peak / baseline, 2),
     }
     print(json.dumps(result))
+    title = f"peak memory (PSS of the process and its workers), {files:,} synthetic files, `default` preset"
+    note = f"in {result['seconds']} s (importing dkvae alone: {result['import_only_peak_mib']:.0f} MiB)"
+    record.write(args.out, record.entry(
+        "preprocess_memory", title, result["preprocess_peak_mib"], "MiB", note, result, "< 1 GiB"
+    ))  # fmt: skip
 
 
 if __name__ == "__main__":

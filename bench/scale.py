@@ -6,9 +6,11 @@ the peak PSS of the process and its workers), and the `default` model trains for
 the packed bank (peak PSS, seconds). Each step runs in its own child process, sampled every 20 ms,
 and is timed from inside it after its imports (start-up is the same at every size).
 The figures that must hold: preprocessing peak under 1 GiB, preprocessing throughput flat (largest
-over smallest near 1), training memory flat as the bank grows.
+over smallest near 1), training memory flat as the bank grows. The banks are written under `--banks`.
+Prints a JSON line per size and one summary; ``--out FILE`` also writes the figures as
+docs/results/performance.json's entry ``scale`` (bench/record.py).
 
-    python bench/scale.py --sizes 1000 10000 100000 --out data/scale
+    python bench/scale.py --sizes 1000 10000 100000 --banks data/scale --out bench/results/scale.json
     python bench/scale.py --sizes 1000 10000 --train-sizes 1000 10000     # a quicker look
 """
 
@@ -20,6 +22,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import record
 from memory import peak_pss_timed
 
 from dkvae.data.bank import processed_dir_for
@@ -79,12 +82,13 @@ def main() -> None:
         "--train-sizes", type=int, nargs="*", default=None, help="sizes to train an epoch on (default: all)"
     )
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=Path("data/scale"))
+    parser.add_argument("--banks", type=Path, default=Path("data/scale"), help="folder for the synthetic banks")
+    record.add_out(parser)
     args = parser.parse_args()
     train_sizes = set(args.sizes if args.train_sizes is None else args.train_sizes)
     rows = {}
     for size in args.sizes:
-        rows[size] = measure(args.out / f"synth{size}", size, args.workers, size in train_sizes)
+        rows[size] = measure(args.banks / f"synth{size}", size, args.workers, size in train_sizes)
         print(json.dumps({"size": size, **rows[size]}), flush=True)
     smallest, largest = rows[min(rows)], rows[max(rows)]
     summary = {
@@ -99,6 +103,30 @@ def main() -> None:
             trained[-1]["train_peak_mib"] / trained[0]["train_peak_mib"], 3
         )
     print(json.dumps(summary))
+    sizes = sorted(rows)
+
+    def each(key: str, unit: str) -> str:
+        return " / ".join(f"{rows[size][key]:.0f}" for size in sizes if key in rows[size]) + f" {unit}"
+
+    figure = {"preprocessing": summary["preprocess_peak_mib_max"]}
+    note = (
+        f"peak PSS at the largest bank; import {each('import_files_per_s', 'files/s')}; preprocessing "
+        f"{each('preprocess_files_per_s', 'files/s')} ({summary['preprocess_throughput_largest_over_smallest']}× "
+        f"at the largest over the smallest) at peak PSS {each('preprocess_peak_mib', 'MiB')}"
+    )
+    if trained:
+        figure["training"] = max(row["train_peak_mib"] for row in trained)
+        note += f"; one epoch {each('train_epoch_seconds', 's')} at peak PSS {each('train_peak_mib', 'MiB')}"
+        if "train_peak_largest_over_smallest" in summary:
+            note += f" ({summary['train_peak_largest_over_smallest']}×)"
+    files = " / ".join(f"{rows[size]['files']:,}" for size in sizes)
+    title = (
+        f"scale: {files} synthetic files through import (`synth-bank`), preprocessing (`default`, {args.workers} "
+        "workers) and one training epoch, each step timed after its imports"
+    )
+    target = "preprocessing peak < 1 GiB; preprocessing throughput and training memory flat"
+    measured = {"sizes": {str(size): rows[size] for size in sizes}, **summary}
+    record.write(args.out, record.entry("scale", title, figure, "MiB", note, measured, target))
 
 
 if __name__ == "__main__":

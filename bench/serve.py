@@ -9,7 +9,8 @@ Every phase sends a fixed number of requests and stops by itself; nothing leaves
 - memory: `--memory` requests, 9 in 10 over the hot seeds and 1 in 10 a new seed (so the sound cache
   fills and evicts); the server's RSS is read from /proc every tenth of the way.
 
-Prints one JSON line.
+Prints one JSON line; ``--out FILE`` also writes the figure as docs/results/performance.json's entry
+``serve`` (bench/record.py).
 
     python bench/serve.py --clients 20 --cached 4000 --uncached 400 --memory 10000
 """
@@ -29,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import record
 
 HOST = "127.0.0.1"
 
@@ -126,6 +128,7 @@ def main() -> None:
     parser.add_argument("--cached", type=int, default=4000)
     parser.add_argument("--uncached", type=int, default=400)
     parser.add_argument("--memory", type=int, default=10_000)
+    record.add_out(parser)
     args = parser.parse_args()
 
     port = free_port()
@@ -146,25 +149,35 @@ def main() -> None:
         memory = drive(port, mixed, args.clients, max(1, args.memory // 10), lambda: samples.append(rss_mb(server.pid)))
         samples.append(rss_mb(server.pid))
         half = len(samples) // 2
-        print(
-            json.dumps(
-                {
-                    "bench": "serve",
-                    "clients": args.clients,
-                    "cpus": os.cpu_count(),
-                    "cached": cached,
-                    "uncached": uncached,
-                    "memory": {
-                        **memory,
-                        "rss_mb": [round(value, 1) for value in samples],
-                        "rss_growth_second_half_mb": round(samples[-1] - samples[half], 1),
-                    },
-                }
-            )
-        )
+        result = {
+            "bench": "serve",
+            "clients": args.clients,
+            "cpus": os.cpu_count(),
+            "cached": cached,
+            "uncached": uncached,
+            "memory": {
+                **memory,
+                "rss_mb": [round(value, 1) for value in samples],
+                "rss_growth_second_half_mb": round(samples[-1] - samples[half], 1),
+            },
+        }
+        print(json.dumps(result))
     finally:
         server.terminate()
         server.wait(timeout=10)
+    model = "bundled model" if args.model is None else str(args.model)
+    title = (
+        f"`dkvae serve`: `POST /api/generate`, {args.clients} concurrent loopback clients, {os.cpu_count()} cores "
+        "shared by server and clients"
+    )
+    note = (
+        f"; uncached p50 {uncached['p50_ms']} ms, p99 {uncached['p99_ms']} ms ({uncached['requests_per_s']} sounds/s); "
+        f"RSS {samples[0]:.0f} → {samples[-1]:.0f} MB over {args.memory:,} requests, "
+        f"{result['memory']['rss_growth_second_half_mb']} MB of it in the second half; {model}"
+    )
+    figure = {"p50": cached["p50_ms"], "p99": cached["p99_ms"]}
+    target = "cached p50 30 ms, p99 100 ms"
+    record.write(args.out, record.entry("serve", title, figure, "ms", note, result, target, label="cached"))
 
 
 if __name__ == "__main__":

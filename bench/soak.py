@@ -33,7 +33,8 @@ Memory: the samples taken under load are cut in thirds; growth is the median of 
 the median of the middle third (the first third absorbs what the warm-up left unsettled). The memory
 is flat when that growth is at most `--growth-limit-mb`. One more sample, a second after the clients
 stop, gives the idle RSS and open files (the clients' sockets closed). Prints progress to stderr and
-one JSON line to stdout; exits 1 on any error, 2 when memory grew (and there was no error), else 0.
+one JSON line to stdout (``--out FILE`` also writes the figure as docs/results/performance.json's entry
+``soak``, bench/record.py); exits 1 on any error, 2 when memory grew (and there was no error), else 0.
 
     python bench/soak.py --clients 20 --minutes 10 --max-requests 200000
     python bench/soak.py --clients 20 --minutes 1 --sample-seconds 2     # a quick look
@@ -60,6 +61,7 @@ from typing import Any
 
 import mido
 import numpy as np
+import record
 import soundfile as sf
 from serve import HOST, body, drive, free_port, rss_mb, start_server
 
@@ -574,6 +576,23 @@ def memory_report(samples: list[dict], after: dict, limit: float) -> dict:
     }
 
 
+def write_entry(args: argparse.Namespace, report: dict) -> None:
+    """The soak's figure for docs/results/performance.json, to `--out` when given."""
+    memory, generate = report["memory"], report["routes"]["generate_hot"]
+    thirds = " / ".join(f"{value:.0f}" for value in memory["rss_mb_thirds_medians"])
+    note = (
+        f"in {report['requests']:,} requests; p99 {report.get('overall_p99_ms')} ms over all routes (cached generate "
+        f"p50 {generate.get('p50_ms')} ms); RSS medians of the three thirds {thirds} MB: "
+        f"{'flat' if memory['flat'] else 'growing'} (growth {memory['growth_mb']} MB, limit {memory['growth_limit_mb']:g})"
+    )
+    title = (
+        f"`dkvae serve` soak: {args.clients} loopback clients, {args.minutes:g} minutes of a seeded mix "
+        "(generate, play, render, vary, upload, morph, kit, kit/loop/MIDI exports), every response checked"
+    )
+    target = f"no error, memory growth ≤ {args.growth_limit_mb:g} MB"
+    record.write(args.out, record.entry("soak", title, report["errors"], "errors", note, report, target))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None, help="model directory (default: the bundled model)")
@@ -587,6 +606,7 @@ def main() -> None:
     parser.add_argument("--sample-seconds", type=float, default=5.0, help="RSS sampling period")
     parser.add_argument("--growth-limit-mb", type=float, default=16.0)
     parser.add_argument("--seed", type=int, default=0)
+    record.add_out(parser)
     args = parser.parse_args()
 
     port = free_port()
@@ -641,6 +661,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+    write_entry(args, report)
     sys.exit(1 if errors else 0 if memory["flat"] else 2)
 
 

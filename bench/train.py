@@ -5,6 +5,9 @@ the figures are medians: training samples per second (train split size x epochs 
 fitting, validation included) and seconds per epoch. The ratio default/seed says what the bigger
 representation and model cost.
 
+Prints one JSON line; ``--out FILE`` also writes the figure as docs/results/performance.json's entry
+``train_<bank folder name>`` (bench/record.py).
+
     python bench/train.py data/hydrogen --epochs 3 --runs 3
 """
 
@@ -18,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import record
 import torch
 
 from dkvae import Bank
@@ -43,21 +47,34 @@ def main() -> None:
     parser.add_argument("bank", type=Path)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--runs", type=int, default=3)
+    record.add_out(parser)
     args = parser.parse_args()
     results: dict[str, dict[str, list[float]]] = {p: {"samples_per_s": [], "seconds_per_epoch": []} for p in ("default", "seed")}
+    sounds: dict[str, int] = {}
     for _ in range(args.runs):
         for preset in results:
-            seconds, sounds = time_training(args.bank, preset, args.epochs)
-            results[preset]["samples_per_s"].append(sounds * args.epochs / seconds)
+            seconds, sounds[preset] = time_training(args.bank, preset, args.epochs)
+            results[preset]["samples_per_s"].append(sounds[preset] * args.epochs / seconds)
             results[preset]["seconds_per_epoch"].append(seconds / args.epochs)
-            print(f"{preset:8s} {sounds * args.epochs / seconds:8.1f} samples/s  {seconds / args.epochs:6.1f} s/epoch")
+            print(f"{preset:8s} {sounds[preset] * args.epochs / seconds:8.1f} samples/s  {seconds / args.epochs:6.1f} s/epoch")
     summary = {
         preset: {name: round(statistics.median(values), 2) for name, values in figures.items()}
         for preset, figures in results.items()
     }
     ratio = summary["default"]["samples_per_s"] / summary["seed"]["samples_per_s"]
-    print(json.dumps({"bank": str(args.bank), "threads": torch.get_num_threads(), "epochs": args.epochs,
-                      "runs": args.runs, **summary, "default_over_seed_speed": round(ratio, 2)}))
+    result = {"bank": str(args.bank), "threads": torch.get_num_threads(), "epochs": args.epochs,
+              "runs": args.runs, **summary, "default_over_seed_speed": round(ratio, 2)}  # fmt: skip
+    print(json.dumps(result))
+    default, seed = summary["default"], summary["seed"]
+    note = (
+        f"faster than the seed's VAE: `default` {default['samples_per_s']} samples/s ({default['seconds_per_epoch']} "
+        f"s/epoch), `seed` {seed['samples_per_s']} samples/s ({seed['seconds_per_epoch']} s/epoch); medians of "
+        f"{args.runs} runs of {args.epochs} epochs"
+    )
+    threads = torch.get_num_threads()
+    title = f"training, {args.bank} ({sounds['default']} training sounds), {threads} threads, `default` against `seed`"
+    record.write(args.out, record.entry(f"train_{args.bank.name}", title, result["default_over_seed_speed"], "×",
+                                        note, result))  # fmt: skip
 
 
 if __name__ == "__main__":

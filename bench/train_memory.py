@@ -6,6 +6,9 @@ measurement) trains the `default` model for one full epoch, every training sound
 child process whose memory (PSS of the process tree, sampled every 20 ms) is recorded; the figure is
 large over small.
 
+Prints one JSON line; ``--out FILE`` also writes the figure as docs/results/performance.json's entry
+``train_memory`` (bench/record.py).
+
     python bench/train_memory.py data/synth2k data/synth20k
 """
 
@@ -17,6 +20,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import record
 from memory import peak_pss
 
 from dkvae import Bank
@@ -44,6 +48,7 @@ def main() -> None:
     parser.add_argument("large", type=Path)
     parser.add_argument("--small-files", type=int, default=2000)
     parser.add_argument("--large-files", type=int, default=20000)
+    record.add_out(parser)
     args = parser.parse_args()
     result = {}
     for name, bank, files in (("small", args.small, args.small_files), ("large", args.large, args.large_files)):
@@ -53,6 +58,13 @@ def main() -> None:
         result[name] = {"sounds": sounds, "peak_mib": round(peak / 2**20, 1), "seconds": round(seconds, 1)}
     result["large_over_small"] = round(result["large"]["peak_mib"] / result["small"]["peak_mib"], 3)
     print(json.dumps(result))
+    small, large = result["small"], result["large"]
+    note = (
+        f"for {large['sounds'] / small['sounds']:.0f}× the data: {small['peak_mib']:.0f} MiB on {small['sounds']:,} "
+        f"sounds, {large['peak_mib']:.0f} MiB on {large['sounds']:,}"
+    )
+    title = "training memory as the bank grows (one full epoch, `default`)"
+    record.write(args.out, record.entry("train_memory", title, result["large_over_small"], "×", note, result))
 
 
 if __name__ == "__main__":

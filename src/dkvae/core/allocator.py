@@ -29,10 +29,11 @@ def large_blocks_mapped() -> Iterator[bool]:
 
     glibc raises the threshold, up to 32 MiB, each time the process frees a large block, so after a
     training loop has freed its activations, the batch-sized arrays of the next pass (fitting the
-    latent prior, in batches of another size) are carved from a heap that fragments and grows: up
-    to 2.7 GiB at the peak of a 12,000-sound fit after 150 training steps, where a fresh process
-    peaks near 1.0 GiB. Training itself keeps the default: with every block over 1 MiB mapped anew,
-    its page faults made 150 steps take 38% longer. On other C libraries nothing changes.
+    latent prior, in batches of another size) are carved from a heap that fragments and grows, to
+    well over the peak a fresh process reaches for the same fit. Training itself keeps the default:
+    with every block over 1 MiB mapped anew, its page faults made training steps markedly slower
+    (bench/train_memory.py measures training's peak memory, bench/train.py its speed). On other C
+    libraries nothing changes.
     """
     libc = _glibc()
     if libc is None:
@@ -51,10 +52,11 @@ def keep_freed_memory() -> bool:
 
     A preprocessing worker allocates and frees the same arrays of a few MiB for every batch of files.
     By default glibc maps the largest on their own and trims the heap's top when they are freed, so
-    the kernel hands the same memory back page by page: about 30 page faults a file on the synthetic
-    bank, several µs each in a virtual machine. With blocks up to 32 MiB carved from the heap and its
-    top kept, a worker faults only while its heap first grows. For short-lived worker processes: the
-    memory stays with the process until it exits. On other C libraries nothing changes.
+    the kernel hands the same memory back page by page: dozens of page faults a file, each costly in
+    a virtual machine (bench/preprocess.py; docs/performance.md, "Why preprocessing is fast"). With
+    blocks up to 32 MiB carved from the heap and its top kept, a worker faults only while its heap
+    first grows. For short-lived worker processes: the memory stays with the process until it exits.
+    On other C libraries nothing changes.
     """
     libc = _glibc()
     if libc is None:

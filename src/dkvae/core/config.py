@@ -31,8 +31,9 @@ PGHI_TOLERANCE_DB = -60.0
 #: Seed of the random phase PGHI gives coefficients below its tolerance (fixed: inversion is deterministic).
 PGHI_RANDOM_PHASE_SEED = 0
 #: The Griffin-Lim iterations after PGHI leave out a sound's last frames when every coefficient in them is
-#: more than this far below its peak (dB); 10 dB under PGHI's tolerance, where leaving them out cost the
-#: log-spectral distance of 40 Hydrogen sounds nothing at n_fft 1024 (0.015 dB at 256; at 60 dB: 0.05 and 0.2 dB).
+#: more than this far below its peak (dB): 10 dB under PGHI's tolerance, where leaving them out keeps the
+#: log-spectral distance, which a cut at the tolerance itself did not (docs/inversion.md, "The inversion":
+#: the iteration cut; bench/inversion.py measures the inversion's convergence and attack).
 ITERATION_CUT_DB = -70.0
 
 #: Every generated sound is delivered at this rate (Hz), resampled when a model works at another.
@@ -61,7 +62,8 @@ N_FFT_RANGE = (16, 16384)
 MAX_SPECTROGRAM_BINS = 1 << 22
 #: Levels (dB) a config may name: from the log spectrogram's floor (`AMPLITUDE_FLOOR`) to 100 dB above full scale.
 DB_RANGE = (20.0 * math.log10(AMPLITUDE_FLOOR), 100.0)
-#: The most Griffin-Lim iterations an inversion runs: about 0.2 s a sound, past where more change nothing audible.
+#: The most Griffin-Lim iterations an inversion runs: far past where more change anything audible
+#: (bench/inversion.py times and scores iteration counts).
 MAX_INVERSION_ITERATIONS = 512
 #: The largest latent vector: 32 times the default's.
 MAX_LATENT_DIM = 1024
@@ -165,9 +167,9 @@ class InversionConfig:
     "gla": plain Griffin-Lim from zero phase; "fgla": fast Griffin-Lim from zero phase; "pghi": phase
     from the magnitude's gradients (PGHI), then `iterations` fast Griffin-Lim iterations. The defaults
     are `bench/inversion.py`'s choice: PGHI + 12 is the fewest iterations whose mean spectral
-    convergence beats the seed's 64 plain iterations at the seed's settings on both the test split
-    (0.0696 against 0.0730, 129 sounds) and the train split (0.0716 against 0.0736, 1349 sounds) of
-    the Debian bank, with about half the attack error; PGHI + 8 loses (0.0784, 0.0799).
+    convergence beats the seed's 64 plain iterations at the seed's settings on both the test and the
+    train split of the Debian bank, with a smaller attack error; PGHI + 8 loses on both (the figures:
+    docs/inversion.md, "The default: PGHI + 12 fast Griffin-Lim iterations").
     """
 
     method: InversionMethod = "pghi"
@@ -225,8 +227,9 @@ class ModelConfig:
     latent_dim: int = 32
     #: Output channels of each encoder stage (the decoder mirrors them). Five stages leave a 17 x 4
     #: map, so the dense layers to and from the latent stay small: 1.6 M parameters in all (6 MB),
-    #: against 6.2 M with four stages (24, 48, 96, 192), which also learned slower (validation
-    #: reconstruction 0.0050 against 0.0072 after 4 epochs on the Debian bank, 19.5 against 17.5 s/epoch).
+    #: against 6.2 M with four stages (24, 48, 96, 192), which also reached a higher validation
+    #: reconstruction error in the same epochs on the Debian bank (short `dkvae train` runs of each:
+    #: docs/results.md, "Five conv stages").
     channels: tuple[int, ...] = (24, 48, 96, 128, 128)
     #: Output channels of the decoder's stages, listed like `channels` (narrowest first); None mirrors
     #: `channels`. A narrower decoder decodes faster: `dkvae distill` trains one to match a model's own.
@@ -243,8 +246,9 @@ class ModelConfig:
     #: Weight of the KL term against the reconstruction term (beta-VAE). New sounds come from Gaussians
     #: fitted to the training sounds' latents (`dkvae.models.latent_prior`), not from the unit prior, so a small
     #: weight keeps more of each sound without sending samples off the data: on the Debian bank 2e-6
-    #: against 1e-4 gave generated sounds at MFCC FD 11 against 29 with the same class accuracy, and
-    #: reconstructions with an onset peak ratio of 0.76 against 0.59 (docs/results.md, "The KL weight").
+    #: rather than 1e-4 put generated sounds closer to real ones at the same class accuracy and kept
+    #: more of each attack in reconstructions (`dkvae evaluate` of both, seeds 0-4: docs/results.md,
+    #: "The KL weight: 2e-6").
     beta: float = 2e-6
     #: Extra weight of the reconstruction error in the first `onset_frames` frames (drums live in their attacks).
     onset_weight: float = 0.0
@@ -357,8 +361,8 @@ class AdversarialConfig:
     discriminator_lr: float = 4e-4
     betas: tuple[float, float] = (0.0, 0.99)
     #: Sharpening a VAE: weights of the adversarial and feature-matching terms beside the reconstruction loss,
-    #: scaled to it (the default model's reconstruction MSE is about 3e-3 on the Debian bank), so they nudge
-    #: the decoder rather than replace its objective.
+    #: scaled well under it (a trained default model's reconstruction MSE: `val/reconstruction` in its
+    #: logs/metrics.csv), so they nudge the decoder rather than replace its objective.
     adversarial_weight: float = 1e-3
     feature_matching_weight: float = 1e-2
     #: Generated sounds per class in the fixed batch that FD and diversity are measured on every epoch.

@@ -12,7 +12,8 @@ import torch
 def torch_threads(count: int | None) -> Iterator[None]:
     """Run the block with `count` torch intra-op threads (None: leave the setting alone), restored afterwards.
 
-    On 2 shared cores, 2 threads made one sound's rendering 25 to 160 times slower than 1.
+    On a few shared cores a second thread makes one sound's rendering many times slower, not faster
+    (bench/generation.py times a render on one thread).
     """
     previous = torch.get_num_threads()
     if count is not None:

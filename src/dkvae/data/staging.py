@@ -71,8 +71,8 @@ def _start_writeback(fd: int, offset: int, length: int) -> None:
     """Have the kernel start writing a range of `fd` to disk now, without waiting (Linux; elsewhere nothing).
 
     The packed array is flushed to disk before it is renamed into place. Started by each worker as
-    it writes, the flush leaves little for the end of the run, where it took 0.08 s of a 1.6 s run
-    on 10k files, on one core.
+    it writes, the flush leaves little for the end of the run (bench/preprocess.py times whole runs;
+    docs/performance.md, "Why preprocessing is fast").
     """
     sync_file_range = _sync_file_range()
     if sync_file_range is not None:

@@ -44,8 +44,8 @@ from dkvae.measures.features import Features, compute_features
 DEFAULT_COUNT = 64
 #: Torch intra-op threads while evaluating. Most of the work is many small per-sound operations
 #: (inversion, analysis), where a second thread only adds synchronization: on the 2-core project
-#: machine shared with a training run, one thread rendered a sound in 10 ms against 270 ms with two,
-#: and ran the classifier faster too (4.6 against 7.1 ms a spectrogram).
+#: machine shared with a training run, one thread rendered a sound many times faster than two, and
+#: ran the classifier faster too (bench/evaluate.py times a whole evaluation).
 EVALUATION_THREADS = 1
 #: Real and generated spectrograms shown per class in the generated-sounds figure.
 REAL_SHOWN = 3

@@ -43,10 +43,10 @@ from dkvae.sound.wav import WAV_SUBTYPES, check_bit_depth
 
 #: Folder of the bundled default model inside the installed package.
 PRETRAINED_DIR = "pretrained"
-#: How `interpolate` walks the latent space by default. bench/interpolation.py measured the evenness of
-#: morphs (largest step between neighbouring spectrograms over the mean step; 1 is perfectly even) on
-#: the bundled model: linear 1.24, spherical 1.27, median of 48 same-class test pairs of the Debian
-#: bank, 9 steps (the model bundled before it: 1.29 and 1.34; an earlier checkpoint: 1.17 and 1.24).
+#: How `interpolate` walks the latent space by default: linear, whose morphs of same-class test pairs
+#: of the Debian bank are evener than spherical ones on the bundled model and the ones before it.
+#: bench/interpolation.py measures the evenness (largest step between neighbouring spectrograms over
+#: the mean step; 1 is perfectly even): docs/results.md, "Linear morphs", and docs/performance.md.
 DEFAULT_INTERPOLATION: Literal["slerp", "linear"] = "linear"
 #: Threads that render several sounds at once, one sound each.
 RENDER_WORKERS = os.cpu_count() or 1
@@ -96,8 +96,8 @@ class DrumMachine:
         return cls(load_model_dir(bundled_model_dir() if path is None else Path(path)))
 
     def with_inversion(self, inversion: InversionConfig) -> DrumMachine:
-        """This model rendering with other inversion settings (more iterations keep more of the attack, at
-        about 0.35 ms each a sound); the weights are shared, not copied."""
+        """This model rendering with other inversion settings (more iterations keep more of the attack, each
+        at a little time a sound: bench/generation.py times a render); the weights are shared, not copied."""
         machine = copy.copy(self)
         machine.config = dataclasses.replace(self.config, inversion=inversion)
         return machine
@@ -318,7 +318,7 @@ class DrumMachine:
         `OUTPUT_SAMPLE_RATE`, and finished: peak-normalized with headroom and faded out at the end.
         Each sound is computed on its own with one torch thread, so it is bit-identical however many
         are rendered with it; several sounds are spread over `RENDER_WORKERS` threads (torch releases
-        the GIL: 1.65x the sounds per second of one thread on 2 cores).
+        the GIL; bench/generation.py measures the throughput).
         """
         latents = np.asarray(latents, np.float32).reshape(-1, self.latent_dim)
         if len(latents) < 1:

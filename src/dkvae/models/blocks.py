@@ -116,8 +116,9 @@ class OneChannelConvTranspose2d(nn.ConvTranspose2d):
     """`nn.ConvTranspose2d` to one channel that infers as one matrix product and a col2im (``F.fold``).
 
     On CPU the library's transposed conv to a single channel runs far under its usual rate: the
-    bundled decoder's last layer takes 0.7 ms for one sound, 0.2 ms by this route (same values to
-    float rounding; `tests/models/test_blocks.py`). Under autograd the library's own is faster, so
+    bundled decoder's last layer takes a fraction of its time by this route (same values to float
+    rounding; `tests/models/test_blocks.py`; docs/performance.md, "Latency of one sound", and
+    bench/generation.py, which times the whole render). Under autograd the library's own is faster, so
     training keeps it, and so do TorchScript and ONNX exports. Same parameters and state dict as its parent.
     """
 
@@ -131,7 +132,7 @@ class OneChannelConvTranspose2d(nn.ConvTranspose2d):
                 x.shape[-2:], self.stride, self.padding, self.dilation, self.kernel_size, self.output_padding
             )
         )
-        # (batch, out * kernel area, height * width); detached, as a weight that requires grad slows the product 4x
+        # (batch, out * kernel area, height * width); detached, as a weight that requires grad slows the product
         columns = self.weight.detach().flatten(1).T @ x.flatten(2)
         y = F.fold(columns, size, self.kernel_size, self.dilation, self.padding, self.stride)
         return y if self.bias is None else y + self.bias.detach().view(1, -1, 1, 1)
@@ -166,7 +167,8 @@ class ConvEncoder(nn.Module):
     ) -> None:
         super().__init__()
         self.strides = strides
-        # Channels-last weights and activations cut the CPU step time by about a fifth (measured); no values change.
+        # Channels-last weights and activations cut the CPU step time (bench/train.py times training);
+        # no values change.
         self.stages = conv_stack(1, channels, kernel_sizes, strides, seed).to(memory_format=torch.channels_last)
         freq, time = padded_shape(input_shape, strides)
         freq_stride, time_stride = total_stride(strides)

@@ -44,8 +44,7 @@ def frame_conv(inputs: int, outputs: int, kernel: int, stride: int = 1, padding:
     """A convolution over frames of ``(batch, channels, 1, frames)`` tensors.
 
     It is a 1-D convolution run as a 2-D one of height 1, because PyTorch's CPU kernels for 2-D
-    convolutions in channels-last memory train about three times faster than its 1-D ones
-    (bench/codec_speed.py).
+    convolutions in channels-last memory train faster than its 1-D ones.
     """
     return nn.Conv2d(inputs, outputs, (1, kernel), (1, stride), (0, padding), (1, dilation))
 

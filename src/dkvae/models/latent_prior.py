@@ -1,8 +1,9 @@
 """Per-class Gaussians fitted to the latents of a bank's training sounds: where a model's real sounds live.
 
 A VAE trained with a small KL weight does not fill the standard normal prior: with beta 1e-4 the
-Debian bank's training sounds' latents had a mean norm of 2.1 to 3.4 (32 dimensions) where standard
-normal samples have 5.7, so decoding prior samples gave grey, smeared sounds. Sampling a Gaussian
+Debian bank's training sounds' latents lay well inside the norm of standard normal samples (about
+the square root of the latent size), so decoding prior samples gave grey, smeared sounds
+(docs/results.md, "The latent prior: one Gaussian per class"). Sampling a Gaussian
 fitted to each class's encoded training sounds instead (ex-post density estimation, Ghosh et al.
 2020, "From variational to deterministic autoencoders") decodes to sounds like the training data,
 and lets the KL weight be small enough (2e-6, the default) for the latent to keep each sound's

@@ -125,7 +125,7 @@ def match_length(audio: np.ndarray, num_samples: int, fade_samples: int = 0) -> 
     if length == num_samples:
         return audio
     if length < num_samples:
-        out = np.zeros((*audio.shape[:-1], num_samples), dtype=audio.dtype)  # (np.pad takes 6x as long)
+        out = np.zeros((*audio.shape[:-1], num_samples), dtype=audio.dtype)  # (np.pad is slower)
         out[..., :length] = audio
         return out
     out = audio[..., :num_samples].copy()
@@ -198,7 +198,7 @@ class _LibsndfileSource:
         if problem is not None:
             raise BadAudio(problem)
         # integer subtypes are read as integers and scaled here, with the very values libsndfile's own float
-        # read gives, in under half its time: its conversion loop is slower than numpy's
+        # read gives, in less time: its conversion loop is slower than numpy's
         self.integer = INTEGER_SCALES.get(handle.subtype)
 
     def read(self, start: int, count: int) -> np.ndarray:
@@ -353,7 +353,7 @@ def log_spectrogram(audio: np.ndarray | torch.Tensor, n_fft: int, hop_length: in
     stft = torch.stft(
         padded, n_fft, hop_length, window=_window(n_fft, signal.device), center=False, return_complex=True
     ).numpy()
-    # numpy's complex abs and log10 run 3-5x as fast as torch's here (they made half of preprocessing's
+    # numpy's complex abs and log10 run several times as fast as torch's here (they made much of preprocessing's
     # spectrogram time); in place: at 44.1 kHz a batch's spectrogram outgrows the cache
     magnitude = np.abs(stft)
     np.maximum(magnitude, np.float32(AMPLITUDE_FLOOR * _magnitude_scale(n_fft)), out=magnitude)
@@ -394,7 +394,7 @@ def normalize_many(spectrograms_db: torch.Tensor, config: AudioConfig) -> tuple[
     offsets = torch.as_tensor(low, dtype=torch.float32).reshape(shape)
     spans = torch.as_tensor(np.where(flat, 1.0, span), dtype=torch.float32).reshape(shape)
     normalized = spectrograms_db.sub_(offsets).div_(spans).clamp_(0.0, 1.0)
-    if flat.any():  # (a masked write costs 0.2 ms a batch even when the mask is empty)
+    if flat.any():  # (a masked write costs time even when the mask is empty)
         normalized[torch.as_tensor(flat)] = 0.0
     return normalized, low, high
 

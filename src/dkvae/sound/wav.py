@@ -2,12 +2,13 @@
 
 The reader gives libsndfile's values in a fraction of its time.
 
-Opening and reading a short 16-bit WAV through libsndfile (soundfile) takes about 34 µs here; parsing
-its header here and reading the samples with one ``pread`` takes about 7 µs, and on a bank of short
-WAVs that was a sixth of preprocessing's time per file. Only the plain case is read here: a RIFF
-``WAVE`` file whose ``fmt `` chunk comes before its ``data`` chunk, 16- or 32-bit integer PCM or 32-bit
-float, every data byte present. `open_plain_wav` returns None for anything else, and the caller opens
-the file with libsndfile, so unusual and broken files meet the library's own checks and messages.
+Parsing a short 16-bit WAV's header here and reading its samples with one ``pread`` takes a fraction
+of the time libsndfile (soundfile) takes to open and read it, a difference that counts on a bank of
+short WAVs (bench/preprocess.py; docs/performance.md, "Why preprocessing is fast"). Only the plain
+case is read here: a RIFF ``WAVE`` file whose ``fmt `` chunk comes before its ``data`` chunk, 16- or
+32-bit integer PCM or 32-bit float, every data byte present. `open_plain_wav` returns None for
+anything else, and the caller opens the file with libsndfile, so unusual and broken files meet the
+library's own checks and messages.
 """
 
 from __future__ import annotations
