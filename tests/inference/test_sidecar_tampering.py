@@ -115,3 +115,26 @@ def test_class_weights_that_are_not_numbers_are_refused(sidecar: dict, tmp_path:
     not_numbers = r"^sidecar .*tampered\.json has class weights that are not a list of numbers$"
     with pytest.raises(DkvaeError, match=not_numbers):
         render_sidecar(path, tmp_path / "out")
+
+
+
+def test_a_sidecar_from_before_the_smooth_guard_renders_as_it_was_rendered(tmp_path: Path) -> None:
+    import dataclasses
+
+    import numpy as np
+    import soundfile as sf
+
+    machine = DrumMachine.load()
+    [path] = write_generated(machine, "clap", 1, 11, tmp_path / "new")
+    document = json.loads(path.with_suffix(".json").read_text())
+    assert document["inversion"]["smooth_guard"] is True
+    del document["inversion"]["smooth_guard"]
+    old = tmp_path / "old" / path.with_suffix(".json").name
+    old.parent.mkdir()
+    old.write_text(json.dumps(document))
+    unguarded = machine.with_inversion(dataclasses.replace(machine.config.inversion, smooth_guard=False))
+    expected = unguarded.save_wav(tmp_path / "expected.wav", unguarded.render(np.float32(document["latent"])[None], "clap")[0])
+    again = render_sidecar(old, tmp_path / "again")
+    assert sidecar_inversion(document, old, machine).config.inversion.smooth_guard is False
+    np.testing.assert_array_equal(sf.read(again)[0], sf.read(expected)[0])
+    assert not np.array_equal(sf.read(again)[0], sf.read(path)[0])

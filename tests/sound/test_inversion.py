@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import librosa
 import numpy as np
 import pytest
 import torch
 
-from dkvae.core.config import ITERATION_CUT_DB, InversionConfig
+from dkvae.core.config import ITERATION_CUT_DB, PGHI_TOLERANCE_DB, InversionConfig, get_preset
 from dkvae.sound import inversion
+from dkvae.sound.audio import BadAudio, load_sound, log_spectrogram, stft_magnitude
 
 RATE, N_FFT, HOP, SAMPLES = 16000, 512, 128, 8192
 STFT = {"n_fft": N_FFT, "hop_length": HOP, "center": True, "pad_mode": "constant"}
@@ -152,6 +154,58 @@ def test_pghi_leaves_no_clicks_in_a_quiet_tail() -> None:
     tail = invert(target, "pghi", 8).numpy()[4000:]
     crest_db = 20 * np.log10(np.abs(tail).max() / tail.std())
     assert crest_db < 14
+
+
+def mean_magnitude(count: int) -> np.ndarray:
+    """The mean ``|STFT|`` of `count` noise bursts alike but for their noise: a decoder's smooth magnitude in small."""
+    t = np.arange(SAMPLES) / RATE
+    rng = np.random.default_rng(5)
+    bursts = [0.3 * np.exp(-t * 30.0) * rng.standard_normal(SAMPLES) for _ in range(count)]
+    return np.mean([magnitude(burst.astype(np.float32)) for burst in bursts], axis=0)
+
+
+def curvature_ratio(target: np.ndarray | torch.Tensor, n_fft: int = N_FFT, hop: int = HOP) -> float:
+    """`inversion._curvature_ratio` of one grid of magnitudes ``(freq, frames)``, on the logs PGHI takes."""
+    logs = torch.log(torch.as_tensor(target, dtype=torch.float32).clamp_min(torch.finfo(torch.float32).tiny))[None]
+    depth = -PGHI_TOLERANCE_DB * math.log(10.0) / 20.0
+    logs = torch.maximum(logs, logs.amax() - depth)
+    return float(inversion._curvature_ratio(logs, logs > logs.amax() - depth / 2, n_fft, hop)[0])
+
+
+def test_an_stfts_magnitude_is_curved_as_the_window_and_a_mean_of_many_is_flat() -> None:
+    for kind in SIGNALS:
+        assert curvature_ratio(magnitude(signal(kind))) > 2 * inversion._SMOOTH_CURVATURE, kind
+    assert curvature_ratio(mean_magnitude(16)) < inversion._SMOOTH_CURVATURE / 2
+
+
+@pytest.mark.hydrogen
+@pytest.mark.parametrize("preset", ["default", "seed"])
+def test_real_drums_read_as_stfts(preset) -> None:
+    """Debian's hydrogen-drumkits, every 20th sound, as `preset` reads and analyses them."""
+    kits = Path("/usr/share/hydrogen/data/drumkits")
+    paths = sorted(path for path in kits.glob("*/*") if path.suffix in {".wav", ".flac"})
+    if not paths:
+        pytest.skip("hydrogen-drumkits is not installed")
+    audio = get_preset(preset).audio
+    ratios = {}
+    for path in paths[::20]:
+        try:
+            sound, _ = load_sound(path, audio)
+        except BadAudio:
+            continue
+        target = stft_magnitude(log_spectrogram(sound, audio.n_fft, audio.hop_length), audio.n_fft)
+        ratios[path.name] = curvature_ratio(target, audio.n_fft, audio.hop_length)
+    assert len(ratios) > 40
+    flattest = min(ratios, key=ratios.__getitem__)
+    assert ratios[flattest] > 1.5 * inversion._SMOOTH_CURVATURE, (flattest, ratios[flattest])
+
+
+def test_pghi_puts_no_click_in_a_mean_magnitude() -> None:
+    """A smooth magnitude once got one phase slope in every bin of its loudest frame: a click one hop in."""
+    audio = invert(mean_magnitude(64), "pghi", 12).numpy().astype(np.float64)
+    peak, half = int(np.argmax(np.abs(audio))), RATE // 200  # the samples within 5 ms, but the peak's own
+    around = np.delete(audio[max(peak - half, 0) : peak + half + 1], min(peak, half))
+    assert abs(audio[peak]) < 5 * np.sqrt(np.mean(around**2))
 
 
 def test_active_frames_end_one_margin_after_the_last_frame_within_the_tolerance() -> None:

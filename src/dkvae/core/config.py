@@ -177,6 +177,10 @@ class InversionConfig:
     iterations: int = 12
     #: Fast Griffin-Lim's step past each projection (Perraudin et al. 2013); "gla" ignores it.
     momentum: float = 0.99
+    #: PGHI gives a magnitude too smooth to be an STFT's (a decoder's mean of many sounds) random phase
+    #: steps across frequency, where its integration would sum each frame into one click
+    #: (`dkvae.sound.inversion.pghi_phase`). Sidecars written before this setting existed recall without it.
+    smooth_guard: bool = True
 
     def __post_init__(self) -> None:
         if self.method not in ("gla", "fgla", "pghi"):

@@ -310,7 +310,8 @@ def sidecar_inversion(document: dict[str, Any], path: str | os.PathLike[str], ma
     if recorded is None:
         return machine
     try:
-        settings = InversionConfig(**recorded)
+        # A sidecar from before the smooth guard existed was rendered without it.
+        settings = InversionConfig(**{"smooth_guard": False, **recorded})
     except (TypeError, ValueError) as error:
         raise DkvaeError(f"sidecar {path} has unusable inversion settings: {error}") from None
     return machine.with_inversion(settings)

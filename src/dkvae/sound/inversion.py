@@ -30,6 +30,11 @@ _UNUSED = (1 << _LEVEL_BITS) - 1
 _EDGE_BITS = 63 - 2 * _LEVEL_BITS
 _EDGE_MASK = (1 << _EDGE_BITS) - 1
 _NO_EDGE = torch.iinfo(torch.int64).max
+#: A spectrogram whose `_curvature_ratio` is under this is too smooth to be an STFT's magnitude, and PGHI takes
+#: random steps across its frequencies (`pghi_phase`). An STFT's reads about 1, a decoder's mean-like output near
+#: 0: tests/sound/test_inversion.py checks that real drums read well above it at both presets' STFTs, and
+#: tests/inference/test_onset_spike.py that the bundled model's sounds then carry no click.
+_SMOOTH_CURVATURE = 0.15
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,7 +61,7 @@ class _Stft:
     @functools.lru_cache(maxsize=64)
     def make(cls, n_fft: int, hop_length: int, num_samples: int, device: torch.device) -> _Stft:
         """The transform for `num_samples` samples, ``1 + num_samples // hop_length`` frames (made once per size:
-        0.1-0.2 ms; PGHI's iterations over a sound's heard frames use up to 32 sizes of one STFT)."""
+        not free; PGHI's iterations over a sound's heard frames use up to 32 sizes of one STFT)."""
         frames = 1 + num_samples // hop_length
         window = torch.hann_window(n_fft, periodic=True, device=device)
         starts = torch.arange(frames, device=device)[:, None] * hop_length
@@ -82,7 +87,7 @@ class _Stft:
     def _overlap_add(self, frames: torch.Tensor) -> torch.Tensor:
         """Frames ``(..., frames, n_fft)`` summed at their positions into ``(..., padded_length)`` samples.
 
-        When the hop divides the frame, as a few slice additions of hop-long blocks (half the time of
+        When the hop divides the frame, as a few slice additions of hop-long blocks (faster than
         ``index_add_``); otherwise by ``index_add_``.
         """
         count = frames.shape[-2]
@@ -145,7 +150,7 @@ def _spectrum(target: torch.Tensor, phase: torch.Tensor | None) -> torch.Tensor:
     if phase is None:
         return target.to(torch.complex64)
     angle = phase.to(torch.float32).transpose(-1, -2)
-    # (torch.polar makes the same values at over twice the cost)
+    # (torch.polar makes the same values at more cost)
     return torch.complex(target * torch.cos(angle), target * torch.sin(angle))
 
 
@@ -173,7 +178,11 @@ def _with_magnitude(spectrum: torch.Tensor, magnitude: torch.Tensor) -> torch.Te
 
 
 def pghi_phase(
-    magnitude: torch.Tensor, n_fft: int, hop_length: int, tolerance_db: float = PGHI_TOLERANCE_DB
+    magnitude: torch.Tensor,
+    n_fft: int,
+    hop_length: int,
+    tolerance_db: float = PGHI_TOLERANCE_DB,
+    smooth_guard: bool = True,
 ) -> torch.Tensor:
     """Phase (radians) of STFT magnitudes ``(..., freq, frames)`` by Phase Gradient Heuristic Integration.
 
@@ -197,6 +206,14 @@ def pghi_phase(
     result is deterministic): a zero phase would line them up into a click at every frame's start,
     audible in a quiet tail.
 
+    A spectrogram too smooth to be an STFT's (`_curvature_ratio` under `_SMOOTH_CURVATURE`: a
+    decoder's) gets random steps across frequency (from the same seed) and PGHI's along time. Its
+    log-magnitude rises and falls alike in every bin, so the integration would give every bin of a
+    frame one group delay and the frame would sum to one click: at the loudest frame, one hop in,
+    where the tree's paths cross the bins, that click stood far above the sound's body and took its peak.
+    Along time each bin still turns at its own frequency, so partials stay steady. `smooth_guard`
+    False leaves it out (`InversionConfig.smooth_guard`: sidecars rendered before it recall without it).
+
     Returns float32 ``(..., freq, frames)`` in ``torch.stft``'s convention (phase measured from the
     frame's first sample).
     """
@@ -218,9 +235,38 @@ def pghi_phase(
     step_time[..., :-1] = (per_frame[..., :-1] + per_frame[..., 1:]) / 2.0
     step_freq = torch.zeros_like(logs)
     step_freq[:, :-1] = (per_bin[:, :-1] + per_bin[:, 1:]) / 2.0
+    random = _random_phase(*shape[-2:], grid.device)
+    if smooth_guard:
+        smooth = _curvature_ratio(logs, logs > top - depth / 2, n_fft, hop_length) < _SMOOTH_CURVATURE
+        step_freq = torch.where(smooth[:, None, None], random, step_freq)
     levels = ((top - logs) * (_WEAKEST / depth)).round().to(torch.int16).masked_fill_(~valid, _UNUSED)
     phase = _spanning_forest(levels, step_time, step_freq) + math.pi * (bins % 2)
-    return torch.where(valid, phase, _random_phase(*shape[-2:], grid.device)).reshape(shape)
+    return torch.where(valid, phase, random).reshape(shape)
+
+
+def _curvature_ratio(logs: torch.Tensor, strong: torch.Tensor, n_fft: int, hop_length: int) -> torch.Tensor:
+    """How curved natural-log magnitudes ``(batch, freq, frames)`` are against the Gaussian window's own
+    curvature: for each grid the median, over its `strong` coefficients off the grid's edges, of the
+    Laplacian of `logs` (second differences over frames and over bins, each scaled by the window's
+    spread) over the window's. Returns ``(batch,)``; NaN for a grid with no such coefficient.
+
+    With a Gaussian window the log-magnitude of any signal's STFT has the window's Laplacian,
+    ``-2 pi`` in these units, everywhere but at its zeros: an impulse's curves only over frames, a
+    sinusoid's only over bins, a noise's over both, so the ratio reads about 1 (less at a hop of half
+    the window, which samples the curve coarsely). A mean of many magnitudes (what a VAE decodes) is
+    flatter than any one sound's and reads near 0.
+    """
+    lam = HANN_GAUSSIAN_RATIO * n_fft**2
+    ratios = logs.new_full((len(logs),), math.nan)
+    for index, (grid, keep) in enumerate(zip(logs, strong)):
+        bins, frames = (where + 1 for where in torch.nonzero(keep[1:-1, 1:-1], as_tuple=True))
+        if len(bins):
+            centre = 2.0 * grid[bins, frames]
+            over_frames = grid[bins, frames + 1] + grid[bins, frames - 1] - centre
+            over_bins = grid[bins + 1, frames] + grid[bins - 1, frames] - centre
+            laplacian = over_frames * (lam / hop_length**2) + over_bins * (n_fft**2 / lam)
+            ratios[index] = laplacian.median() / (-2.0 * math.pi)
+    return ratios
 
 
 @functools.lru_cache(maxsize=8)
@@ -417,7 +463,7 @@ def _pghi_then_iterations(
     inverse STFT. A drum that dies away early (a kick: often within the first 60 of 128 frames) costs
     fewer iterations; every frame within 70 dB of its peak is iterated as before. The heard frames'
     phase is PGHI's over all frames, exactly: its trees join only coefficients within its tolerance,
-    60 dB.
+    60 dB, and its smoothness test reads only those within half of it.
     """
     frames = magnitude.shape[-1]
     window = -(-n_fft // hop_length)
@@ -428,13 +474,13 @@ def _pghi_then_iterations(
         return audio.reshape(*magnitude.shape[:-2], num_samples)
     heard = max(2, each[0])
     if heard == frames:
-        phase = pghi_phase(magnitude, n_fft, hop_length)
+        phase = pghi_phase(magnitude, n_fft, hop_length, smooth_guard=settings.smooth_guard)
         return fast_griffin_lim(magnitude, n_fft, hop_length, num_samples, settings.iterations, settings.momentum, phase)
     head = magnitude[..., :heard]
     transform = _Stft.make(n_fft, hop_length, (heard - 1) * hop_length, magnitude.device)
     target = head.to(torch.float32).transpose(-1, -2).contiguous()
     spectrum = _iterate(
-        transform, target, _spectrum(target, pghi_phase(head, n_fft, hop_length)), settings.iterations, settings.momentum
+        transform, target, _spectrum(target, pghi_phase(head, n_fft, hop_length, smooth_guard=settings.smooth_guard)), settings.iterations, settings.momentum
     )
     tail = magnitude[..., heard:].to(torch.float32).transpose(-1, -2)
     quiet = _spectrum(tail, _random_phase(magnitude.shape[-2], frames, magnitude.device)[:, heard:])
