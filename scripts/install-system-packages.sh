@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the Debian packages dkvae's tests and demo need, only those missing (apt-get; sudo when not root).
+# Install the Debian packages dkvae's tests and importers need, only those missing (apt-get; sudo when not root).
+# `make test` runs it; `make demo` does not (every kit format is written in Python, tests/test_makefile.py).
 set -euo pipefail
 # --no-install-recommends below matters: fluidsynth's recommends pull in FluidR3, which is kept out of
 # this project's training data and machines' defaults (it is reserved for independent evaluation).
