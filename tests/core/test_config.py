@@ -118,6 +118,9 @@ OUT_OF_BOUNDS = [
     ("model", "hidden_sizes", (512, -1), "hidden_sizes[1] must be a whole number from 1 to 4096; got -1"),
     ("model", "kernel_sizes", (3, 3, 3, 3, 99), "kernel_sizes[4] must be a whole number from 1 to 15; got 99"),
     ("model", "strides", ((2, 2),) * 4 + ((2, 0),), "strides[4] must be a whole number from 1 to 8; got 0"),
+    ("train", "lr_schedule", "linear", "unknown lr_schedule 'linear'; choose constant or cosine"),
+    ("train", "final_lr_fraction", 1.5, "final_lr_fraction must be a number from 0 to 1 (of the learning rate); got 1.5"),
+    ("train", "final_lr_fraction", math.nan, "final_lr_fraction must be a number from 0 to 1 (of the learning rate); got nan"),
 ]
 
 

@@ -118,6 +118,8 @@ def test_a_resumed_run_refuses_a_learning_rate_its_restored_optimizer_would_not_
         ("adversarial", "generator_lr", 0.5, "generator_lr 0.5 (the run's: 0.0001)"),
         ("adversarial", "discriminator_lr", 0.5, "discriminator_lr 0.5 (the run's: 0.0004)"),
         ("adversarial", "betas", (0.5, 0.9), "betas (0.5, 0.9) (the run's: (0.0, 0.99))"),
+        ("train", "lr_schedule", "cosine", "lr_schedule 'cosine' (the run's: 'constant')"),
+        ("train", "final_lr_fraction", 0.5, "final_lr_fraction 0.5 (the run's: 0.01)"),
     ],
 )
 def test_a_resumed_run_refuses_every_optimizer_setting_its_checkpoint_restores(

@@ -18,7 +18,7 @@ from dkvae.core.config import SEED_MODEL, SplitConfig
 from dkvae.core.errors import TrainingDiverged
 from dkvae.data.bank import split_for
 from dkvae.models.checkpoint import load_model_dir
-from dkvae.training.train import train
+from dkvae.training.train import CosineDecay, train
 
 from ..conftest import TINY_TRAIN, tiny_config, write_bank
 
@@ -288,3 +288,26 @@ def test_a_resumed_run_ends_exactly_where_an_unbroken_one_does(tiny_bank, tmp_pa
     assert unbroken.keys() == resumed.keys()
     for name, weights in unbroken.items():
         assert torch.equal(weights, resumed[name]), name
+
+
+def test_the_cosine_decay_falls_from_one_to_its_final_fraction_and_then_stays() -> None:
+    decay = CosineDecay(10, 0.01)
+    factors = [decay(step) for step in range(21)]
+    assert factors[0] == 1.0 and factors[5] == pytest.approx(0.505) and factors[10] == pytest.approx(0.01)
+    assert all(a > b for a, b in zip(factors[:10], factors[1:11])), "falls at every step"
+    assert factors[10:] == [factors[10]] * 11, "flat after the end"
+
+
+def test_a_cosine_run_ends_at_its_final_rate_and_an_extended_one_trains_on_at_it(tiny_bank, tmp_path) -> None:
+    cosine = dataclasses.replace(TINY_TRAIN, epochs=3, learning_rate=1e-3, lr_schedule="cosine", final_lr_fraction=0.1)
+    config = dataclasses.replace(tiny_config(), train=cosine)
+    train(tiny_bank, tmp_path / "run", config, progress_bar=False)
+    checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert checkpoint["optimizer_states"][0]["param_groups"][0]["lr"] == pytest.approx(1e-4)
+    rates = pd.read_csv(tmp_path / "run" / "logs" / "metrics.csv")["lr"].dropna().tolist()
+    assert len(rates) == 3 and 1e-3 > rates[0] > rates[1] > rates[2] > 1e-4, "each epoch's mean rate, falling"
+
+    extended = dataclasses.replace(config, train=dataclasses.replace(cosine, epochs=4))
+    train(tiny_bank, tmp_path / "run", extended, resume=True, progress_bar=False)
+    rates = pd.read_csv(tmp_path / "run" / "logs" / "metrics.csv")["lr"].dropna().tolist()
+    assert len(rates) == 4 and rates[3] == pytest.approx(1e-4), "the schedule it started with, flat past its end"

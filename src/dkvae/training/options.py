@@ -28,6 +28,8 @@ GAN_FROM_SCRATCH = "a GAN trains from scratch: --init starts a VAE or autoencode
 RESTORED_ON_RESUME = {
     ("train", "learning_rate"): "--lr",
     ("train", "weight_decay"): "weight_decay",
+    ("train", "lr_schedule"): "lr_schedule",
+    ("train", "final_lr_fraction"): "final_lr_fraction",
     ("adversarial", "generator_lr"): "generator_lr",
     ("adversarial", "discriminator_lr"): "discriminator_lr",
     ("adversarial", "betas"): "betas",

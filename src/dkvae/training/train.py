@@ -226,6 +226,7 @@ class DrumModule(L.LightningModule):
             )
         self.log_dict({f"train/{k}": v for k, v in losses.items()}, on_step=False, on_epoch=True, sync_dist=True)
         self.log("beta", self.beta(), on_step=False, on_epoch=True)
+        self.log("lr", self.optimizers().param_groups[0]["lr"], on_step=False, on_epoch=True)
         return losses["loss"]
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_index: int) -> None:
@@ -235,9 +236,30 @@ class DrumModule(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         self.log("elapsed_s", training_seconds(self.trainer))
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self) -> torch.optim.Optimizer | dict[str, Any]:
         train = self.config.train
-        return torch.optim.Adam(self.parameters(), lr=train.learning_rate, weight_decay=train.weight_decay)
+        optimizer = torch.optim.Adam(self.parameters(), lr=train.learning_rate, weight_decay=train.weight_decay)
+        if train.lr_schedule == "constant":
+            return optimizer
+        decay = CosineDecay(max(1, int(self.trainer.estimated_stepping_batches)), train.final_lr_fraction)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, decay)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+class CosineDecay:
+    """The learning rate's factor at a step: a half cosine from 1 to `final_fraction` over `total_steps`, then flat.
+
+    A callable object rather than a function, so `LambdaLR` saves its fields in the checkpoint: a resumed run
+    keeps the schedule it started with, and one extended past its end trains on at the final rate.
+    """
+
+    def __init__(self, total_steps: int, final_fraction: float) -> None:
+        self.total_steps = total_steps
+        self.final_fraction = final_fraction
+
+    def __call__(self, step: int) -> float:
+        progress = min(step / self.total_steps, 1.0)
+        return self.final_fraction + (1.0 - self.final_fraction) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def codec_spectral_loss(config: Config) -> SpectralLoss:
