@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import safetensors
 import torch
 
 from dkvae.models.checkpoint import load_model_dir
-from dkvae.models.flow_prior import FLOW_PRIOR_NAME, FlowConfig, load_flow_prior
+from dkvae.models.flow_prior import FLOW_PRIOR_NAME, FlowConfig, flow_prior_training, load_flow_prior
 from dkvae.training.prior import LATENTS_NAME, PRIOR_CHECKPOINTS, train_prior
 from dkvae.training.train import train
 
@@ -32,6 +34,9 @@ def test_a_prior_trains_on_cached_latents_and_loads_for_its_codec(tiny_bank, tmp
     assert flow is not None
     torch.testing.assert_close(flow.latent_mean, torch.from_numpy(mean).mean(dim=(0, 2)))
     assert (run / PRIOR_CHECKPOINTS / "last.ckpt").is_file()
+    record = flow_prior_training(run)
+    assert record["steps"] == 30 and record["batch_size"] == 8 and record["seconds"] > 0
+    assert math.isfinite(record["final_loss"]) and record["final_loss"] > 0
     noise = torch.randn(2, 4, frames, generator=torch.Generator().manual_seed(0))
     latents = flow.sample(noise, torch.eye(7)[:2])
     assert latents.shape == (2, 4, frames) and torch.isfinite(latents).all()
@@ -41,10 +46,13 @@ def test_a_resumed_prior_goes_on_from_its_checkpoint(tiny_bank, tmp_path) -> Non
     run = tmp_path / "codec"
     train(tiny_bank, run, tiny_config(**CODEC), progress_bar=False)
     train_prior(run, tiny_bank, FLOW, steps=10, batch_size=8, progress_bar=False)
+    first_seconds = flow_prior_training(run)["seconds"]
     latents_written = (run / LATENTS_NAME).stat().st_mtime_ns
     train_prior(run, tiny_bank, FLOW, steps=20, batch_size=8, progress_bar=False, resume=True)
     checkpoint = torch.load(run / PRIOR_CHECKPOINTS / "last.ckpt", weights_only=False)
     assert checkpoint["global_step"] == 20
+    assert flow_prior_training(run)["steps"] == 20
+    assert flow_prior_training(run)["seconds"] > first_seconds, "the clock counts across the resume"
     assert (run / LATENTS_NAME).stat().st_mtime_ns == latents_written
 
 

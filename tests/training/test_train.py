@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import signal
@@ -294,7 +295,7 @@ def test_the_cosine_decay_falls_from_one_to_its_final_fraction_and_then_stays() 
     decay = CosineDecay(10, 0.01)
     factors = [decay(step) for step in range(21)]
     assert factors[0] == 1.0 and factors[5] == pytest.approx(0.505) and factors[10] == pytest.approx(0.01)
-    assert all(a > b for a, b in zip(factors[:10], factors[1:11])), "falls at every step"
+    assert all(a > b for a, b in itertools.pairwise(factors[:11])), "falls at every step"
     assert factors[10:] == [factors[10]] * 11, "flat after the end"
 
 

@@ -19,6 +19,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import safetensors.torch
 import torch
@@ -172,19 +173,28 @@ class LatentFlow(nn.Module):
         return self.destandardize(x)
 
 
-def save_flow_prior(flow: LatentFlow, directory: Path, model_id: str) -> Path:
-    """Write `flow` into the model directory of codec `model_id` atomically; returns the file."""
+def save_flow_prior(flow: LatentFlow, directory: Path, model_id: str, training: dict[str, Any] | None = None) -> Path:
+    """Write `flow` into the model directory of codec `model_id` atomically, with how it was trained
+    (`training`: steps, seconds, last loss; `flow_prior_training` reads it); returns the file."""
     path = Path(directory) / FLOW_PRIOR_NAME
     metadata = {
         "model_id": model_id,
         "config": json.dumps(dataclasses.asdict(flow.config)),
         "latent_channels": str(flow.latent_channels),
         "num_classes": str(flow.num_classes),
+        "training": json.dumps(training or {}),
     }
     tensors = {name: value.detach().contiguous() for name, value in flow.state_dict().items()}
     with atomic_path(path) as temporary:
         temporary.write_bytes(safetensors.torch.save(tensors, metadata=metadata))
     return path
+
+
+def flow_prior_training(directory: Path) -> dict[str, Any]:
+    """How the flow prior in a model directory was trained, as `save_flow_prior` recorded it ({} when not)."""
+    with safetensors.safe_open(str(Path(directory) / FLOW_PRIOR_NAME), "pt") as handle:
+        recorded = json.loads((handle.metadata() or {}).get("training", "{}"))
+    return recorded if isinstance(recorded, dict) else {}
 
 
 def load_flow_prior(directory: Path, model_id: str) -> LatentFlow | None:

@@ -19,6 +19,7 @@ import numpy as np
 import safetensors.numpy
 import safetensors.torch
 import torch
+from lightning.pytorch.callbacks import Timer
 from torch.utils.data import DataLoader, RandomSampler, TensorDataset
 
 from dkvae.core.atomic import atomic_path
@@ -124,10 +125,19 @@ def train_prior(
     data = TensorDataset(means, torch.from_numpy(latents["logvar"]), torch.from_numpy(latents["labels"]))
     sampler = RandomSampler(data, replacement=True, num_samples=batch_size * 100, generator=torch.Generator().manual_seed(seed))
     last = run / PRIOR_CHECKPOINTS / "last.ckpt"
+    timer = Timer()  # counts across resumes: its state is saved in the checkpoint
     trainer = L.Trainer(
-        max_steps=steps, accelerator="cpu", callbacks=[EpochCheckpoint(run / PRIOR_CHECKPOINTS)],
+        max_steps=steps, accelerator="cpu", callbacks=[EpochCheckpoint(run / PRIOR_CHECKPOINTS), timer],
         logger=L.pytorch.loggers.CSVLogger(run, name="prior_logs", version=""), enable_checkpointing=False,
         enable_progress_bar=progress_bar, enable_model_summary=False, limit_val_batches=0, gradient_clip_val=1.0,
     )  # fmt: skip
     trainer.fit(module, DataLoader(data, batch_size=batch_size, sampler=sampler), ckpt_path=str(last) if resume and last.exists() else None)
-    return save_flow_prior(module.flow.eval(), run, directory.model_id)
+    loss = trainer.callback_metrics.get("train/loss")
+    training = {
+        "steps": trainer.global_step,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "seconds": round(timer.time_elapsed("train"), 1),
+        "final_loss": None if loss is None else round(float(loss), 6),
+    }
+    return save_flow_prior(module.flow.eval(), run, directory.model_id, training)
