@@ -7,12 +7,19 @@ inverted (the ceiling: a perfect model). Figures per sound: log-mel distance (dB
 convergence, and the attack share (energy of the first 10 ms over the first 100 ms) against the
 original's. Writes JSON with medians overall and per class, and the model-to-ceiling ratio.
 
+The reference is the sound as the model's bank reads it, cut to the model's length. Models of different
+lengths are compared on one reference with ``--reference-seconds S``: every file read again at S seconds
+(as the bank reads it: lead-in trimmed, peak-normalized) and each estimate cut or padded with silence to
+it, so that a model whose sounds stop early loses what it cut, as a producer hears it.
+
     python bench/holdout.py runs/codec data/drums --source timgm6mb-soundfont --out docs/results/holdout_codec.json
+    python bench/holdout.py runs/vae data/drums-vae --source timgm6mb-soundfont --reference-seconds 1.5 --out ...
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -58,6 +65,13 @@ def measure(originals: np.ndarray, estimates: np.ndarray, sample_rate: int, n_ff
     }
 
 
+def fit_length(audio: np.ndarray, samples: int) -> np.ndarray:
+    """Audio ``(n, length)`` cut or padded with silence to ``(n, samples)``."""
+    if audio.shape[-1] >= samples:
+        return audio[..., :samples]
+    return np.pad(audio, ((0, 0), (0, samples - audio.shape[-1])))
+
+
 def medians(figures: dict[str, np.ndarray], chosen: np.ndarray | None = None) -> dict[str, float]:
     return {name: round(float(np.median(values if chosen is None else values[chosen])), 4) for name, values in figures.items()}
 
@@ -67,6 +81,7 @@ def main() -> None:
     parser.add_argument("run", type=Path)
     parser.add_argument("bank", type=Path)
     parser.add_argument("--source", required=True)
+    parser.add_argument("--reference-seconds", type=float, help="compare with the files read at this length (default: the model's)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     directory = load_model_dir(args.run)
@@ -78,12 +93,15 @@ def main() -> None:
     codes = {name: code for code, name in enumerate(bank.instruments)}
     labels = held["label"].map(codes).to_numpy()
     spectrograms = PackedArray(bank.array_path, held["index"].to_numpy())[np.arange(len(held))].astype(np.float32)
-    originals = np.stack([load_sound(bank.original_dir / path, config.audio)[0] for path in held["original_path"]])
+    reference = config.audio
+    if args.reference_seconds is not None:
+        reference = dataclasses.replace(reference, num_samples=round(args.reference_seconds * reference.sample_rate))
+    originals = np.stack([load_sound(bank.original_dir / path, reference)[0] for path in held["original_path"]])
     start = time.perf_counter()
     decoded = reconstruct(args.run, spectrograms, labels, bank.instruments)
     audio = config.audio
-    model_audio = spectrogram_to_audio(decoded, audio, inversion=config.inversion)
-    ceiling_audio = spectrogram_to_audio(spectrograms, audio, inversion=config.inversion)
+    model_audio = fit_length(spectrogram_to_audio(decoded, audio, inversion=config.inversion), reference.num_samples)
+    ceiling_audio = fit_length(spectrogram_to_audio(spectrograms, audio, inversion=config.inversion), reference.num_samples)
     seconds = time.perf_counter() - start
     model = measure(originals, model_audio, audio.sample_rate, audio.n_fft, audio.hop_length)
     ceiling = measure(originals, ceiling_audio, audio.sample_rate, audio.n_fft, audio.hop_length)
@@ -91,6 +109,7 @@ def main() -> None:
         "run": str(args.run),
         "model_kind": config.model.kind,
         "source": args.source,
+        "reference_seconds": round(reference.num_samples / reference.sample_rate, 4),
         "sounds": len(held),
         "model": medians(model),
         "ceiling": medians(ceiling),
