@@ -552,10 +552,11 @@ def export_model_command(
     model: ModelOption = None,
 ) -> None:
     """Export the decoder (latent + class weights -> STFT magnitude) and its inversion for plugin hosts, with JSON."""
-    from dkvae.inference.export import export_model, inversion_path
+    from dkvae.inference.export import export_model, inversion_path, prior_path
 
     written = export_model(model, fmt, out)
     files = [written, inversion_path(written), written.with_suffix(".json")]
+    files += [prior_path(written)] if prior_path(written).exists() else []
     console.print("wrote " + ", ".join(str(path) for path in files))
 
 
