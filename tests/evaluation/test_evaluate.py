@@ -98,6 +98,7 @@ def test_every_stage_reports_its_progress_to_the_end(evaluation) -> None:
         "noise floor",
         "features",
         "scores",
+        "character",
         "latent space",
         "report",
     ]

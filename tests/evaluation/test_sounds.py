@@ -47,3 +47,5 @@ def test_generated_sounds_are_the_machines_own_rendered_and_analysed(trained_run
     snare = machine.instruments.index("snare")
     expected = prepare_sound(machine.generate("snare", 3, seed=5)[2], OUTPUT_SAMPLE_RATE, machine.config.audio)
     np.testing.assert_array_equal(made.spectrograms[3 * snare + 2], expected)
+    np.testing.assert_array_equal(made.audio[3 * snare + 2], machine.generate("snare", 3, seed=5)[2])
+    assert made.audio.shape[0] == 3 * classes and noise_set(2, 2, TINY_AUDIO, seed=0).audio is None

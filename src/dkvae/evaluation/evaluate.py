@@ -2,7 +2,8 @@
 
 Stages (each reports ``progress(stage, done, total)``): the classifier (reused from the report
 folder's cache or trained), reconstruction of the test split, generation, the noise floor,
-features of every set, the generation scores, the latent space, and the report itself.
+features of every set, the generation scores, class character and tails, the latent space, and
+the report itself.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dkvae.core.errors import DkvaeError
 from dkvae.core.progress import Progress, StageProgress
 from dkvae.core.threads import torch_threads
 from dkvae.data.bank import Bank
+from dkvae.evaluation.character import measure_character
 from dkvae.evaluation.classifier import cached_classifier, classifier_config, train_classifier
 from dkvae.evaluation.latent import ACTIVE_VARIANCE, LatentSpace, analyse_latent_space
 from dkvae.evaluation.plots import latent_map, spectrogram_grid, training_curves
@@ -164,6 +166,9 @@ def _evaluate(
         features["model"], features["noise"], references, count, machine.conditional, (seed, judge_seed)
     )
     stages.finish("scores")
+    made = (generated.audio, features["model"].labels)
+    character = measure_character(machine, bank, made, stages.callback("character"))
+    stages.finish("character")
     latent = analyse_latent_space(machine, x_test, y_test, seed) if encodes else None
     stages.finish("latent space")
 
@@ -172,6 +177,7 @@ def _evaluate(
         machine, bank, str(judge.path), settings, reconstructions, scores, (generated, noise), latent
     )
     metrics["holdout_reconstruction"] = holdout_document(holdout, held_out) if holdout is not None else None
+    metrics["character"] = character
     metrics["figures"] = figures
     stages.finish("report")
     metrics["seconds"] = {**stages.seconds, "total": round(time.monotonic() - stages.started, 2)}

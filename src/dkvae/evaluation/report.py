@@ -131,6 +131,7 @@ def render_markdown(metrics: dict[str, Any]) -> str:
     if metrics.get("holdout_reconstruction"):
         lines += _holdout_section(metrics["holdout_reconstruction"])
     lines += _generation_section(metrics["generation"], settings)
+    lines += _character_section(metrics["character"]) if metrics.get("character") else []
     lines += _latent_section(metrics["latent"]) if metrics["latent"] else []
     if TRAINING_FIGURE in metrics.get("figures", []):
         lines += ["## Training", "", f"![training curves]({TRAINING_FIGURE})", ""]
@@ -223,6 +224,52 @@ def _generation_section(generation: dict[str, Any], settings: dict[str, Any]) ->
     ]
     lines += _table(["class", *(TITLES[m] for m in PER_CLASS_METRICS)], rows) + [""]
     return lines + [f"![real (left) and generated spectrograms per class]({GENERATED_FIGURE})", ""]
+
+
+def _quartile_cell(summary: dict[str, Any]) -> str:
+    """``median [q1, q3]`` of one set's figure, or an en dash where it has no values."""
+    if summary["median"] is None:
+        return "–"
+    return f"{format_value(summary['median'])} [{format_value(summary['q1'])}, {format_value(summary['q3'])}]"
+
+
+def _gap_cell(value: float | None, kind: str, unit: str) -> str:
+    """A figure's gap as read: ``×0.42`` for a ratio, ``+3.1 dB`` for a difference."""
+    if value is None:
+        return "–"
+    return f"×{format_value(value)}" if kind == "ratio" else f"{value:+.3g} {unit}"
+
+
+def _character_section(character: dict[str, Any]) -> list[str]:
+    """Each class's character and tail figures, real test sounds beside generated ones, with what each figure means."""
+    judged = character["generated_classes"] == "judged"
+    lines = [
+        "## Class character and tails",
+        "",
+        ("Per class, the figures that tell its sounds apart (`dkvae.measures.character`) and where its sounds end, "
+         "for the test split as the model reads it and for the generated sounds as rendered, both at "
+         f"{character['sample_rate']} Hz; median [quartiles] over sounds, and the generated median over the real "
+         "one (a share or a count) or less it (any other unit)."
+         + (" The model is unconditional: its sounds are grouped by the judging classifier's class." if judged else "")
+         + (f" {character['unreadable']} test sounds could not be read and are left out." if character.get("unreadable") else "")),
+        "",
+    ]  # fmt: skip
+    figures = character["figures"]
+    header = ["class", "figure", "real", "generated", "generated vs real", "unit"]
+    rows = [
+        [
+            name,
+            figure,
+            _quartile_cell(values["real"]),
+            _quartile_cell(values["generated"]),
+            _gap_cell(values["gap"], figures[figure]["gap"], figures[figure]["unit"]),
+            figures[figure]["unit"],
+        ]
+        for name, by_figure in character["per_class"].items()
+        for figure, values in by_figure.items()
+    ]
+    lines += _table(header, rows) + [""]
+    return lines + [f"- {name} ({figure['unit']}): {figure['meaning']}" for name, figure in figures.items()] + [""]
 
 
 def _latent_section(latent: dict[str, Any]) -> list[str]:

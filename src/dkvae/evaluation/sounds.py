@@ -33,6 +33,9 @@ class SoundSet:
     labels: np.ndarray
     #: Sounds the analysis refused (silent or under 10 ms of sound); they stand as silent spectrograms.
     unusable: int = 0
+    #: The sounds themselves ``(n, samples)`` where the set was rendered (the generated set's, for the
+    #: character figures, measured as rendered rather than rendered again); None otherwise.
+    audio: np.ndarray | None = None
 
 
 def analyse(audio: np.ndarray, sample_rate: int, config: AudioConfig) -> tuple[np.ndarray, int]:
@@ -66,8 +69,9 @@ def generated_set(machine: DrumMachine, count: int, seed: int, progress: Progres
             if progress is not None:
                 progress(class_index * per_class + min(start + RENDER_CHUNK, per_class), total)
         labels += [class_index if machine.conditional else -1] * per_class
-    spectrograms, unusable = analyse(np.concatenate(audio), machine.sample_rate, machine.config.audio)
-    return SoundSet(spectrograms, np.asarray(labels, np.int64), unusable)
+    sounds = np.concatenate(audio)
+    spectrograms, unusable = analyse(sounds, machine.sample_rate, machine.config.audio)
+    return SoundSet(spectrograms, np.asarray(labels, np.int64), unusable, sounds)
 
 
 def noise_bursts(n: int, config: AudioConfig, seed: int) -> np.ndarray:
