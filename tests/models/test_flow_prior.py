@@ -1,9 +1,10 @@
-"""The flow prior: it learns where latents lie per class, samples reproducibly, and varies a start partway."""
+"""The flow prior: it learns where latents lie per class, samples reproducibly, varies a start partway, and inverts."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
 from dkvae.models.flow_prior import FlowConfig, LatentFlow, load_flow_prior, save_flow_prior
 
@@ -52,6 +53,50 @@ def test_a_variation_from_its_end_time_is_the_start_itself() -> None:
     start = torch.randn(1, 3, 5)
     noise = torch.randn(1, 3, 5)
     torch.testing.assert_close(flow.sample(noise, torch.tensor([[1.0, 0.0]]), start=start, start_time=1.0), start)
+
+
+def random_flow(steps: int) -> LatentFlow:
+    """An untrained flow with a velocity that is not zero (a new flow's last layer is) and latents off unit scale."""
+    torch.manual_seed(0)
+    flow = LatentFlow(FlowConfig(width=32, blocks=2, position_channels=4, steps=steps, guidance=2.0), 3, 2)
+    nn.init.normal_(flow.output.weight, std=0.2)
+    flow.latent_mean.normal_()
+    flow.latent_std.uniform_(0.5, 2.0)
+    return flow.eval()
+
+
+def round_trip_error(flow: LatentFlow) -> float:
+    """Relative error, in the flow's units, of sampling again from the inverted noise of latents the flow sampled."""
+    noise = torch.randn(16, 3, 6, generator=torch.Generator().manual_seed(1))
+    weights = torch.tensor([[1.0, 0.0], [0.3, 0.7]]).repeat(8, 1)
+    latents = flow.sample(noise, weights)
+    again = flow.sample(flow.invert(latents, weights), weights)
+    return float((flow.standardize(again) - flow.standardize(latents)).norm() / flow.standardize(latents).norm())
+
+
+def test_inverting_then_sampling_gives_back_the_flow_s_own_latents_up_to_euler_s_error() -> None:
+    # Measured: 0.019 at 8 steps, 0.0096 at 16 (first order: an Euler step backwards takes the velocity at
+    # its other end, so it undoes a forward step only up to O(dt**2), O(dt) over the path).
+    coarse, fine = round_trip_error(random_flow(8)), round_trip_error(random_flow(16))
+    assert 0 < coarse < 0.04
+    assert fine < 0.6 * coarse
+
+
+def test_inverting_walks_sampling_s_time_grid_backwards_with_its_guidance_and_repeats_bit_for_bit() -> None:
+    flow = random_flow(4)
+    latents = torch.randn(2, 3, 6, generator=torch.Generator().manual_seed(2))
+    weights = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    times, batches = [], []
+
+    def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        times.append(float(inputs[1][0]))
+        batches.append(inputs[0].shape[0])
+
+    handle = flow.register_forward_hook(record)
+    noise = flow.invert(latents, weights)
+    handle.remove()
+    assert times == pytest.approx([1.0, 0.75, 0.5, 0.25]) and batches == [4] * 4
+    assert torch.equal(noise, flow.invert(latents.clone(), weights))
 
 
 def test_a_saved_prior_loads_for_its_own_codec_only(tmp_path) -> None:

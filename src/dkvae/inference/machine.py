@@ -48,6 +48,8 @@ PRETRAINED_DIR = "pretrained"
 #: bench/interpolation.py measures the evenness (largest step between neighbouring spectrograms over
 #: the mean step; 1 is perfectly even): docs/results.md, "Linear morphs", and docs/performance.md.
 DEFAULT_INTERPOLATION: Literal["slerp", "linear"] = "linear"
+#: How a morph may walk: `interpolate_latents`' two ways, or "prior", along a codec's flow prior's noise.
+Interpolation = Literal["slerp", "linear", "prior"]
 #: Threads that render several sounds at once, one sound each.
 RENDER_WORKERS = os.cpu_count() or 1
 
@@ -373,15 +375,47 @@ class DrumMachine:
         return self.decode(latent, instrument)
 
     def interpolation_latents(
-        self, start: np.ndarray, end: np.ndarray, steps: int, method: Literal["slerp", "linear"] | None = None
+        self,
+        start: np.ndarray,
+        end: np.ndarray,
+        steps: int,
+        method: Interpolation | None = None,
+        instruments: tuple[str, str] = ("", ""),
     ) -> np.ndarray:
-        """`steps` latents ``(steps, latent_dim)`` from `start` to `end` inclusive, spherical or linear."""
+        """`steps` latents ``(steps, latent_dim)`` from `start` to `end` inclusive: spherical, linear, or "prior".
+
+        "prior", for a codec with a flow prior, inverts both ends to the flow's noise (each with its own of
+        `instruments`, "" for no class), slerps the noises (they are standard normal) and carries each step's
+        noise back through the flow with the class blended linearly. The ends stay `start` and `end` exactly
+        (the flow brings them back only approximately: its Euler steps are not exactly reversible).
+        """
         if steps < 2:
             raise DkvaeError("an interpolation needs at least 2 steps")
         method = method or DEFAULT_INTERPOLATION
-        if method not in ("slerp", "linear"):
-            raise DkvaeError(f"unknown interpolation {method!r}; use slerp or linear")
-        return interpolate_latents(np.asarray(start, np.float32), np.asarray(end, np.float32), steps, method)
+        if method not in ("slerp", "linear", "prior"):
+            raise DkvaeError(f"unknown interpolation {method!r}; use slerp, linear or prior")
+        start, end = np.asarray(start, np.float32), np.asarray(end, np.float32)
+        if method == "prior":
+            return self._prior_latents(start, end, steps, instruments)
+        return interpolate_latents(start, end, steps, method)
+
+    @torch.inference_mode()
+    def _prior_latents(self, start: np.ndarray, end: np.ndarray, steps: int, instruments: tuple[str, str]) -> np.ndarray:
+        """The "prior" morph ``(steps, latent_dim)`` of `interpolation_latents`."""
+        if self.flow is None:
+            raise DkvaeError(
+                "a prior interpolation needs a codec model with a flow prior (dkvae prior trains one); use slerp or linear"
+            )
+        ends = torch.as_tensor(np.stack([start, end])).reshape(2, *self.latent_shape)
+        weights = torch.cat([self._flow_weights(instrument, 1) for instrument in instruments])
+        fractions = torch.linspace(0.0, 1.0, steps)[:, None]
+        with torch_threads(1):
+            noise = self.flow.invert(ends, weights).reshape(2, -1).numpy()
+            path = torch.as_tensor(interpolate_latents(noise[0], noise[1], steps, "slerp"))
+            blended = (1 - fractions) * weights[0] + fractions * weights[1]
+            latents = self.flow.sample(path.reshape(steps, *self.latent_shape), blended).reshape(steps, -1).numpy()
+        latents[0], latents[-1] = start, end
+        return latents
 
     def morph_plan(
         self,
@@ -390,14 +424,14 @@ class DrumMachine:
         b: np.ndarray,
         rate_b: int,
         steps: int,
-        method: Literal["slerp", "linear"] | None = None,
+        method: Interpolation | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Latents ``(steps, latent_dim)`` and class weights ``(steps, num_classes)`` of a morph from `a` to `b`.
 
         The endpoints are the two sounds' latents; the classes are blended linearly when they differ.
         """
         (start, first), (end, last) = self.analyse(a, rate_a), self.analyse(b, rate_b)
-        latents = self.interpolation_latents(start, end, steps, method)
+        latents = self.interpolation_latents(start, end, steps, method, (first, last))
         weights = np.linspace(self.class_weights(first, 1)[0], self.class_weights(last, 1)[0], steps)
         return latents, weights.astype(np.float32)
 
@@ -407,11 +441,12 @@ class DrumMachine:
         b: np.ndarray,
         steps: int = 8,
         sample_rate: int = OUTPUT_SAMPLE_RATE,
-        method: Literal["slerp", "linear"] | None = None,
+        method: Interpolation | None = None,
     ) -> np.ndarray:
         """A morph ``(steps, samples)`` from sound `a` to sound `b` (both at `sample_rate`), endpoints included.
 
-        The latents are interpolated (`method`, default `DEFAULT_INTERPOLATION`); when the two sounds
+        The latents are interpolated (`method`, default `DEFAULT_INTERPOLATION`; "prior" walks a codec's
+        flow prior's noise, see `interpolation_latents`); when the two sounds
         are of different classes, the class is blended linearly along the way too.
         """
         latents, weights = self.morph_plan(a, sample_rate, b, sample_rate, steps, method)

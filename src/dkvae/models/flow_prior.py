@@ -159,9 +159,7 @@ class LatentFlow(nn.Module):
         """
         steps = self.config.steps if steps is None else steps
         guidance = self.config.guidance if guidance is None else guidance
-        weights = class_weights
-        if weights.shape[1] == self.num_classes:
-            weights = torch.cat([weights, torch.zeros_like(weights[:, :1])], dim=1)
+        weights = self.with_no_class(class_weights)
         x = noise
         if start is not None:
             x = (1 - start_time) * noise + start_time * self.standardize(start)
@@ -171,6 +169,32 @@ class LatentFlow(nn.Module):
             t = times[index].expand(noise.shape[0])
             x = x + (times[index + 1] - times[index]) * self.guided_velocity(x, t, weights, guidance)
         return self.destandardize(x)
+
+    @torch.no_grad()
+    def invert(
+        self, latents: Tensor, class_weights: Tensor, steps: int | None = None, guidance: float | None = None
+    ) -> Tensor:
+        """The noise ``(batch, channels, frames)`` that `sample` carries (approximately) to codec `latents`.
+
+        The same guided ODE run backwards, from ``t = 1`` to ``t = 0`` by Euler steps on `sample`'s time grid
+        reversed; `class_weights` as in `sample`. Not exact: a backward step takes the velocity where it starts
+        (``t + dt``), the forward step where it starts (``t``), so each step is off by ``O(dt**2)``.
+        """
+        steps = self.config.steps if steps is None else steps
+        guidance = self.config.guidance if guidance is None else guidance
+        weights = self.with_no_class(class_weights)
+        x = self.standardize(latents)
+        times = torch.linspace(0.0, 1.0, steps + 1, device=latents.device)
+        for index in reversed(range(steps)):
+            t = times[index + 1].expand(latents.shape[0])
+            x = x - (times[index + 1] - times[index]) * self.guided_velocity(x, t, weights, guidance)
+        return x
+
+    def with_no_class(self, class_weights: Tensor) -> Tensor:
+        """Class weights ``(batch, num_classes + 1)``: given so, or ``(batch, num_classes)`` with "no class" at 0."""
+        if class_weights.shape[1] == self.num_classes:
+            return torch.cat([class_weights, torch.zeros_like(class_weights[:, :1])], dim=1)
+        return class_weights
 
 
 def save_flow_prior(flow: LatentFlow, directory: Path, model_id: str, training: dict[str, Any] | None = None) -> Path:
