@@ -3,7 +3,8 @@
 Every run renders one sound of each instrument (all the first model's classes by default) with each
 model in turn, so every model sees the same load; latents come from each model's own latent prior.
 The figures are each model's median over all its sounds and per instrument, and their ratios to
-the first model's.
+the first model's. Prints one JSON line; ``--out FILE`` also writes the other models' ratios as
+docs/results/performance.json's entry ``generators`` (bench/record.py).
 
     python bench/generators.py src/dkvae/pretrained runs/cgan --runs 50
     python bench/generators.py src/dkvae/pretrained runs/cgan --runs 50 --instruments snare
@@ -16,9 +17,24 @@ import json
 import statistics
 import time
 
+import record
 import torch
 
 from dkvae.inference.machine import DrumMachine
+
+
+def entry(result: dict) -> dict:
+    """The bench table's row: each later model's time for one finished sound over the first's (`result`, as printed)."""
+    first, others = result["models"][0], result["models"][1:]
+    ratios = [model["ratio_to_first"] for model in others]
+    times = ", ".join(f"{model['ms']} ms" for model in others)
+    kinds = " and ".join(dict.fromkeys(model["kind"] for model in others))
+    title = f"one finished sound of each class in turn, {kinds} against the {first['kind']}, 1 thread"
+    note = (
+        f"the first model's time ({times} against {first['ms']} ms, median of {result['runs']} interleaved rounds;"
+        f" {', '.join(model['model'] for model in result['models'])})"
+    )
+    return record.entry("generators", title, ratios if len(ratios) > 1 else ratios[0], "×", note, result)
 
 
 def main() -> None:
@@ -26,6 +42,7 @@ def main() -> None:
     parser.add_argument("models", nargs="+")
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--instruments", nargs="+", default=None, help="default: every class of the first model")
+    record.add_out(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     machines = [DrumMachine.load(model) for model in args.models]
@@ -48,7 +65,7 @@ def main() -> None:
     per_instrument = {
         name: [statistics.median(times[index, name]) for index in range(len(machines))] for name in instruments
     }
-    print(json.dumps({
+    result = {
         "runs": args.runs,
         "models": [
             {
@@ -61,7 +78,10 @@ def main() -> None:
             }
             for index, (model, machine) in enumerate(zip(args.models, machines))
         ],
-    }))  # fmt: skip
+    }
+    print(json.dumps(result))
+    if len(machines) > 1:
+        record.write(args.out, entry(result))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,10 @@ Figures per method and settings, with one torch thread and one sound at a time:
   sounds (1 is perfect; below 1 the attack is smeared or softened, above 1 it overshoots);
 - attack error: the mean of ``|20 log10 attack|`` over sounds, dB (0 is perfect).
 
-    python bench/inversion.py --limit 50 --repeats 3 --json inversion.json
+Prints a table; ``--out FILE`` also writes one entry per preset and method (its figures, and the preset's
+decode time) as rows of docs/results/inversion.json (bench/record.py).
+
+    python bench/inversion.py --limit 50 --repeats 3 --out inversion.json
     python bench/inversion.py --bank data/drums --split test --limit 0 --repeats 1   # the bank's test split
 """
 
@@ -33,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import math
 import statistics
 import time
@@ -41,6 +43,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import record
 import torch
 from scipy.signal import hilbert
 
@@ -185,6 +188,19 @@ def decode_ms(preset: Config, repeats: int) -> float:
         return median_ms(lambda: model.decode(latent, label), repeats)
 
 
+def table_entries(rows: list[dict[str, float | str]], decode: dict[str, float]) -> list[dict]:
+    """One row of docs/results/inversion.json per preset and method (`measure`'s rows), with the preset's
+    decode time (`decode_ms`)."""
+    entries = []
+    for row in rows:
+        preset, method = str(row["preset"]), str(row["method"])
+        figures = {key: value for key, value in row.items() if key not in ("preset", "method")}
+        figures["decode_ms"] = decode[preset]
+        name = f"{preset}-{method}".replace(" + ", "-").replace(" ", "-")
+        entries.append(record.study_entry(name, f"{method}, {preset} settings", figures, row))
+    return entries
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=50, help="number of sounds (0: all)")
@@ -193,7 +209,7 @@ def main() -> None:
     )
     parser.add_argument("--split", default="test", help="with --bank: train, test or val")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per sound and method")
-    parser.add_argument("--json", type=Path, help="also write the rows here")
+    record.add_out(parser, "inversion")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -216,8 +232,7 @@ def main() -> None:
         )
     for name, ms in decode.items():
         print(f"decode one spectrogram, {name} model: {ms:.2f} ms")
-    if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "decode_ms": decode}, indent=2))
+    record.write(args.out, *table_entries(rows, decode), table="inversion")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,12 @@ baseline. Two kinds of figures:
 - generation: `dkvae evaluate` at each of `--seeds` with new sounds drawn from the mixture (one judge:
   a classifier cached in `--classifier` is copied in), one JSON line per report (`haze.summary`). A
   draw's component comes from its first noise coordinate (its normal CDF against the cumulative
-  weights) and its offset from the other coordinates, so a seed still fixes every sound.
+  weights) and its offset from the other coordinates, so a seed still fixes every sound. The reports
+  go under `--reports`.
+
+``--out FILE`` also writes one entry per prior (its held-out fit, its components, the medians of its
+generation figures over the seeds and each seed's) as rows of docs/results/latent_mixture.json
+(bench/record.py).
 
     python bench/latent_mixture.py data/drums --components 0 4 --seeds 0 1 2 --classifier reports/bundled/classifier
 """
@@ -24,7 +29,8 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from haze import summary
+import record
+from haze import median_figures, summary
 from scipy.stats import multivariate_normal, norm
 from sklearn.mixture import GaussianMixture
 
@@ -79,6 +85,23 @@ def fit(latents: np.ndarray, components: int) -> GaussianMixture:
     return min(fitted, key=lambda mixture: mixture.bic(latents))
 
 
+def table_entries(
+    held_out: dict[str, dict], components: dict[str, list[int]], generated: dict[str, list[dict]]
+) -> list[dict]:
+    """One row of docs/results/latent_mixture.json per prior (``one gaussian``, ``mixture bic``, ``mixture 4``):
+    its held-out fit (`held_out`), its components per class, and the medians of its seeds' reports."""
+    entries = []
+    for label, held in held_out.items():
+        runs = generated.get(label, [])
+        figures = {"val_log_likelihood": held["val_log_likelihood"], "val_log_likelihood_per_class": held["per_class"]}
+        if label in components:
+            figures["components"] = components[label]
+        if runs:
+            figures |= median_figures([{k: v for k, v in report.items() if k != "seed"} for report in runs])
+        entries.append(record.study_entry(label.replace(" ", "-"), label, figures, {"held_out": held, "reports": runs}))
+    return entries
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bank", type=Path)
@@ -86,7 +109,10 @@ def main() -> None:
     parser.add_argument("--components", type=int, nargs="+", default=[0, 4], help="0: chosen by BIC")
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2], help="none: held-out fit only")
     parser.add_argument("--classifier", type=Path, default=None, help="a cached judge (seed 0) to copy in")
-    parser.add_argument("--out", type=Path, default=Path("bench/results/latent_mixture"))
+    parser.add_argument(
+        "--reports", type=Path, default=Path("bench/results/latent_mixture"), help="where the reports go"
+    )
+    record.add_out(parser, "latent_mixture")
     args = parser.parse_args()
     machine = DrumMachine.load(args.model)
     prior = machine.directory.latent_prior
@@ -103,14 +129,19 @@ def main() -> None:
             name: mixture.score_samples(latents["val"][name])
             for name, mixture in zip(machine.instruments, mixtures[components])
         }
+    fits = {}
     for label, per_class in held_out.items():
         every = np.concatenate(list(per_class.values()))
         report = {name: round(float(np.mean(values)), 1) for name, values in per_class.items() if len(values)}
-        print(json.dumps({"prior": label, "val_log_likelihood": round(float(np.mean(every)), 2), "per_class": report}))
+        fits[label] = {"val_log_likelihood": round(float(np.mean(every)), 2), "per_class": report}
+        print(json.dumps({"prior": label, **fits[label]}))
     original = DrumMachine.__dict__["load"]
     load = DrumMachine.load
+    counts, generated = {}, {}
     for components, fitted in mixtures.items():
-        print(json.dumps({"prior": f"mixture {components or 'bic'}", "components": [len(m.weights_) for m in fitted]}))
+        label = f"mixture {components or 'bic'}"
+        counts[label] = [len(m.weights_) for m in fitted]
+        print(json.dumps({"prior": label, "components": counts[label]}))
 
         def with_mixture(path: Path | None = None, *, _load=load, _fitted=fitted) -> DrumMachine:
             loaded = _load(path)
@@ -119,13 +150,15 @@ def main() -> None:
 
         DrumMachine.load = staticmethod(with_mixture)  # type: ignore[method-assign]
         for seed in args.seeds:
-            out = args.out / f"k{components}-seed{seed}"
+            out = args.reports / f"k{components}-seed{seed}"
             if args.classifier is not None and not (out / "classifier").exists():
                 shutil.copytree(args.classifier, out / "classifier")
             figures = summary(evaluate(args.bank, out, args.model, seed=seed))
             del figures["reconstruction"]  # the prior does not touch it
-            print(json.dumps({"prior": f"mixture {components or 'bic'}", "seed": seed, **figures}), flush=True)
+            generated.setdefault(label, []).append({"seed": seed, **figures})
+            print(json.dumps({"prior": label, "seed": seed, **figures}), flush=True)
         DrumMachine.load = original  # type: ignore[method-assign]
+    record.write(args.out, *table_entries(fits, counts, generated), table="latent_mixture")
 
 
 if __name__ == "__main__":

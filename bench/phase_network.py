@@ -9,7 +9,9 @@ STFT against the magnitude (plus 0.1 x their log-magnitude error), the consisten
 iterates toward. Every `--eval-every` steps it is judged on `--eval-sounds` test spectrograms (mean
 spectral convergence), alone and followed by 2 and 4 FGLA iterations, against PGHI followed by 0, 4,
 8 and 12 and zero phase followed by 0, 2 and 4. The network's time for one sound on one CPU thread
-is printed first. Prints JSON lines.
+is printed first. Prints JSON lines; ``--out FILE`` also writes the baselines and the network (its
+size, time and last judgement; every judgement in ``measured``) as rows of docs/results/phase_network.json
+(bench/record.py).
 
     python bench/phase_network.py data/drums --steps 4000 --channels 64 --blocks 3
 """
@@ -23,6 +25,7 @@ import statistics
 import time
 
 import numpy as np
+import record
 import torch
 from torch import nn
 
@@ -117,6 +120,16 @@ def network_ms(network: PhaseNetwork, shape: tuple[int, int], runs: int = 50) ->
     return round(statistics.median(times) * 1000, 3)
 
 
+def table_entries(network: dict[str, float], baseline: dict[str, float], judged: list[dict]) -> list[dict]:
+    """Two rows of docs/results/phase_network.json: the baselines' spectral convergence, and the network's size
+    and time (`network`) with its last judgement (the last of `judged`, one per ``--eval-every`` steps)."""
+    last = judged[-1] if judged else {}
+    return [
+        record.study_entry("baseline", "PGHI and zero phase, then fast Griffin-Lim", baseline, baseline),
+        record.study_entry("network", "the phase network, then fast Griffin-Lim", network | last, judged),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bank")
@@ -129,6 +142,7 @@ def main() -> None:
     parser.add_argument("--eval-sounds", type=int, default=64)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
+    record.add_out(parser, "phase_network")
     args = parser.parse_args()
     torch.manual_seed(args.seed)
     bank = Bank(args.bank, process=False)
@@ -144,7 +158,8 @@ def main() -> None:
 
     network = PhaseNetwork(train.shape[1], audio.hop_length / audio.n_fft, args.channels, args.blocks)
     parameters = sum(p.numel() for p in network.parameters())
-    print(json.dumps({"parameters": parameters, "network_ms_1_thread": network_ms(network, tuple(train.shape[1:]))}))
+    size = {"parameters": parameters, "network_ms_1_thread": network_ms(network, tuple(train.shape[1:]))}
+    print(json.dumps(size))
     with torch.inference_mode():
         baseline = {
             f"pghi+{n}": mean_convergence(
@@ -166,6 +181,7 @@ def main() -> None:
     draws = torch.Generator(device="cpu").manual_seed(args.seed)
     floor = stft_magnitude(torch.tensor(audio.min_db), audio.n_fft).item()
     start = time.perf_counter()
+    judgements = []
     for step in range(1, args.steps + 1):
         batch = train[torch.randint(len(train), (args.batch,), generator=draws).to(device)]
         target = magnitudes(batch, audio)
@@ -190,17 +206,11 @@ def main() -> None:
                     for n in (0, 2, 4)
                 }
             network.train()
-            print(
-                json.dumps(
-                    {
-                        "step": step,
-                        "seconds": round(time.perf_counter() - start),
-                        "loss": round(loss.item(), 4),
-                        **judged,
-                    }
-                ),
-                flush=True,
+            judgements.append(
+                {"step": step, "seconds": round(time.perf_counter() - start), "loss": round(loss.item(), 4), **judged}
             )
+            print(json.dumps(judgements[-1]), flush=True)
+    record.write(args.out, *table_entries(size, baseline, judgements), table="phase_network")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""What a bench writes with ``--out``: its figures as entries of docs/results/performance.json.
+"""What a bench writes with ``--out``: its figures as entries of a table's JSON under docs/results/.
 
-Each entry is one row of docs/performance.md's bench table (``scripts/render_docs.py`` renders it):
+A speed or memory bench writes rows of docs/performance.md's bench table (docs/results/performance.json,
+``scripts/render_docs.py``'s ``entries`` tables), each entry one figure:
 
 - ``id``: the row (``preprocess_hydrogen``, ``serve``, ...); ``bench``: the script's name;
 - ``title``: what is measured; ``label``: words before the figure, where it needs them;
@@ -9,8 +10,13 @@ Each entry is one row of docs/performance.md's bench table (``scripts/render_doc
 - ``command``: what reproduces it; ``machine``: where it was taken;
 - ``measured``: everything the bench measured, as it printed it.
 
-``python scripts/render_docs.py --merge FILE`` puts a file's entries into docs/results/performance.json by
-id and renders the table.
+A study's bench (temperature, haze, ...) writes rows of its own table instead (docs/results/TABLE.json,
+``grid`` tables): each entry one row of the study, with ``figures`` in place of ``figure``, ``unit``,
+``note`` and ``target``: its named figures, nested as a ``dkvae evaluate`` report's metrics.json nests
+them where they are that report's (see `study_entry`).
+
+``python scripts/render_docs.py --merge FILE`` puts a file's entries into its table's JSON by id and
+renders the tables.
 """
 
 from __future__ import annotations
@@ -28,10 +34,10 @@ FORMAT = "dkvae-results"
 VERSION = 1
 
 
-def add_out(parser: argparse.ArgumentParser) -> None:
-    """The ``--out`` option every bench takes."""
+def add_out(parser: argparse.ArgumentParser, table: str = "performance") -> None:
+    """The ``--out`` option every bench takes; `table` names the docs/results/ JSON whose entries it writes."""
     parser.add_argument(
-        "--out", type=Path, default=None, help="also write the figures here as JSON (docs/results/performance.json's shape)"
+        "--out", type=Path, default=None, help=f"also write the figures here as JSON (docs/results/{table}.json's shape)"
     )
 
 
@@ -80,11 +86,17 @@ def entry(
     return row | {"measured": measured}
 
 
-def write(path: Path | None, *entries: dict[str, Any]) -> None:
-    """Write `entries` to `path` (nothing when it is None)."""
+def study_entry(name: str, title: str, figures: dict[str, Any], measured: Any) -> dict[str, Any]:
+    """One row of a study's table (docs/results/TABLE.json): its named `figures` and all that was `measured`."""
+    row = {"id": name, "bench": Path(sys.argv[0]).stem, "title": title, "figures": figures}
+    return row | {"command": command(), "machine": machine(), "measured": measured}
+
+
+def write(path: Path | None, *entries: dict[str, Any], table: str = "performance") -> None:
+    """Write `entries`, rows of docs/results/`table`.json, to `path` (nothing when it is None)."""
     if path is None:
         return
-    document = {"format": FORMAT, "version": VERSION, "table": "performance", "entries": list(entries)}
+    document = {"format": FORMAT, "version": VERSION, "table": table, "entries": list(entries)}
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -9,6 +9,9 @@ For every candidate (44.1 kHz; STFT size, hop, length) and every sound of a bank
   after the onset, reconstruction over original);
 - size: values per spectrogram (what the model has to learn and the bank stores).
 
+Prints the medians per candidate (and the tail kept per class) as tables, then one JSON line; ``--out
+FILE`` also writes one entry per candidate as rows of docs/results/representation.json (bench/record.py).
+
     python bench/representation.py data/hydrogen --limit 300
 """
 
@@ -21,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import record
 import torch
 
 from dkvae.core.config import AUDIO_EXTENSIONS, AudioConfig, InversionConfig
@@ -79,10 +83,28 @@ def measure(path: Path, name: str, config: AudioConfig) -> dict[str, float] | No
     }
 
 
+def table_entries(summary: pd.DataFrame, by_class: pd.DataFrame, sounds: int) -> list[dict]:
+    """One row of docs/results/representation.json per candidate: its medians over the `sounds` measured
+    (`summary`'s row) and its median tail kept per class (`by_class`'s column)."""
+    return [
+        record.study_entry(
+            name.replace("/", "-").replace(" ", "-"),
+            name,
+            {key: round(float(value), 4) for key, value in figures.items()},
+            {
+                "sounds": sounds,
+                "tail_kept_per_class": {label: round(float(v), 4) for label, v in by_class[name].items()},
+            },
+        )
+        for name, figures in summary.to_dict("index").items()
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bank", type=Path)
     parser.add_argument("--limit", type=int, default=300, help="sounds measured (evenly spread over the bank)")
+    record.add_out(parser, "representation")
     args = parser.parse_args()
     torch.set_num_threads(2)
     files = sorted(p for p in args.bank.glob("*/**/*") if p.suffix.lower() in AUDIO_EXTENSIONS)
@@ -108,6 +130,7 @@ def main() -> None:
     print("median tail kept per class")
     print(by_class.round(3).to_markdown())
     print(json.dumps({"sounds": len(files), "summary": summary.round(4).reset_index().to_dict("records")}))
+    record.write(args.out, *table_entries(summary, by_class, len(files)), table="representation")
 
 
 if __name__ == "__main__":

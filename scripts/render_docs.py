@@ -7,7 +7,7 @@ A table in a page is a block between two marker comments, each on its own line:
     <!-- /table -->
 
 NAME is a key of `TABLES` below, which says which JSON file under docs/results/ fills the table and how:
-its rows, columns, number formats and the footnote giving the command behind each figure. Two kinds:
+its rows, columns, number formats and the footnote giving the command behind each figure. Three kinds:
 
 - ``entries``: one row per entry of the file's ``entries`` list (docs/results/performance.json), each
   entry one figure as the bench that measures it writes it with ``--out`` (see bench/record.py): id,
@@ -16,6 +16,12 @@ its rows, columns, number formats and the footnote giving the command behind eac
 - ``metrics``: one row per metric, one column per model and set; the file's ``models`` hold each model's
   figures in the shape of a ``dkvae evaluate`` report's metrics.json (``generation.overall.METRIC.SET``,
   ``reconstruction.STAGE.overall.METRIC``), with the command that made the report.
+- ``grid``: any table of a study's figures (docs/results.md's). The file's ``entries`` are its runs, each
+  with an id, a title, its ``figures`` (nested by name, as a report's metrics.json nests them where they
+  are a report's), the command that made them and the recipe under experiments/ that trained it. The spec's
+  ``columns`` and ``rows`` each give what they hold of a cell: an ``entry`` (one side names it: runs as
+  rows or as columns) and a dotted ``path`` (or several, shown joined by " / "), a cell reading the row's
+  path followed by the column's; their ``format``, ``unit``, what is ``bold`` and ``brackets``.
 
     python scripts/render_docs.py            # rewrite the tables that differ from their JSON
     python scripts/render_docs.py --check    # exit 1, naming each table that differs, and change nothing
@@ -50,6 +56,10 @@ BLOCK = re.compile(r"^<!-- table: (?P<name>[\w-]+) -->\n(?P<body>.*?)^<!-- /tabl
 #: The docs' tables. A metrics row's ``values`` is a path in a model's document to its {noise, model, real}
 #: figures, or a {set: path} mapping; ``better`` (as in dkvae.measures.metrics.BETTER) picks the bold figure
 #: among the columns marked ``contest``. A column's ``brackets`` adds that model's other sets in brackets.
+#: In a grid, the column marked ``label`` holds the rows' titles (a row's own, or its entry's); ``bold`` is True
+#: (all of a row or column) or the path parts it marks ("label": the title); ``better`` on a row (a column)
+#: bolds the best figure among the ``contest`` columns (rows); a row's ``parts`` stand in for the columns'
+#: paths; ``brackets`` shows the figures at other column paths of the same row path, optionally labelled.
 TABLES: dict[str, dict[str, Any]] = {
     "models": {
         "kind": "metrics",
@@ -93,6 +103,185 @@ TABLES: dict[str, dict[str, Any]] = {
             "Machine: {machine}, unless a row says otherwise. The rows are [results/performance.json](results/performance.json)'s entries: a"
             " bench's `--out FILE` writes its own, `python scripts/render_docs.py --merge FILE` puts them in."
         ),
+    },
+    "bundled": {
+        "kind": "grid",
+        "json": "bundled.json",
+        "columns": [
+            {"title": "metric", "label": True},
+            {"title": "noise floor", "entry": "bundled", "path": "noise"},
+            {"title": "bundled model, seed 0", "entry": "bundled", "path": "model", "bold": True},
+            {"title": "over 5 seeds: median (range)", "entry": "bundled", "path": "median", "brackets": ["range"]},
+            {"title": "model before, median", "entry": "previous", "path": "median"},
+            {"title": "real ceiling", "entry": "bundled", "path": "real"},
+        ],
+        "rows": [
+            {"title": "generated-class accuracy", "path": "generation.accuracy", "format": ".2f"},
+            {"title": "Inception Score", "path": "generation.inception_score", "format": ".2f"},
+            {"title": "Fréchet distance, classifier embedding", "path": "generation.frechet_distance_classifier"},
+            {"title": "KID, classifier embedding", "path": "generation.kid_classifier"},
+            {"title": "Fréchet distance, MFCC statistics", "path": "generation.frechet_distance_mel", "format": ".1f"},
+            {"title": "NDB (share of bins)", "path": "generation.ndb_fraction", "format": ".2f"},
+            {"title": "diversity / real", "path": "generation.diversity_ratio", "format": ".2f"},
+        ],
+        "footnote": "Figures: {json}; recipes: {recipes}.",
+    },
+    "compared": {
+        "kind": "grid",
+        "json": "compared.json",
+        "columns": [
+            {"title": "metric (floor / ceiling)", "label": True, "entry": "vae_bundled", "brackets": ["noise", "real"]},
+            {"title": "VAE, bundled", "entry": "vae_bundled", "path": "model", "contest": True},
+            {"title": "VAE, sharpened", "entry": "vae_sharpened", "path": "model", "contest": True},
+            {"title": "VAE, same 20 epochs without discriminator", "entry": "vae_finetune", "path": "model", "contest": True},
+            {"title": "CGAN (hinge), 90 min", "entry": "cgan", "path": "model", "contest": True},
+            {"title": "seed's CGAN (BCE)", "entry": "cgan_seed", "path": "model", "brackets": ["noise", "real"]},
+        ],
+        "rows": [
+            {"title": "generated-class accuracy", "path": "generation.accuracy", "format": ".2f", "better": "higher"},
+            {"title": "Inception Score", "path": "generation.inception_score", "format": ".2f", "better": "higher"},
+            {"title": "Fréchet distance, classifier", "path": "generation.frechet_distance_classifier", "better": "lower"},
+            {"title": "KID, classifier", "path": "generation.kid_classifier", "better": "lower"},
+            {"title": "Fréchet distance, MFCC statistics", "path": "generation.frechet_distance_mel", "better": "lower"},
+            {"title": "NDB, share of bins", "path": "generation.ndb_fraction", "format": ".2f", "better": "lower"},
+            {"title": "diversity / real", "path": "generation.diversity_ratio", "format": ".2f", "better": "one"},
+            {"title": "reconstruction LSD after inversion (dB)", "path": "reconstruction.audio.log_spectral_distance",
+             "format": ".2f", "better": "lower"},
+            {"title": "onset peak ratio after inversion (1 keeps the attack)", "path": "reconstruction.audio.onset_peak_ratio",
+             "format": ".2f", "better": "one"},
+        ],
+        "footnote": "Figures: {json}; recipes: {recipes}.",
+    },
+    "seed-vae": {
+        "kind": "grid",
+        "json": "seed_vae.json",
+        "columns": [
+            {"title": "metric", "label": True},
+            {"title": "bundled: floor / **model** / ceiling", "entry": "previous", "path": ["noise", "model", "real"],
+             "bold": ["model"]},
+            {"title": "seed preset: floor / **model** / ceiling", "entry": "seed", "path": ["noise", "model", "real"],
+             "bold": ["model"]},
+        ],
+        "rows": [
+            {"title": "generated-class accuracy", "path": "generation.accuracy", "format": ".2f"},
+            {"title": "Inception Score", "path": "generation.inception_score", "format": ".2f"},
+            {"title": "Fréchet distance, classifier", "path": "generation.frechet_distance_classifier"},
+            {"title": "KID, classifier", "path": "generation.kid_classifier"},
+            {"title": "Fréchet distance, MFCC statistics", "path": "generation.frechet_distance_mel", "format": ".1f"},
+            {"title": "NDB (share of bins)", "path": "generation.ndb_fraction", "format": ".2f"},
+            {"title": "diversity / real", "path": "generation.diversity_ratio", "format": ".2f"},
+            {"title": "reconstruction LSD, after inversion (dB)", "path": "reconstruction.audio.log_spectral_distance",
+             "parts": ["model"], "brackets": {"label": "inversion alone", "parts": ["real"]}, "format": ".1f"},
+            {"title": "onset peak ratio, after inversion", "path": "reconstruction.audio.onset_peak_ratio", "parts": ["model"]},
+        ],
+        "footnote": "Figures: {json}; recipes: {recipes}.",
+    },
+    "kl-weight": {
+        "kind": "grid",
+        "json": "kl_weight.json",
+        "columns": [
+            {"title": "run (test split; generated: median of 5 seeds)", "label": True},
+            {"title": "KL (nats)", "path": "kl_nats", "format": ".1f"},
+            {"title": "accuracy", "path": "generation.accuracy", "format": ".2f"},
+            {"title": "classifier FD", "path": "generation.frechet_distance_classifier", "format": ".1f"},
+            {"title": "MFCC FD", "path": "generation.frechet_distance_mel", "format": ".1f"},
+            {"title": "NDB", "path": "generation.ndb_fraction", "format": ".2f"},
+            {"title": "diversity", "path": "generation.diversity_ratio", "format": ".2f"},
+            {"title": "LSD before / after inversion (dB)", "format": ".2f",
+             "path": ["reconstruction.spectrogram.log_spectral_distance", "reconstruction.audio.log_spectral_distance"]},
+            {"title": "onset peak ratio before / after", "format": ".2f",
+             "path": ["reconstruction.spectrogram.onset_peak_ratio", "reconstruction.audio.onset_peak_ratio"]},
+        ],
+        "rows": [
+            {"entry": "previous"},
+            {"entry": "finetune_1e-4"},
+            {"entry": "finetune_1e-5"},
+            {"entry": "finetune_2e-6"},
+            {"entry": "finetune_5e-7"},
+            {"entry": "bundled", "bold": ["label", "generation.frechet_distance_mel",
+                                          "reconstruction.spectrogram.log_spectral_distance", "reconstruction.audio.log_spectral_distance",
+                                          "reconstruction.spectrogram.onset_peak_ratio", "reconstruction.audio.onset_peak_ratio"]},
+            {"entry": "scratch_1e-5"},
+        ],
+        "footnote": "Figures: {json}; recipes: {recipes}.",
+    },
+    "temperature": {
+        "kind": "grid",
+        "json": "temperature.json",
+        "columns": [
+            {"title": "temperature", "label": True},
+            {"title": "accuracy", "path": "generation.accuracy", "format": ".2f"},
+            {"title": "MFCC FD", "path": "generation.frechet_distance_mel", "format": ".1f"},
+            {"title": "classifier FD", "path": "generation.frechet_distance_classifier", "format": ".2f"},
+            {"title": "NDB", "path": "generation.ndb_fraction", "format": ".2f"},
+            {"title": "diversity / real", "path": "generation.diversity_ratio", "format": ".2f"},
+            {"title": "novelty", "path": "generation.novelty_ratio", "format": ".2f"},
+            {"title": "percussion accuracy", "path": "accuracy_per_class.perc", "format": ".2f"},
+        ],
+        "rows": [{"entry": "t0.5"}, {"entry": "t0.75"}, {"entry": "t1", "bold": True}, {"entry": "t1.25"}, {"entry": "t1.5"}],
+        "footnote": "Figures: {json}, as `python bench/temperature.py ... --out FILE` writes them (merged in by `python scripts/render_docs.py --merge FILE`).",
+    },
+    "onset-scratch": {
+        "kind": "grid",
+        "json": "onset_weight.json",
+        "columns": [
+            {"title": "", "label": True},
+            {"title": "W = 0 (default)", "entry": "scratch_0", "contest": True},
+            {"title": "W = 4", "entry": "scratch_4", "contest": True},
+        ],
+        "rows": [
+            {"title": "onset peak ratio, test split, before / after inversion (1 keeps the attack)", "format": ".2f", "better": "one",
+             "path": ["reconstruction.spectrogram.onset_peak_ratio", "reconstruction.audio.onset_peak_ratio"]},
+            {"title": "spectral convergence, before / after inversion", "format": ".2f", "better": "lower",
+             "path": ["reconstruction.spectrogram.spectral_convergence", "reconstruction.audio.spectral_convergence"]},
+            {"title": "log-spectral distance after inversion", "path": "reconstruction.audio.log_spectral_distance",
+             "format": ".2f", "unit": "dB", "better": "lower"},
+            {"title": "generated-class accuracy", "path": "generation.accuracy", "format": ".2f", "better": "higher"},
+            {"title": "Fréchet distance, classifier / MFCC statistics", "better": "lower",
+             "path": ["generation.frechet_distance_classifier", "generation.frechet_distance_mel"]},
+            {"title": "diversity / real", "path": "generation.diversity_ratio", "format": ".2f", "better": "one"},
+        ],
+        "footnote": "Figures: {json}; recipes: {recipes}.",
+    },
+    "onset-finetune": {
+        "kind": "grid",
+        "json": "onset_weight.json",
+        "columns": [
+            {"title": "", "label": True},
+            {"title": "bundled", "entry": "previous", "contest": True},
+            {"title": "fine-tuned, W = 0", "entry": "finetune_0", "contest": True},
+            {"title": "fine-tuned, W = 4", "entry": "finetune_4", "contest": True},
+        ],
+        "rows": [
+            {"title": "onset peak ratio, before / after inversion", "format": ".2f", "better": "one",
+             "path": ["reconstruction.spectrogram.onset_peak_ratio", "reconstruction.audio.onset_peak_ratio"]},
+            {"title": "log-spectral distance after inversion", "path": "reconstruction.audio.log_spectral_distance",
+             "format": ".2f", "unit": "dB", "better": "lower"},
+            {"title": "generated-class accuracy", "path": "generation.accuracy", "format": ".2f", "better": "higher"},
+            {"title": "Fréchet distance, classifier / MFCC statistics", "better": "lower",
+             "path": ["generation.frechet_distance_classifier", "generation.frechet_distance_mel"]},
+            {"title": "NDB / diversity", "path": ["generation.ndb_fraction", "generation.diversity_ratio"], "format": ".2f",
+             "better": ["lower", "one"]},
+        ],
+        "footnote": "Figures: {json}; recipes: {recipes}.",
+    },
+    "balance": {
+        "kind": "grid",
+        "json": "balance.json",
+        "columns": [
+            {"title": "", "label": True},
+            {"title": "balanced (default)", "entry": "balanced", "contest": True},
+            {"title": "in proportion", "entry": "proportion", "contest": True},
+        ],
+        "rows": [
+            {"title": "generated-class accuracy (all / clap / snare / kick / perc)", "format": ".2f", "better": "higher",
+             "path": ["generation.accuracy", "accuracy_per_class.clap", "accuracy_per_class.snare",
+                      "accuracy_per_class.kick", "accuracy_per_class.perc"]},
+            {"title": "reconstruction log-spectral distance, test split", "path": "reconstruction.log_spectral_distance",
+             "format": ".2f", "unit": "dB", "better": "lower"},
+            {"title": "diversity / real", "path": "generation.diversity_ratio", "format": ".2f", "better": "one"},
+        ],
+        "footnote": "Figures: {json}; recipes: {recipes}.",
     },
 }  # fmt: skip
 
@@ -276,7 +465,157 @@ def render_metrics(spec: dict[str, Any], document: dict[str, Any]) -> list[str]:
     return lines
 
 
-RENDERERS = {"entries": render_entries, "metrics": render_metrics}
+# Grid tables (the studies' docs/results/*.json)
+
+
+def listed(value: str | list[str] | None) -> list[str]:
+    """A spec's path (or paths) as a list."""
+    return [] if value is None else [value] if isinstance(value, str) else list(value)
+
+
+def joined(*parts: str) -> str:
+    """Path parts as one dotted path, empty parts left out."""
+    return ".".join(part for part in parts if part)
+
+
+def marked(bold: bool | list[str] | None, *parts: str) -> bool:
+    """Whether a row's or column's ``bold`` (True: all of it; a list: the path parts it names) covers a figure."""
+    return bold is True or (isinstance(bold, list) and any(part in bold for part in parts))
+
+
+def is_number(value: Any) -> bool:
+    """Whether `value` is a figure a direction can rank (not a flag, a range or a missing one)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def grid_parts(row: dict[str, Any], column: dict[str, Any]) -> list[tuple[str, str]]:
+    """A cell's figures as (row part, column part) of their paths, in the order the cell shows them: each of the
+    row's paths with each of the column's (a row's ``parts`` stand in for the column's paths)."""
+    row_parts = listed(row.get("path")) or [""]
+    column_parts = listed(row["parts"] if "parts" in row else column.get("path")) or [""]
+    return [(r, c) for r in row_parts for c in column_parts]
+
+
+def grid_entry(entries: dict[str, Any], *sides: dict[str, Any]) -> dict[str, Any] | None:
+    """The entry a cell reads: the one its row or its column names (None where neither does)."""
+    name = next((side["entry"] for side in sides if "entry" in side), None)
+    if name is not None and name not in entries:
+        raise SystemExit(f"no entry {name!r} in the table's JSON (known: {', '.join(entries)})")
+    return None if name is None else entries[name]
+
+
+def grid_values(entry: dict[str, Any] | None, parts: list[tuple[str, str]]) -> list[Any]:
+    """The figures at a cell's paths in `entry` (`MISSING` where it has none)."""
+    return [MISSING if entry is None else lookup(entry.get("figures", {}), joined(*pair)) for pair in parts]
+
+
+def bold_by_rule(rows: list[dict[str, Any]], columns: list[dict[str, Any]], values: list[list[list[Any]]]) -> set:
+    """The (row, column, figure) positions a ``better`` direction makes bold: along a row with ``better`` the best
+    figure at each position among the ``contest`` columns, along a column with it among the ``contest`` rows; ties
+    all. ``better`` is a direction, or a list of them by figure position."""
+    lines = [
+        (row["better"], [(r, c) for c, column in enumerate(columns) if column.get("contest")])
+        for r, row in enumerate(rows)
+        if "better" in row
+    ]
+    lines += [
+        (column["better"], [(r, c) for r, row in enumerate(rows) if row.get("contest")])
+        for c, column in enumerate(columns)
+        if "better" in column
+    ]
+    bold = set()
+    for better, cells in lines:
+        for index in range(max((len(values[r][c]) for r, c in cells), default=0)):
+            direction = better[index] if isinstance(better, list) else better
+            found = {(r, c): values[r][c][index] for r, c in cells if is_number(values[r][c][index])}
+            top = best(list(found.values()), direction)
+            bold |= {(r, c, index) for (r, c), value in found.items() if top is not None and value == top}
+    return bold
+
+
+def brackets_text(entry: dict[str, Any] | None, brackets: Any, row_part: str, style: str, unit: str | None) -> str:
+    """The figures of a cell's ``brackets`` (other column parts of the same row path, or ``{"label", "parts"}``)."""
+    if entry is None or not brackets:
+        return ""
+    label, parts = (brackets.get("label"), brackets["parts"]) if isinstance(brackets, dict) else (None, brackets)
+    figures = [lookup(entry.get("figures", {}), joined(row_part, part)) for part in parts]
+    shown = [figure_text(f, unit, style) for f in figures if f is not MISSING and f is not None]
+    if not shown:
+        return ""
+    return f" ({label + ' ' if label else ''}{' / '.join(shown)})"
+
+
+def grid_cell(
+    entry: dict[str, Any] | None, row: dict[str, Any], column: dict[str, Any], values: list[Any], bold: set[int]
+) -> str:
+    """One cell: its figures joined by " / " (bold where marked or best), "–" for a null or absent one with the
+    entry's ``missing`` note, then its brackets."""
+    style, unit = row.get("format", column.get("format", AS_RECORDED)), row.get("unit", column.get("unit"))
+    parts = grid_parts(row, column)
+    pieces = []
+    for index, ((row_part, column_part), value) in enumerate(zip(parts, values)):
+        if value is MISSING:
+            continue
+        text = "–" if value is None else figure_text(value, unit, style)
+        if (
+            index in bold
+            or marked(row.get("bold"), row_part, column_part)
+            or marked(column.get("bold"), row_part, column_part)
+        ):
+            text = f"**{text}**"
+        note = missing_note(entry, joined(row_part, column_part)) if value is None and entry else ""
+        pieces.append(f"{text} ({note})" if note else text)
+    if not pieces:
+        note = missing_note(entry, joined(*parts[0])) if entry else ""
+        pieces = [f"– ({note})" if note else "–"]
+    return " / ".join(pieces) + brackets_text(
+        entry, row.get("brackets", column.get("brackets")), parts[0][0], style, unit
+    )
+
+
+def label_cell(entries: dict[str, Any], row: dict[str, Any], column: dict[str, Any]) -> str:
+    """A row's title (its own, or its entry's), with the label column's brackets."""
+    entry = grid_entry(entries, row)
+    text = row.get("title") or (entry or {}).get("title", "")
+    if marked(row.get("bold"), "label") or marked(column.get("bold"), "label"):
+        text = f"**{text}**"
+    style, unit = row.get("format", column.get("format", AS_RECORDED)), row.get("unit", column.get("unit"))
+    path = listed(row.get("path")) or [""]
+    return text + brackets_text(grid_entry(entries, column), column.get("brackets"), path[0], style, unit)
+
+
+def recipes(entries: dict[str, Any], used: list[str]) -> str:
+    """The recipe of each entry a table shows, where it has one: ``title: `experiments/FILE.json```."""
+    return "; ".join(
+        f"{entries[name]['title']}: `{entries[name]['recipe']}`" for name in used if entries[name].get("recipe")
+    )
+
+
+def render_grid(spec: dict[str, Any], document: dict[str, Any]) -> list[str]:
+    entries = {entry["id"]: entry for entry in document["entries"]}
+    rows, columns = spec["rows"], spec["columns"]
+    values = [
+        [grid_values(grid_entry(entries, row, column), grid_parts(row, column)) for column in columns] for row in rows
+    ]
+    bold = bold_by_rule(rows, columns, values)
+
+    def text(r: int, c: int) -> str:
+        row, column = rows[r], columns[c]
+        if column.get("label"):
+            return label_cell(entries, row, column)
+        best_here = {index for (br, bc, index) in bold if (br, bc) == (r, c)}
+        return grid_cell(grid_entry(entries, row, column), row, column, values[r][c], best_here)
+
+    cells = [[text(r, c) for c in range(len(columns))] for r in range(len(rows))]
+    lines = table_lines([column["title"] for column in columns], cells)
+    if spec.get("footnote"):
+        used = list(dict.fromkeys(side["entry"] for side in [*columns, *rows] if "entry" in side))
+        link = f"[results/{spec['json']}](results/{spec['json']})"
+        lines += ["", spec["footnote"].format(json=link, recipes=recipes(entries, used))]
+    return lines
+
+
+RENDERERS = {"entries": render_entries, "metrics": render_metrics, "grid": render_grid}
 
 
 # Pages
@@ -334,13 +673,16 @@ def write_atomically(path: Path, text: str) -> None:
 
 def merge(root: Path, files: list[Path]) -> None:
     """Put the entries of bench `--out` files into their table's JSON by id: a new id is appended, a known
-    one replaced (the bench's entry whole: its title, figure, note and command, with nothing of the old)."""
+    one replaced (the bench's entry whole: its title, figures, note and command, with nothing of the old).
+    A table without a JSON yet gets one."""
     for file in files:
         incoming = json.loads(file.read_text(encoding="utf-8"))
         if incoming.get("format") != FORMAT or "entries" not in incoming:
             raise SystemExit(f"{file} is not a bench's --out file")
-        target = root / RESULTS / f"{incoming.get('table', 'performance')}.json"
-        document = json.loads(target.read_text(encoding="utf-8"))
+        table = incoming.get("table", "performance")
+        target = root / RESULTS / f"{table}.json"
+        empty = {"format": FORMAT, "version": incoming.get("version", 1), "table": table, "entries": []}
+        document = json.loads(target.read_text(encoding="utf-8")) if target.exists() else empty
         by_id = {entry["id"]: index for index, entry in enumerate(document["entries"])}
         for entry in incoming["entries"]:
             if entry["id"] in by_id:

@@ -1,5 +1,5 @@
 """`scripts/render_docs.py`: the docs' result tables agree with docs/results/*.json, a table edited by hand
-fails `--check` by name, specs render as expected, and a bench's `--out` file merges into the table."""
+fails `--check` by name, specs render as expected, and a bench's `--out` file merges into its table."""
 
 from __future__ import annotations
 
@@ -44,11 +44,28 @@ def copy_docs(root: Path) -> Path:
     return root
 
 
+RESULTS_TABLES = ("bundled", "compared", "seed-vae", "kl-weight", "temperature", "onset-scratch", "onset-finetune", "balance")
+
+
 def test_every_table_in_the_repository_agrees_with_its_json() -> None:
     result = run("--check")
     assert result.returncode == 0, result.stdout + result.stderr
-    for page, name in (("README.md", "models"), ("docs/performance.md", "performance")):
+    placed = [("README.md", "models"), ("docs/performance.md", "performance")]
+    for page, name in placed + [("docs/results.md", name) for name in RESULTS_TABLES]:
         assert f"<!-- table: {name} -->" in (ROOT / page).read_text(encoding="utf-8")
+
+
+def test_every_table_of_figures_in_the_results_page_is_rendered_from_json(render_docs) -> None:
+    text = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    outside = render_docs.BLOCK.sub("", text)
+    assert not [line for line in outside.splitlines() if line.startswith("|")]
+    for name in RESULTS_TABLES:  # and each table names the recipe behind each of its runs that has one
+        document = json.loads((ROOT / "docs" / "results" / render_docs.TABLES[name]["json"]).read_text("utf-8"))
+        for entry in document["entries"]:
+            assert "command" in entry, (name, entry["id"])
+            if entry.get("recipe"):
+                assert (ROOT / entry["recipe"]).is_file()
+                assert f"`{entry['recipe']}`" in text
 
 
 def test_a_table_edited_by_hand_fails_the_check_by_name_and_rendering_restores_it(tmp_path: Path) -> None:
@@ -178,6 +195,13 @@ def test_the_bold_figure_follows_the_direction_dkvae_judges_each_metric_by(rende
         path = row["values"] if isinstance(row["values"], str) else row["values"]["model"]
         metric = path.rsplit(".", 1)[-1]
         assert row["better"] == BETTER[metric], row["title"]
+    grids = [spec for spec in render_docs.TABLES.values() if spec["kind"] == "grid"]
+    for row in (row for spec in grids for row in spec["rows"] if "better" in row):
+        paths = render_docs.listed(row["path"])
+        directions = row["better"] if isinstance(row["better"], list) else [row["better"]] * len(paths)
+        for path, direction in zip(paths, directions, strict=True):
+            metric = path.rsplit(".", 1)[-1]
+            assert direction == BETTER.get(metric, "higher" if path.startswith("accuracy_per_class") else None), path
 
 
 def test_a_bench_out_file_has_the_table_s_shape_and_merges_in_by_id(
@@ -202,3 +226,102 @@ def test_a_bench_out_file_has_the_table_s_shape_and_merges_in_by_id(
     page = (root / "docs" / "performance.md").read_text(encoding="utf-8")
     assert "| `dkvae serve` load | cached **p50 5.0 ms, p99 9.5 ms**; uncached slower | cached p50 30 ms |" in page
     assert run("--check", "--root", str(root)).returncode == 0
+
+
+def test_a_grid_spec_renders_a_small_json(render_docs) -> None:
+    """Rows or columns as entries; figures by path, joined by " / "; bold by direction among the contest columns
+    (ties all), by name or whole; brackets, missing notes and the footnote's recipes."""
+    spec = {
+        "kind": "grid",
+        "json": "study.json",
+        "columns": [
+            {"title": "metric (floor)", "label": True, "entry": "a", "brackets": ["noise"]},
+            {"title": "A", "entry": "a", "path": "model", "contest": True},
+            {"title": "B", "entry": "b", "path": "model", "contest": True, "bold": ["x"]},
+            {"title": "C", "entry": "c", "path": ["noise", "model"], "bold": ["model"]},
+        ],
+        "rows": [
+            {"title": "x", "path": "x", "format": ".2f", "better": "higher"},
+            {"title": "y / z", "path": ["y", "z"], "unit": "dB", "better": ["lower", "one"]},
+            {"title": "w", "path": "w", "parts": ["model"], "brackets": {"label": "alone", "parts": ["real"]}},
+        ],
+        "footnote": "Figures: {json}; recipes: {recipes}.",
+    }
+    document = {
+        "entries": [
+            {"id": "a", "title": "run A", "recipe": "experiments/a.json",
+             "figures": {"x": {"noise": 0.1, "model": 0.7}, "y": {"model": 2.0}, "z": {"model": 0.9},
+                         "w": {"model": 3.6, "real": 1.4}}},
+            {"id": "b", "title": "run B", "figures": {"x": {"model": 0.6}, "y": {"model": -1.5}, "z": {"model": 1.2}},
+             "missing": {"w": "no encoder"}},
+            {"id": "c", "title": "run C", "recipe": "experiments/c.json", "missing": {"x.model": "unconditional"},
+             "figures": {"x": {"noise": 0.14, "model": None}, "w": {"model": {"from": 1, "to": 2}}}},
+        ]
+    }  # fmt: skip
+    assert render_docs.render_table(spec, document) == (
+        "| metric (floor) | A | B | C |\n"
+        "|---|---|---|---|\n"
+        "| x (0.10) | **0.70** | **0.60** | 0.14 / **–** (unconditional) |\n"
+        "| y / z | 2.0 dB / **0.9 dB** | **−1.5 dB** / 1.2 dB | – |\n"
+        "| w | 3.6 (alone 1.4) | – (no encoder) | **1–2** |\n"
+        "\n"
+        "Figures: [results/study.json](results/study.json); recipes: run A: `experiments/a.json`; "
+        "run C: `experiments/c.json`.\n"
+        "\n"
+    )
+    rows_as_entries = {
+        "kind": "grid",
+        "columns": [{"title": "run", "label": True}, {"title": "x", "path": "x.model", "format": ".1f"}],
+        "rows": [{"entry": "a", "bold": ["label"]}, {"entry": "b", "title": "B, renamed", "bold": True}],
+    }
+    assert render_docs.render_table(rows_as_entries, document) == (
+        "| run | x |\n|---|---|\n| **run A** | 0.7 |\n| **B, renamed** | **0.6** |\n\n"
+    )
+
+
+def test_a_study_bench_s_out_file_merges_into_its_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench/temperature.py's entries (medians over seeds of `haze.summary`'s figures) replace the committed
+    rows of docs/results/temperature.json by id, and the table in docs/results.md shows their figures."""
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    temperature = load(ROOT / "bench" / "temperature.py", "temperature")
+    monkeypatch.setattr(sys, "argv", ["bench/temperature.py", "data/drums", "--temperatures", "1", "--out", "x.json"])
+
+    def report(seed: int, accuracy: float) -> dict:
+        generation = {"accuracy": accuracy, "frechet_distance_mel": 10.04, "frechet_distance_classifier": 0.9,
+                      "ndb_fraction": 0.2, "diversity_ratio": 0.8, "novelty_ratio": None}
+        return {"seed": seed, "generation": generation, "accuracy_per_class": {"perc": 0.3, "kick": 0.9}}  # fmt: skip
+
+    entries = temperature.table_entries({1.0: [report(0, 0.6), report(1, 0.9), report(2, 0.7)]})
+    assert [(e["id"], e["title"], e["bench"]) for e in entries] == [("t1", "1 (default)", "temperature")]
+    assert entries[0]["figures"]["generation"]["accuracy"] == 0.7  # the median over the seeds
+    assert entries[0]["figures"]["generation"]["novelty_ratio"] is None
+    assert entries[0]["command"] == "python bench/temperature.py data/drums --temperatures 1"
+    assert len(entries[0]["measured"]) == 3
+    out = tmp_path / "temperature.json"
+    record = load(ROOT / "bench" / "record.py", "record")
+    record.write(out, *entries, table="temperature")
+
+    root = copy_docs(tmp_path / "repo")
+    assert run("--merge", str(out), "--root", str(root)).returncode == 0
+    merged = json.loads((root / "docs" / "results" / "temperature.json").read_text(encoding="utf-8"))
+    assert [e["id"] for e in merged["entries"]] == ["t0.5", "t0.75", "t1", "t1.25", "t1.5"]  # replaced in place
+    page = (root / "docs" / "results.md").read_text(encoding="utf-8")
+    assert "| **1 (default)** | **0.70** | **10.0** | **0.90** | **0.20** | **0.80** | **–** | **0.30** |" in page
+    assert run("--check", "--root", str(root)).returncode == 0
+
+    haze = {"format": "dkvae-results", "version": 1, "table": "haze", "entries": [dict(entries[0], id="gate-none")]}
+    (tmp_path / "haze.json").write_text(json.dumps(haze), encoding="utf-8")
+    assert run("--merge", str(tmp_path / "haze.json"), "--root", str(root)).returncode == 0  # a new table's JSON
+    created = json.loads((root / "docs" / "results" / "haze.json").read_text(encoding="utf-8"))
+    assert created["table"] == "haze" and [e["id"] for e in created["entries"]] == ["gate-none"]
+
+
+#: Scripts under bench/ that measure nothing themselves: the shared writer and memory sampler, and the fuzzer,
+#: whose findings libFuzzer reports (a crash and its input) as it stops the process.
+NOT_BENCHES = {"record.py", "memory.py", "fuzz_loader.py"}
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "bench").glob("*.py") if p.name not in NOT_BENCHES))
+def test_every_bench_writes_its_figures_as_json_with_out(script: str) -> None:
+    source = (ROOT / "bench" / script).read_text(encoding="utf-8")
+    assert "record.add_out(parser" in source or 'add_argument("--out"' in source

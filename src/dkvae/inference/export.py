@@ -13,9 +13,9 @@ What exports where (torch 2.13):
 
 Both also write, to ``<stem>-inversion<suffix>``, the model's fast Griffin-Lim iterations from a
 given initial phase (in ONNX through opset 18's DFT), over every frame, where dkvae leaves a sound's
-frames all 70 dB under its peak out (`dkvae.sound.inversion`; under 1% of the peak apart), and a
-codec's flow prior to ``<stem>-prior<suffix>``. PGHI cannot export to either format: its loops run a
-data-dependent number of times.
+frames all 70 dB under its peak out (`dkvae.sound.inversion`; the two differ by under 1% of the peak,
+as tests/inference/test_export.py checks), and a codec's flow prior to ``<stem>-prior<suffix>``. PGHI
+cannot export to either format: its loops run a data-dependent number of times.
 """
 
 from __future__ import annotations
