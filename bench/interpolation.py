@@ -1,8 +1,9 @@
-"""Spherical or linear interpolation: which walks the latent space more smoothly, on one model and bank.
+"""Spherical, linear or prior interpolation: which walks the latent space more smoothly, on one model and bank.
 
 For `--pairs` random pairs of test sounds of one class, the morph of `--steps` steps is decoded to
-spectrograms with each method (no inversion: this measures the model's path, not the vocoder) and
-scored two ways, medians over the pairs:
+spectrograms with each method (no inversion: this measures the model's path, not the vocoder); a
+codec with a flow prior is also walked along the prior's noise (``prior``,
+`DrumMachine.interpolation_latents`). Each is scored two ways, medians over the pairs:
 
 - evenness: the largest step between neighbouring spectrograms over the mean step (mean absolute
   difference of normalized spectrograms); 1.0 means every step changes the sound equally, a big value
@@ -28,11 +29,11 @@ import numpy as np
 import record
 
 from dkvae import Bank
-from dkvae.inference.machine import DrumMachine, interpolate_latents
+from dkvae.inference.machine import DrumMachine
 
 
 def score(machine: DrumMachine, start: np.ndarray, end: np.ndarray, instrument: str, steps: int, method: str) -> tuple[float, float]:
-    latents = interpolate_latents(start, end, steps, method)  # type: ignore[arg-type]
+    latents = machine.interpolation_latents(start, end, steps, method, (instrument, instrument))  # type: ignore[arg-type]
     spectrograms = machine.decode_spectrograms(latents, instrument)
     distances = np.abs(np.diff(spectrograms, axis=0)).mean(axis=(1, 2))
     evenness = float(distances.max() / max(distances.mean(), 1e-12))
@@ -53,7 +54,8 @@ def main() -> None:
     bank = Bank(args.bank, preset=machine.config, process=False)
     _, _, x_test, y_test, _, _ = bank.load_spectrograms()
     rng = np.random.default_rng(args.seed)
-    results: dict[str, dict[str, list[float]]] = {m: {"evenness": [], "norm_dip": []} for m in ("slerp", "linear")}
+    methods = ("slerp", "linear", "prior") if machine.flow is not None else ("slerp", "linear")
+    results: dict[str, dict[str, list[float]]] = {m: {"evenness": [], "norm_dip": []} for m in methods}
     for _ in range(args.pairs):
         label = int(rng.choice(np.unique(y_test)))
         first, second = rng.choice(np.flatnonzero(y_test == label), 2, replace=False)
@@ -69,9 +71,11 @@ def main() -> None:
     }
     result = {"model": str(args.model), "bank": str(args.bank), "pairs": args.pairs, "steps": args.steps, **summary}
     print(json.dumps(result))
-    linear, spherical = summary["linear"]["evenness"], summary["slerp"]["evenness"]
-    evener = "linear" if linear <= spherical else "spherical"
-    note = f", spherical {spherical} (medians over {args.pairs} pairs of {args.steps} steps): {evener} is the evener"
+    evenness = {method: summary[method]["evenness"] for method in methods}
+    evener = min(evenness, key=evenness.__getitem__)
+    others = ", ".join(f"{method} {value}" for method, value in evenness.items() if method != "linear")
+    linear = evenness["linear"]
+    note = f", {others} (medians over {args.pairs} pairs of {args.steps} steps): {evener} is the evener"
     title = f"morph evenness (largest step over mean step, 1 is even), model {machine.model_id}"
     record.write(args.out, record.entry("interpolation", title, linear, None, note, result, label="linear"))
 

@@ -125,10 +125,10 @@ def main() -> None:
         values=("values", "first"),
     )
     by_class = frame.pivot_table(index="label", columns="candidate", values="tail_kept", aggfunc="median")
-    print(summary.round(3).to_markdown())
+    print(summary.round(3).to_string())
     print()
     print("median tail kept per class")
-    print(by_class.round(3).to_markdown())
+    print(by_class.round(3).to_string())
     print(json.dumps({"sounds": len(files), "summary": summary.round(4).reset_index().to_dict("records")}))
     record.write(args.out, *table_entries(summary, by_class, len(files)), table="representation")
 
