@@ -33,8 +33,9 @@ from dkvae.web.uploads import MAX_UPLOAD_BYTES, NotASoundType, TooLong
 
 log = logging.getLogger(__name__)
 
-#: Largest JSON request body (a kit export with every pad's latent is about 20 kB).
-MAX_JSON_BYTES = 256 * 2**10
+#: Largest JSON request body: a kit export with every pad's latent is about 20 kB for a VAE and 300 kB for the
+#: bundled codec (14 pads of 1040 values); this holds 14 pads of `MAX_LATENT_SIZE` values.
+MAX_JSON_BYTES = 2 * 2**20
 #: Model work runs on this many threads (one torch thread each), with this many more requests queued.
 DEFAULT_WORKERS = min(4, os.cpu_count() or 2)
 DEFAULT_QUEUE = 64

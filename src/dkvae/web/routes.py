@@ -115,23 +115,23 @@ async def vary(body: VaryRequest, studio: StudioDep) -> list[SoundOut]:
 
 @router.post("/morph")
 async def morph(body: MorphRequest, studio: StudioDep) -> SoundOut:
-    """One of `MORPH_STEPS` sounds from `a` to `b`: latents interpolated, classes blended when they differ."""
+    """One of `MORPH_STEPS` sounds from `a` to `b`: latents interpolated, classes blended when they differ.
+
+    An unconditional model's decoder takes no class, so there a step's class is only its label: the nearer end's.
+    """
     start, end = studio.latent(body.a), studio.latent(body.b)
     first, last = studio.weights(body.a), studio.weights(body.b)
     latent = studio.machine.interpolation_latents(start, end, MORPH_STEPS)[body.position]
     fraction = body.position / (MORPH_STEPS - 1)
-    weights = ((1.0 - fraction) * first + fraction * last).astype(np.float32)
-    blended = not np.array_equal(first, last)
-    instrument = studio.machine.instruments[int(weights.argmax())]
+    if studio.machine.conditional:
+        weights = ((1.0 - fraction) * first + fraction * last).astype(np.float32)
+        instrument = studio.machine.instruments[int(weights.argmax())]
+        class_weights = None if np.array_equal(first, last) else weights.tolist()
+    else:
+        nearer = body.a if fraction < 0.5 else body.b
+        instrument, class_weights = nearer.instrument, nearer.class_weights
     details = {"steps": MORPH_STEPS, "method": "linear"}
-    recipe = Recipe(
-        "interpolate",
-        latent.tolist(),
-        instrument,
-        weights.tolist() if blended else None,
-        index=body.position,
-        details=details,
-    )
+    recipe = Recipe("interpolate", latent.tolist(), instrument, class_weights, index=body.position, details=details)
     [sound] = await studio.sounds.ensure([recipe])
     return studio.out(sound)
 
@@ -282,7 +282,7 @@ async def sound_map(studio: StudioDep, limit: Annotated[int, Query(ge=1, le=2000
 async def similar(body: SimilarRequest, studio: StudioDep) -> SimilarOut:
     """The library sounds nearest a sound in latent space (none without `--bank`)."""
     latent = studio.latent(body.sound)
-    studio.check_instrument(body.sound.instrument)
+    studio.weights(body.sound)
     if not studio.library.available:
         return SimilarOut(library=False, matches=[])
     found = await studio.sounds.pool.run(studio.library.nearest, latent, body.count)

@@ -13,8 +13,9 @@ from dkvae.kits.export import FORMATS
 MAX_SEED = 2**31 - 1
 #: Latent values beyond this are far outside any class's spread (the bundled model's sounds lie within ±5).
 MAX_LATENT_VALUE = 50.0
-#: Longest latent a request may carry (the model's own size is checked too).
-MAX_LATENT_SIZE = 1024
+#: Longest latent a request may carry (the model's own size is checked too): a codec's latent sequence counts
+#: whole (the bundled codec's is 16 x 65 = 1040 values), with room for codecs of more channels or longer sounds.
+MAX_LATENT_SIZE = 4096
 #: Positions of the morph slider between two sounds, ends included.
 MORPH_STEPS = 33
 MAX_VARIATIONS = 16

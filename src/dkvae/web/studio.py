@@ -67,8 +67,12 @@ class Studio:
         return np.asarray(ref.latent, np.float32)
 
     def weights(self, ref: SoundRef) -> np.ndarray:
-        """The class weights ``(num_classes,)`` of a sound reference (one-hot for a single class)."""
-        self.check_instrument(ref.instrument)
+        """The class weights ``(num_classes,)`` of a sound reference (one-hot for a single class).
+
+        An unconditional model's sound may have no class (""): its analysis of a user's sound gives none.
+        """
+        if ref.instrument or self.machine.conditional:
+            self.check_instrument(ref.instrument)
         if ref.class_weights is None:
             return self.machine.class_weights(ref.instrument, 1)[0]
         if len(ref.class_weights) != len(self.machine.instruments):

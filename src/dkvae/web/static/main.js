@@ -123,7 +123,8 @@ async function main() {
     showMorphTargets($("#morph-target"), pads, pad);
     showMix($("#mix"), pad);
     $("#morph").value = 0;
-    guarded(showSliders)($("#sliders"), origin, guarded((sound) => assign(selected, sound, { keepOrigin: true }).then(() => hit(selected, KEY_VELOCITY))));
+    const apply = guarded((sound) => assign(selected, sound, { keepOrigin: true }).then(() => hit(selected, KEY_VELOCITY)));
+    guarded(showSliders)($("#sliders"), origin, apply, pad.info.instrument);
   }
 
   const actions = {
@@ -166,7 +167,8 @@ async function main() {
     showVariations(result, own);
     hook.lastUpload = result;
     const kept = own ? "the pad plays your sound" : "this browser cannot play the file itself, so the pad plays variation 1";
-    status(`${file.name}: heard as ${result.instrument}; ${kept}, ${result.variations.length} variations beside it`);
+    const heard = result.instrument ? `heard as ${result.instrument}` : "analysed (this model names no class)";
+    status(`${file.name}: ${heard}; ${kept}, ${result.variations.length} variations beside it`);
     hit(pad, KEY_VELOCITY);
   }
 

@@ -68,22 +68,24 @@ function slider(name, attributes, title) {
   return { label, input, output: label.querySelector("output") };
 }
 
-// Build the direction sliders for the selected pad; `apply(sound)` receives each rendered move.
-export async function showSliders(container, origin, apply) {
+// Build the direction sliders for the selected pad; `apply(sound)` receives each rendered move. A sound
+// of no class (an unconditional model hears none in a user's sound) moves along its pad's class's directions.
+export async function showSliders(container, origin, apply, padInstrument) {
   const call = ++shown;
   container.innerHTML = "";
   if (!origin) return;
-  if (!directionsByClass.has(origin.instrument)) {
-    container.innerHTML = `<p class="small hint">measuring what each direction of ${origin.instrument} sounds changes…</p>`;
+  const instrument = origin.instrument || padInstrument;
+  if (!directionsByClass.has(instrument)) {
+    container.innerHTML = `<p class="small hint">measuring what each direction of ${instrument} sounds changes…</p>`;
   }
-  const directions = await directionsOf(origin.instrument);
+  const directions = await directionsOf(instrument);
   if (call !== shown) return;
   container.innerHTML = "";
   const values = directions.map(() => 0);
   directions.forEach((direction, index) => {
     const reads = MEASURES[direction.name]?.value ?? ((v) => v.toFixed(2));
     const [low, high] = direction.measured.map(reads);
-    const title = `${direction.name}: a typical ${origin.instrument} goes from ${low} at the left to ${high} at the right `
+    const title = `${direction.name}: a typical ${instrument} goes from ${low} at the left to ${high} at the right `
       + `(±2 of the ±${SLIDER_RANGE} spreads of its class); the number shows the change. Renders a new sound.`;
     const { label, input, output } = slider(direction.name, {
       min: -SLIDER_RANGE, max: SLIDER_RANGE, step: 0.1, value: 0, "data-direction": index,
