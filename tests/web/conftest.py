@@ -1,4 +1,5 @@
-"""Web fixtures: a tiny untrained codec with a random flow prior, at the codec's 1.5 s, and a bank processed for it."""
+"""Web fixtures: a tiny untrained codec with a random flow prior, at the codec's 1.5 s, a tiny untrained VAE, and a
+bank processed for each."""
 
 from __future__ import annotations
 
@@ -54,4 +55,26 @@ def web_codec_bank(tmp_path_factory) -> Path:
 
     bank = write_bank(tmp_path_factory.mktemp("web-codec-bank") / "bank", per_class=3, classes=("kick", "snare"))
     Bank(bank, preset=web_codec_config(), workers=1)
+    return bank
+
+
+@pytest.fixture(scope="session")
+def web_vae(tmp_path_factory) -> Path:
+    """A tiny untrained VAE's model directory (a 4-number latent), for comparing with the codec's."""
+    torch.manual_seed(0)
+    config = tiny_config()
+    directory = tmp_path_factory.mktemp("web-vae") / "model"
+    save_model_dir(
+        directory, build_model(config.model, config.audio.shape, len(WEB_CODEC_CLASSES)), config, WEB_CODEC_CLASSES
+    )
+    return directory
+
+
+@pytest.fixture(scope="session")
+def web_vae_bank(tmp_path_factory) -> Path:
+    """The codec bank's sounds (three kicks, three snares), processed with the tiny VAE's audio settings."""
+    from dkvae import Bank
+
+    bank = write_bank(tmp_path_factory.mktemp("web-vae-bank") / "bank", per_class=3, classes=("kick", "snare"))
+    Bank(bank, preset=tiny_config(), workers=1)
     return bank

@@ -89,7 +89,8 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     for path in ("/api/model", "/api/generate", "/api/render", "/api/vary", "/api/morph", "/api/kit", "/api/upload",
                  "/api/sounds/{sound_id}.wav", "/api/sounds/{sound_id}", "/api/history", "/api/directions/{instrument}",
-                 "/api/map", "/api/similar", "/api/export/kit", "/api/export/loop", "/api/export/midi"):  # fmt: skip
+                 "/api/map", "/api/map/spot", "/api/library/{index}", "/api/similar", "/api/export/kit",
+                 "/api/export/loop", "/api/export/midi"):  # fmt: skip
         assert path in paths
     assert client.get("/docs").status_code == 200
 
@@ -207,9 +208,26 @@ def test_directions_are_named_by_measured_change(client: TestClient) -> None:
 
 def test_map_and_similar_without_a_library(client: TestClient, kick: dict) -> None:
     points = client.get("/api/map").json()["points"]
-    assert any(point["id"] == kick["id"] and point["source"] == "session" for point in points)
+    session = next(point for point in points if point["id"] == kick["id"])
+    assert session["source"] == "session" and session["index"] is None and "latent" not in session
     assert all(-1.0 <= point["x"] <= 1.0 and -1.0 <= point["y"] <= 1.0 for point in points)
+    assert client.get(f"/api/sounds/{session['id']}").json()["latent"] == kick["latent"]  # what the page acts on
     assert client.post("/api/similar", json={"sound": ref(kick)}).json() == {"library": False, "matches": []}
+    assert_refused(client.get("/api/library/0"), 404, "no library")
+
+
+def test_a_spot_between_the_map_s_points_reads_the_plane_of_that_map(client: TestClient, kick: dict) -> None:
+    client.post("/api/generate", json={"instrument": "snare", "seed": 5})
+    client.post("/api/generate", json={"instrument": "hihat", "seed": 5})
+    drawn = client.get("/api/map").json()
+    spot = client.get("/api/map/spot", params={"plane": drawn["plane"], "x": 0.25, "y": -0.5})
+    assert spot.status_code == 200 and len(spot.json()["latent"]) == 32
+    client.post("/api/generate", json={"instrument": "kick", "seed": 99})  # the map moves; the drawn one's spots stay
+    assert client.get("/api/map").json()["plane"] != drawn["plane"]
+    assert client.get("/api/map/spot", params={"plane": drawn["plane"], "x": 0.25, "y": -0.5}).json() == spot.json()
+    assert_refused(client.get("/api/map/spot", params={"plane": "0" * 16, "x": 0, "y": 0}), 404, "refresh the map")
+    for params in ({"plane": drawn["plane"], "x": 3, "y": 0}, {"plane": "x", "x": 0, "y": 0}, {"x": 0, "y": 0}):
+        assert client.get("/api/map/spot", params=params).status_code == 422
 
 
 def test_map_and_similar_with_a_library(tmp_path: Path) -> None:
@@ -219,7 +237,11 @@ def test_map_and_similar_with_a_library(tmp_path: Path) -> None:
         assert library_client.get("/api/model").json()["library"] is True
         library = [p for p in library_client.get("/api/map").json()["points"] if p["source"] == "library"]
         assert len(library) == 6 and {p["instrument"] for p in library} == {"kick", "snare"}
-        own = next(p for p in library if p["name"] == "snare_1")
+        assert sorted(p["index"] for p in library) == list(range(6)) and all("latent" not in p for p in library)
+        index = next(p["index"] for p in library if p["name"] == "snare_1")
+        own = library_client.get(f"/api/library/{index}").json()
+        held = library_client.app.state.studio.library.sounds()
+        assert own == {"index": index, "name": "snare_1", "instrument": "snare", "latent": held.latents[index].tolist()}
         matches = library_client.post(
             "/api/similar", json={"sound": {"latent": own["latent"], "instrument": "snare"}, "count": 3}
         ).json()
@@ -228,6 +250,8 @@ def test_map_and_similar_with_a_library(tmp_path: Path) -> None:
             and matches["matches"][0]["name"] == "snare_1"
             and matches["matches"][0]["distance"] < 1e-5
         )
+        assert_refused(library_client.get("/api/library/6"), 404, "the library has 6 sounds")
+        assert library_client.get("/api/library/-1").status_code == 422
 
 
 def test_an_unprocessed_bank_is_refused(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +30,13 @@ if not CHROMIUM.exists():
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
 uvicorn = pytest.importorskip("uvicorn", reason="the web extra (fastapi, uvicorn) is not installed")
 
+from fastapi import FastAPI
+
+from dkvae import Bank
+from dkvae.inference.machine import DrumMachine
 from dkvae.web.app import create_app
 
-from ..conftest import drum_hit
+from ..conftest import drum_hit, write_bank
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -52,11 +57,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    """The app on the bundled model, served by uvicorn on a free loopback port in a background thread."""
+@contextmanager
+def served(app: FastAPI) -> Iterator[str]:
+    """`app` served by uvicorn on a free loopback port in a background thread; its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -66,6 +71,22 @@ def base_url() -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    """The app on the bundled model, served on loopback."""
+    with served(create_app()) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def library_url(tmp_path_factory) -> Iterator[str]:
+    """The app on the bundled model with a library of three kicks and three snares (``--bank``), served on loopback."""
+    bank = write_bank(tmp_path_factory.mktemp("browser-bank") / "bank", per_class=3, classes=("kick", "snare"))
+    Bank(bank, preset=DrumMachine.load().config, workers=1)
+    with served(create_app(bank=bank)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -603,9 +624,10 @@ def test_clicking_anywhere_on_the_sound_map_renders_the_sound_there(page) -> Non
                     room, points: map.points.length }; }"""
     )
     assert spot["points"] >= 3 and spot["room"] > 20
-    with page.expect_request("**/api/render") as rendered:
+    with page.expect_response("**/api/map/spot?*") as asked, page.expect_request("**/api/render") as rendered:
         page.mouse.click(spot["x"], spot["y"])
     latent = rendered.value.post_data_json["latent"]
+    assert latent == asked.value.json()["latent"]  # the spot's latent comes from the server, by the map's plane
     assert len(latent) == page.evaluate("() => window.dkvae.model.latent_dim")
     page.wait_for_function("() => window.dkvae.picked && window.dkvae.picked.operation === 'render'")
     assert page.locator("#map-use").is_enabled()
@@ -639,14 +661,45 @@ def test_use_on_pad_says_so_when_the_class_differs(page) -> None:
            const [x, y] = map.position(point);
            return { x: box.left + x * box.width / map.canvas.width, y: box.top + y * box.height / map.canvas.height }; }"""
     )
-    page.mouse.click(spot["x"], spot["y"])
+    with page.expect_response("**/api/sounds/*") as sidecar:  # a session point's latent, asked for when picked
+        page.mouse.click(spot["x"], spot["y"])
     page.wait_for_function("() => window.dkvae.picked && window.dkvae.picked.instrument === 'hihat'")
+    assert page.evaluate("() => window.dkvae.picked.latent") == sidecar.value.json()["latent"]
     assert "hihat" in page.locator("#map-picked").inner_text()
     old = pad_sound(page, "kick")["id"]
     page.click("#map-use")
     wait_for_new_sound(page, "kick", old)
     status_line = page.locator("#status").inner_text()
     assert "hihat" in status_line and "Kick" in status_line
+
+
+def test_a_library_point_on_the_map_is_fetched_when_picked_played_and_used(browser, library_url: str) -> None:
+    context, page = open_page(browser, library_url, 1400, 1250)
+    try:
+        points = page.evaluate("() => window.dkvae.soundMap.points")
+        assert sum(p["source"] == "library" for p in points) == 6 and all("latent" not in p for p in points)
+        select_pad(page, "snare")
+        page.locator("#map").scroll_into_view_if_needed()
+        spot = page.evaluate(
+            """() => { const map = window.dkvae.soundMap, box = map.canvas.getBoundingClientRect();
+               const room = (p) => Math.min(...map.points.filter(q => q !== p).map(q => Math.hypot(q.x - p.x, q.y - p.y)));
+               const point = map.points.filter(p => p.source === 'library').reduce((a, b) => (room(b) > room(a) ? b : a));
+               const [x, y] = map.position(point);
+               return { x: box.left + x * box.width / map.canvas.width, y: box.top + y * box.height / map.canvas.height }; }"""
+        )
+        with page.expect_response("**/api/library/*") as library, page.expect_request("**/api/render") as rendered:
+            page.mouse.click(spot["x"], spot["y"])
+        sound = library.value.json()
+        expected = {"latent": sound["latent"], "instrument": sound["instrument"], "class_weights": None}
+        assert rendered.value.post_data_json == expected
+        page.wait_for_function("() => window.dkvae.picked && window.dkvae.picked.operation === 'render'")
+        assert "your library" in page.locator("#map-picked").inner_text()
+        old = pad_sound(page, "snare")["id"]
+        page.click("#map-use")
+        assert wait_for_new_sound(page, "snare", old)["id"] == page.evaluate("() => window.dkvae.picked.id")
+        assert page.evaluate("() => window.dkvae.byName.get('snare').sound.latent") == sound["latent"]
+    finally:
+        close_page(context, page)
 
 
 def test_an_upload_keeps_your_own_sound_playable_beside_its_variations(page) -> None:

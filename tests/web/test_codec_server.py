@@ -256,14 +256,27 @@ def test_directions_are_orthogonal_principal_axes_of_the_flow_s_samples(
 
 def test_map_and_similar_find_the_library_s_sounds_and_the_session_s(client: TestClient, uploaded: dict) -> None:
     kick = generated(client, "kick", 13)
-    points = client.get("/api/map").json()["points"]
+    drawn = client.get("/api/map").json()
+    points = drawn["points"]
     library = [point for point in points if point["source"] == "library"]
     assert len(library) == 6 and {point["instrument"] for point in library} == {"kick", "snare"}
-    assert all(len(point["latent"]) == LATENT_SIZE for point in points)
+    assert all("latent" not in point for point in points)
     assert all(-1.0 <= point["x"] <= 1.0 and -1.0 <= point["y"] <= 1.0 for point in points)
     session = {point["id"]: point for point in points if point["source"] == "session"}
     assert kick["id"] in session and session[uploaded["source"]["id"]]["instrument"] == ""
-    own = next(point for point in library if point["name"] == "snare_1")
+    assert client.get(f"/api/sounds/{kick['id']}").json()["latent"] == kick["latent"]
+    spot = client.get("/api/map/spot", params={"plane": drawn["plane"], "x": 0.5, "y": 0.5}).json()
+    assert (
+        len(spot["latent"]) == LATENT_SIZE
+        and client.post("/api/render", json={**spot, "instrument": "kick"}).is_success
+    )
+    index = next(point["index"] for point in library if point["name"] == "snare_1")
+    own = client.get(f"/api/library/{index}").json()
+    held = client.app.state.studio.library.sounds()
+    assert (
+        own["name"] == "snare_1" and own["latent"] == held.latents[index].tolist() and len(own["latent"]) == LATENT_SIZE
+    )
+    assert_refused(client.get("/api/library/6"), 404, "the library has 6 sounds")
     body = {"sound": {"latent": own["latent"], "instrument": "snare"}, "count": 3}
     matches = client.post("/api/similar", json=body).json()
     assert matches["library"] and matches["matches"][0]["name"] == "snare_1" and matches["matches"][0]["distance"] < 1e-4
@@ -272,6 +285,23 @@ def test_map_and_similar_find_the_library_s_sounds_and_the_session_s(client: Tes
     assert yours["library"] and len(distances) == 4 and distances == sorted(distances)
     history = client.get("/api/history", params={"limit": 500}).json()
     assert kick["id"] in {sound["id"] for sound in history}
+
+
+def map_bytes_per_point(model: Path, bank: Path) -> float:
+    """The map's response bytes per point, for a server on `model` with `bank` as its library and one session sound."""
+    with TestClient(create_app(model, bank, workers=1)) as fresh:
+        assert fresh.post("/api/generate", json={"instrument": "kick", "seed": 1}).is_success
+        response = fresh.get("/api/map")
+        assert response.status_code == 200, response.text
+        return len(response.content) / len(response.json()["points"])
+
+
+def test_the_map_s_size_does_not_grow_with_the_latent_s(
+    web_vae: Path, web_vae_bank: Path, web_codec: Path, web_codec_bank: Path
+) -> None:
+    vae = map_bytes_per_point(web_vae, web_vae_bank)  # 4 numbers a latent
+    codec = map_bytes_per_point(web_codec, web_codec_bank)  # 1040 numbers a latent
+    assert codec < 200 and abs(codec - vae) < 30, (vae, codec)
 
 
 # --- exports ----------------------------------------------------------------------------------------------

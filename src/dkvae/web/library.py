@@ -1,8 +1,7 @@
 """The user's own sounds (`--bank`) in the model's latent space: the sound map's backdrop and *similar*'s answers.
 
-The processed bank's spectrograms are encoded once, on first use, each with its own class. The map
-projects the library and the session's sounds together on their two principal axes (PCA), so a
-point's neighbours on screen are its neighbours in the latent space as far as two axes can show.
+The processed bank's spectrograms are encoded once, on first use, each with its own class; a sound
+keeps its index for the server's life, so the map names its library points by index (see `maps`).
 """
 
 from __future__ import annotations
@@ -87,17 +86,3 @@ class Library:
             return np.arange(total)
         return np.linspace(0, total - 1, MAP_LIBRARY_POINTS).round().astype(np.int64)
 
-
-def project_2d(latents: np.ndarray) -> np.ndarray:
-    """Points ``(n, 2)`` of latents ``(n, dim)`` on their two principal axes, scaled into [-1, 1]."""
-    if len(latents) == 0:
-        return np.zeros((0, 2), np.float32)
-    centred = latents - latents.mean(axis=0)
-    if len(latents) < 2:
-        return np.zeros((len(latents), 2), np.float32)
-    _, _, axes = np.linalg.svd(centred, full_matrices=False)
-    points = centred @ axes[:2].T
-    if points.shape[1] < 2:
-        points = np.pad(points, ((0, 0), (0, 2 - points.shape[1])))
-    extent = float(np.abs(points).max())
-    return (points / extent if extent > 0 else points).astype(np.float32)

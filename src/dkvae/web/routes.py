@@ -1,4 +1,4 @@
-"""The JSON API: generate, vary, morph, kit, upload, recall, directions, map, similar and exports.
+"""The JSON API: generate, vary, morph, kit, upload, recall, directions, map, library, similar and exports.
 
 Each route checks its input (422 with a message), runs model work on the bounded pool (503 when it
 is full) and answers JSON, or bytes for audio and downloads.
@@ -17,7 +17,7 @@ from dkvae.inference.generation import Recipe
 from dkvae.kits.build import build_kit
 from dkvae.kits.kit import KitSound
 from dkvae.web.exports import Pattern, attachment, kit_zip, loop_wav, pattern_midi, web_kit
-from dkvae.web.library import project_2d
+from dkvae.web.maps import project_2d
 from dkvae.web.schemas import (
     MORPH_STEPS,
     Amount,
@@ -28,8 +28,10 @@ from dkvae.web.schemas import (
     KitOut,
     KitRequest,
     LibraryMatch,
+    LibrarySound,
     MapOut,
     MapPoint,
+    MapSpot,
     ModelInfo,
     MorphRequest,
     PatternRequest,
@@ -46,6 +48,9 @@ from dkvae.web.studio import Studio
 from dkvae.web.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_SECONDS, decode_upload, sound_bytes, upload_type
 
 router = APIRouter(prefix="/api")
+#: How far from the centre a spot may be asked for, in map units (the points lie within [-1, 1]; the margins a
+#: little beyond).
+MAP_REACH = 2.0
 SoundId = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="A sound's id: 16 hex digits")]
 
 
@@ -236,7 +241,11 @@ async def directions(instrument: Annotated[str, Path(max_length=64)], studio: St
 
 @router.get("/map")
 async def sound_map(studio: StudioDep, limit: Annotated[int, Query(ge=1, le=2000)] = 500) -> MapOut:
-    """The library's sounds and this session's, on the two principal axes of their latents."""
+    """The library's sounds and this session's, on the two principal axes of their latents.
+
+    Points carry no latent (a codec's would make the map megabytes): the page asks for a point's when
+    it acts on it, and for a spot's between the points by the map's `plane`.
+    """
 
     def build() -> MapOut:
         library = studio.library.sounds()
@@ -248,18 +257,12 @@ async def sound_map(studio: StudioDep, limit: Annotated[int, Query(ge=1, le=2000
                 np.asarray([s.recipe.latent for s in session], np.float32).reshape(-1, studio.machine.latent_dim),
             ]
         )
-        points = project_2d(latents)
+        points, plane = project_2d(latents)
         out = [
             MapPoint(
-                x=x,
-                y=y,
-                instrument=library.instruments[i],
-                source="library",
-                name=library.names[i],
-                id=None,
-                latent=library.latents[i].tolist(),
+                x=x, y=y, instrument=library.instruments[i], source="library", name=library.names[i], id=None, index=i
             )
-            for (x, y), i in zip(points[: len(picked)].tolist(), picked)
+            for (x, y), i in zip(points[: len(picked)].tolist(), picked.tolist())
         ]
         out += [
             MapPoint(
@@ -269,13 +272,44 @@ async def sound_map(studio: StudioDep, limit: Annotated[int, Query(ge=1, le=2000
                 source="session",
                 name=f"{s.recipe.operation} {s.id}",
                 id=s.id,
-                latent=s.recipe.latent,
+                index=None,
             )
             for (x, y), s in zip(points[len(picked) :].tolist(), session)
         ]
-        return MapOut(method="pca", points=out)
+        plane_id = None if plane is None else studio.planes.keep(latents, plane)
+        return MapOut(method="pca", plane=plane_id, points=out)
 
     return await studio.sounds.pool.run(build)
+
+
+@router.get("/map/spot")
+async def map_spot(
+    studio: StudioDep,
+    plane: Annotated[str, Query(pattern=r"^[0-9a-f]{16}$", description="The map's plane id")],
+    x: Annotated[float, Query(ge=-MAP_REACH, le=MAP_REACH)],
+    y: Annotated[float, Query(ge=-MAP_REACH, le=MAP_REACH)],
+) -> MapSpot:
+    """The latent at a spot (`x`, `y`) between a map's points, read from the plane of that map as it was drawn."""
+    kept = studio.planes.get(plane)
+    if kept is None:
+        raise HTTPException(404, f"no sound map {plane} here (the server forgets old maps): refresh the map")
+    return MapSpot(latent=kept.latent_at(x, y).tolist())
+
+
+@router.get("/library/{index}")
+async def library_sound(index: Annotated[int, Path(ge=0)], studio: StudioDep) -> LibrarySound:
+    """One sound of the user's library by index (a map point's), with its latent."""
+    if not studio.library.available:
+        raise HTTPException(404, f"no library sound {index}: the server has no library (start it with --bank BANK)")
+    sounds = await studio.sounds.pool.run(studio.library.sounds)
+    if index >= len(sounds.names):
+        raise HTTPException(404, f"no library sound {index}: the library has {len(sounds.names)} sounds")
+    return LibrarySound(
+        index=index,
+        name=sounds.names[index],
+        instrument=sounds.instruments[index],
+        latent=sounds.latents[index].tolist(),
+    )
 
 
 @router.post("/similar")

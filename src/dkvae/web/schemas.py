@@ -200,22 +200,41 @@ class DirectionsOut(BaseModel):
 
 
 class MapPoint(BaseModel):
-    """A sound on the 2-D map."""
+    """A sound on the 2-D map: what is drawn, no latent (ask `/api/library/{index}` or `/api/sounds/{id}` for it)."""
 
     x: float
     y: float
     instrument: str
     source: Literal["library", "session"]
     name: str
+    #: A session sound's id (None for a library sound).
     id: str | None
-    latent: list[float]
+    #: A library sound's index (None for a session sound).
+    index: int | None
 
 
 class MapOut(BaseModel):
     """The sound map: the user's library and this session's sounds, projected on two axes."""
 
     method: str
+    #: The id of the plane the spots between the points read (`/api/map/spot`); None when the points lie on a line.
+    plane: str | None
     points: list[MapPoint]
+
+
+class MapSpot(BaseModel):
+    """The latent at a spot of a map, between its points."""
+
+    latent: list[float]
+
+
+class LibrarySound(BaseModel):
+    """One sound of the user's library, by its index."""
+
+    index: int
+    name: str
+    instrument: str
+    latent: list[float]
 
 
 class LibraryMatch(BaseModel):

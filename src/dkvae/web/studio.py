@@ -1,8 +1,8 @@
-"""Everything a request works with: the machine, its sounds, directions and library, and the checks on sound recipes."""
+"""Everything a request works with: the machine, its sounds, directions, library and map planes; checks on recipes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from dkvae.kits.kit import Pad
 from dkvae.kits.layout import PADS
 from dkvae.web.directions import DirectionCatalogue
 from dkvae.web.library import Library
+from dkvae.web.maps import PlaneStore
 from dkvae.web.schemas import PadInfo, SoundOut, SoundRef
 from dkvae.web.sounds import Sound, SoundService
 
@@ -28,6 +29,7 @@ class Studio:
     sounds: SoundService
     directions: DirectionCatalogue
     library: Library
+    planes: PlaneStore = field(default_factory=PlaneStore)
 
     @property
     def pads(self) -> list[Pad]:

@@ -36,6 +36,9 @@ export const upload = (file, amount, count, seed) =>
   request("POST", `/api/upload?amount=${amount}&count=${count}&seed=${seed}`, file);
 export const directions = (instrument) => request("GET", `/api/directions/${encodeURIComponent(instrument)}`);
 export const soundMap = () => request("GET", "/api/map");
+export const mapSpot = (plane, x, y) => request("GET", `/api/map/spot?plane=${plane}&x=${x}&y=${y}`);
+export const librarySound = (index) => request("GET", `/api/library/${index}`);
+export const sidecar = (id) => request("GET", `/api/sounds/${id}`);
 export const similar = (sound, count = 8) => request("POST", "/api/similar", { sound: ref(sound), count });
 export const history = (limit = 30) => request("GET", `/api/history?limit=${limit}`);
 export const exportKit = (body) => request("POST", "/api/export/kit", body, true);

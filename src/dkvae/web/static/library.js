@@ -5,39 +5,19 @@ import * as api from "./api.js";
 const COLOURS = ["#ff5f5f", "#ffb347", "#f5e663", "#7ee081", "#5fd7ff", "#a98bff", "#ff7fd1", "#cfcfcf"];
 const HIT_RADIUS = 9; // CSS pixels around a point that pick it; a click farther from every point renders the spot
 
-// The map is the sounds' latents on their two principal axes (dkvae/web/library.py's project_2d), so
-// a spot between them is a latent too: least squares gives latent = mean + x * a + y * b from the
-// points themselves, and the spot's sound is the class of the nearest point rendered there.
-export function latentAt(points, x, y) {
-  const dim = points[0].latent.length;
-  const normal = [[0, 0, 0], [0, 0, 0], [0, 0, 0]];
-  const right = [new Array(dim).fill(0), new Array(dim).fill(0), new Array(dim).fill(0)];
-  for (const point of points) {
-    const row = [1, point.x, point.y];
-    for (let i = 0; i < 3; i += 1) {
-      for (let j = 0; j < 3; j += 1) normal[i][j] += row[i] * row[j];
-      point.latent.forEach((value, k) => { right[i][k] += row[i] * value; });
-    }
+// A map point or spot with what rendering it needs: its latent (and a session sound's class blend). The map
+// carries no latents (a codec's would make it megabytes), so they are asked for when the user acts on a point:
+// a library sound's by its index, a session sound's from its sidecar, a spot's from the plane of the map it
+// was clicked on (dkvae/web/maps.py: the least-squares plane through the points); where the points lie on a
+// line there is no plane, and a spot is the nearest point's latent.
+export async function mapSound(point) {
+  if (point.source === "library") return { ...point, latent: (await api.librarySound(point.index)).latent };
+  if (point.source === "session") {
+    const sidecar = await api.sidecar(point.id);
+    return { ...point, latent: sidecar.latent, class_weights: sidecar.class_weights };
   }
-  const coefficients = solve3(normal, right);
-  if (!coefficients) return null; // the points lie on a line: no plane to read the spot from
-  return coefficients[0].map((mean, k) => mean + x * coefficients[1][k] + y * coefficients[2][k]);
-}
-
-// Solve the 3 x 3 system `a` X = `b` (b: three rows of any length) by Gaussian elimination; null if singular.
-function solve3(a, b) {
-  const m = a.map((row, i) => [...row, ...b[i]]);
-  for (let col = 0; col < 3; col += 1) {
-    const pivot = [col, col + 1, col + 2].filter((r) => r < 3).reduce((best, r) => (Math.abs(m[r][col]) > Math.abs(m[best][col]) ? r : best));
-    if (Math.abs(m[pivot][col]) < 1e-9) return null;
-    [m[col], m[pivot]] = [m[pivot], m[col]];
-    for (let r = 0; r < 3; r += 1) {
-      if (r === col) continue;
-      const factor = m[r][col] / m[col][col];
-      for (let c = col; c < m[r].length; c += 1) m[r][c] -= factor * m[col][c];
-    }
-  }
-  return m.map((row, i) => row.slice(3).map((value) => value / row[i]));
+  const latent = point.plane ? (await api.mapSpot(point.plane, point.x, point.y)).latent : (await mapSound(point.nearest)).latent;
+  return { ...point, latent };
 }
 
 export class SoundMap {
@@ -47,6 +27,7 @@ export class SoundMap {
     this.instruments = instruments;
     this.onPick = onPick;
     this.points = [];
+    this.plane = null; // the id of the plane the spots between the points read, or null
     this.picked = null;
     this.spot = null; // a clicked spot between points: { x, y } in map units
     canvas.addEventListener("click", (event) => this.click(event));
@@ -62,7 +43,8 @@ export class SoundMap {
   }
 
   async refresh() {
-    this.points = (await api.soundMap()).points;
+    const map = await api.soundMap();
+    [this.points, this.plane] = [map.points, map.plane];
     this.draw();
   }
 
@@ -132,8 +114,7 @@ export class SoundMap {
     if (!best && nearest) {
       // Between the dots: the sound at that spot, of the nearest dot's class.
       const [mx, my] = this.unproject(x, y);
-      const latent = latentAt(this.points, mx, my) ?? nearest.latent;
-      best = { x: mx, y: my, instrument: nearest.instrument, source: "spot", name: `${nearest.instrument} at the spot`, id: null, latent };
+      best = { x: mx, y: my, instrument: nearest.instrument, source: "spot", name: `${nearest.instrument} at the spot`, id: null, plane: this.plane, nearest };
     }
     if (!best) return;
     this.picked = best.source === "spot" ? null : best;

@@ -5,7 +5,7 @@
 
 import * as api from "./api.js";
 import { DEFAULT_SETTINGS, Engine, meterFloorDb } from "./engine.js";
-import { SoundMap, showList } from "./library.js";
+import { SoundMap, mapSound, showList } from "./library.js";
 import { showMix, showMorphTargets, showSliders } from "./panel.js";
 import { buildPad, drawPad, padState, setSound, stepHistory } from "./pads.js";
 import { Sequencer, buildGrid, showCell, showStep } from "./sequencer.js";
@@ -412,7 +412,8 @@ async function main() {
       : `${pad.info.label} pad: the picked ${sound.instrument} sound`);
   }
 
-  const soundMap = (hook.soundMap = new SoundMap($("#map"), $("#map-legend"), model.instruments, guarded(audition)));
+  const pickOnMap = guarded(async (point) => audition(await mapSound(point)));
+  const soundMap = (hook.soundMap = new SoundMap($("#map"), $("#map-legend"), model.instruments, pickOnMap));
   $("#map-refresh").addEventListener("click", guarded(() => soundMap.refresh()));
   $("#map-use").addEventListener("click", guarded(() => picked && use(picked)));
   $("#similar").addEventListener("click", guarded(async () => {
