@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import safetensors
 import torch
 
@@ -53,6 +54,8 @@ def test_a_resumed_prior_goes_on_from_its_checkpoint(tiny_bank, tmp_path) -> Non
     assert checkpoint["global_step"] == 20
     assert flow_prior_training(run)["steps"] == 20
     assert flow_prior_training(run)["seconds"] > first_seconds, "the clock counts across the resume"
+    logged = pd.read_csv(run / "prior_logs" / "metrics.csv")
+    assert len(logged) == 2 and logged["step"].is_monotonic_increasing, "the first session's row kept, then the second's"
     assert (run / LATENTS_NAME).stat().st_mtime_ns == latents_written
 
 

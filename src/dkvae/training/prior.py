@@ -29,10 +29,12 @@ from dkvae.data.packed import PackedArray
 from dkvae.models.checkpoint import load_model_dir
 from dkvae.models.codec import TimeLocalAutoencoder
 from dkvae.models.flow_prior import FlowConfig, LatentFlow, save_flow_prior
+from dkvae.training.log import ResumableCSVLogger, TrimResumedLog
 from dkvae.training.train import LastCheckpoint, training_rows
 
 LATENTS_NAME = "latents.safetensors"
 PRIOR_CHECKPOINTS = "prior_checkpoints"
+PRIOR_LOGS = "prior_logs"
 #: Sounds the codec encodes at a time when the latents are cached.
 ENCODE_BATCH = 32
 
@@ -127,8 +129,9 @@ def train_prior(
     last = run / PRIOR_CHECKPOINTS / "last.ckpt"
     timer = Timer()  # counts across resumes: its state is saved in the checkpoint
     trainer = L.Trainer(
-        max_steps=steps, accelerator="cpu", callbacks=[EpochCheckpoint(run / PRIOR_CHECKPOINTS), timer],
-        logger=L.pytorch.loggers.CSVLogger(run, name="prior_logs", version=""), enable_checkpointing=False,
+        max_steps=steps, accelerator="cpu",
+        callbacks=[EpochCheckpoint(run / PRIOR_CHECKPOINTS), timer, TrimResumedLog(run / PRIOR_LOGS / "metrics.csv")],
+        logger=ResumableCSVLogger(run, name=PRIOR_LOGS, version=""), enable_checkpointing=False,
         enable_progress_bar=progress_bar, enable_model_summary=False, limit_val_batches=0, gradient_clip_val=1.0,
     )  # fmt: skip
     trainer.fit(module, DataLoader(data, batch_size=batch_size, sampler=sampler), ckpt_path=str(last) if resume and last.exists() else None)
