@@ -3,13 +3,19 @@
     python scripts/bundle_model.py runs/drums-default data/drums --report reports/bundled
     python scripts/bundle_model.py --update-evaluation --report reports/bundled --seeds reports/bundled-seed*
 
-Writes src/dkvae/pretrained/ (model.safetensors, config.json, latent_prior.safetensors, MODEL.md). The
+    python scripts/bundle_model.py runs/codec-cosine data/drums --recipe experiments/bundled.sh --report reports/bundled
+
+Writes src/dkvae/pretrained/ (model.safetensors, config.json, MODEL.md, and the prior new sounds are drawn
+from: a VAE's latent_prior.safetensors, a codec's flow_prior.safetensors, bound to the float16 copy). The
 data table comes from the bank's processed manifest; training figures from the run; evaluation
 figures from a `dkvae evaluate` report when given, with a table of the generation figures over the
 reports of other seeds (`--seeds`, same model and judge). The retraining commands in MODEL.md are the
 ones that made the run (its epochs, and its KL weight where the preset's differs), so a run begun
-from another model's weights (`--init`) is refused. `--update-evaluation` rewrites only MODEL.md's
-evaluation section, for the bundled model as it is (when the evaluation code changed, not the model).
+from another model's weights (`--init`) is refused, unless `--recipe` gives the commands that made it
+(a shell file, copied into MODEL.md as it is; tests/scripts/test_bundle_model.py checks that the recipe
+files it names hold the bundled model's config). A codec needs its flow prior (`dkvae prior`) and a recipe.
+`--update-evaluation` rewrites only MODEL.md's evaluation section, for the bundled model as it is (when
+the evaluation code changed, not the model).
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ from dkvae.evaluation.report import TITLES, format_value, judge_seed, read_metri
 from dkvae.evaluation.scores import GENERATION_METRICS
 from dkvae.inference.machine import bundled_model_dir
 from dkvae.models.checkpoint import ModelDirectory, load_model_dir, save_model_dir
+from dkvae.models.codec import TimeLocalAutoencoder
+from dkvae.models.flow_prior import FLOW_PRIOR_NAME, flow_prior_training, load_flow_prior, save_flow_prior
+from dkvae.models.latent_prior import LATENT_PRIOR_NAME
 from dkvae.training.train import fit_run_latent_prior, run_init
 
 RETRAIN = """```
@@ -158,6 +167,17 @@ def sharpening_sentence(config: Config) -> str:
     )
 
 
+def prior_sentence(source: ModelDirectory) -> str:
+    """How a codec's flow prior was trained, as its file records it."""
+    record = flow_prior_training(Path(source.path)) if source.path is not None else {}
+    if not record:
+        return ""
+    return (
+        f"Its flow prior then trained {record['steps']} steps of {record['batch_size']} latents on the frozen codec's "
+        f"cached posteriors, in {float(record['seconds']) / 60:.0f} minutes (last loss {record['final_loss']})."
+    )
+
+
 def train_options(config: Config) -> str:
     """The `dkvae train` options that made a run of `config`: its epochs, and its KL weight where the preset's differs."""
     options = f"--epochs {config.train.epochs}"
@@ -174,17 +194,36 @@ def refuse_runs_from_other_weights(run: Path) -> None:
         raise SystemExit(f"{run} began from the weights of {init} (--init): bundle a run trained from scratch")
 
 
-def training_section(source: ModelDirectory, teacher: ModelDirectory | None, note: str) -> list[str]:
-    """How the model was trained, and the commands that train it again; for a distilled model, both stages."""
+def describe_model(source: ModelDirectory, distilled: bool) -> str:
+    """What kind of model it is, in a few words, for MODEL.md's first line."""
+    model = source.config.model
+    if isinstance(source.model, TimeLocalAutoencoder):
+        audio = source.config.audio
+        step_ms = 1000 * model.codec_downsample * audio.hop_length / audio.sample_rate
+        return (
+            f"a time-local codec ({model.latent_channels} latent numbers every {step_ms:.0f} ms) with a class-conditional "
+            "flow-matching prior over its latents"
+        )
+    return (
+        "a conditional VAE" + (" with a distilled decoder" if distilled else "") + f", latent size {model.latent_dim}"
+    )
+
+
+def training_section(
+    source: ModelDirectory, teacher: ModelDirectory | None, note: str, recipe: str | None = None
+) -> list[str]:
+    """How the model was trained, and the commands that train it again (`recipe` when given); for a distilled
+    model, both stages."""
     record = teacher.training if teacher is not None else source.training
     minutes = float(record.get("seconds", 0)) / 60
     config = teacher.config if teacher is not None else source.config
+    codec = isinstance(source.model, TimeLocalAutoencoder)
     text = (
         f"Best validation loss {record.get('best_val_loss')} at epoch {record.get('best_epoch')}, "
         f"after {minutes:.0f} minutes of training on a machine with 2 CPU cores (torch {record.get('torch')}). "
-        f"Classes are drawn evenly during training. {sharpening_sentence(config)} {note} "
+        f"Classes are drawn evenly during training. {prior_sentence(source) if codec else sharpening_sentence(config)} {note} "
     )
-    retrain = RETRAIN.format(options=train_options(config))
+    retrain = RETRAIN.format(options=train_options(config)) if recipe is None else f"```\n{recipe.strip()}\n```"
     if teacher is not None:
         distilled = source.training["distill"]
         channels = ",".join(str(width) for width in distilled["decoder_channels"])
@@ -201,7 +240,7 @@ def training_section(source: ModelDirectory, teacher: ModelDirectory | None, not
             "frames weighted 4). The encoder, class embedding and latent prior are the VAE's. "
         )
         retrain = RETRAIN_DISTILLED.format(options=train_options(config), channels=channels)
-    return ["## Training", "", (text + "Retrain it with:").replace("  ", " "), "", retrain, ""]
+    return ["## Training", "", " ".join((text + "Retrain it with:").split()), "", retrain, ""]
 
 
 def update_evaluation(report: Path | None, seeds: list[Path]) -> None:
@@ -231,6 +270,9 @@ def main() -> None:
     parser.add_argument(
         "--teacher", type=Path, default=None, help="for a distilled run: the model it was distilled from"
     )
+    parser.add_argument(
+        "--recipe", type=Path, default=None, help="a shell file of the exact commands that made the run (MODEL.md's)"
+    )
     args = parser.parse_args()
     if args.update_evaluation:
         update_evaluation(args.report, args.seeds)
@@ -238,7 +280,12 @@ def main() -> None:
     if args.run is None or args.bank is None:
         parser.error("give the run and the bank (or --update-evaluation)")
     source = load_model_dir(args.run)
-    refuse_runs_from_other_weights(args.run)
+    codec = isinstance(source.model, TimeLocalAutoencoder)
+    if args.recipe is None:
+        if codec:
+            raise SystemExit(f"{args.run} is a codec: give the commands that made it and its prior as --recipe")
+        refuse_runs_from_other_weights(args.run)
+    recipe = args.recipe.read_text(encoding="utf-8") if args.recipe is not None else None
     teacher = None
     if "distilled_from" in source.training:
         if args.teacher is None:
@@ -249,26 +296,34 @@ def main() -> None:
         if teacher.model_id != source.training["distilled_from"]:
             raise SystemExit(f"{args.teacher} is model {teacher.model_id}, not {source.training['distilled_from']}")
     bank = Bank(args.bank, preset=source.config, process=False)
-    prior = source.latent_prior or fit_run_latent_prior(args.run, bank)
+    flow = load_flow_prior(args.run, source.model_id) if codec else None
+    if codec and flow is None:
+        raise SystemExit(f"{args.run} has no flow prior yet: dkvae prior {args.run} {args.bank}")
+    prior = None if codec else source.latent_prior or fit_run_latent_prior(args.run, bank)
     target = bundled_model_dir()
     target.mkdir(parents=True, exist_ok=True)
     training = dict(source.training, source_model_id=source.model_id, weights="float16")
     model_id = save_model_dir(
         target, source.model, source.config, source.class_names, source.normalization, training, torch.float16
     )
-    prior.save(target, model_id)  # the same Gaussians, now of the float16 copy
+    # The prior of the float16 copy; the other kind's prior file, left from an earlier bundle, goes.
+    if flow is not None:
+        save_flow_prior(flow, target, model_id)
+        (target / LATENT_PRIOR_NAME).unlink(missing_ok=True)
+    else:
+        prior.save(target, model_id)
+        (target / FLOW_PRIOR_NAME).unlink(missing_ok=True)
     lines = [
         "# The bundled dkvae model",
         "",
         (
-            f"Model id `{model_id}` (float16 copy of run model `{source.model_id}`): a conditional VAE"
-            + (" with a distilled decoder" if teacher is not None else "")
-            + ", preset "
+            f"Model id `{model_id}` (float16 copy of run model `{source.model_id}`): "
+            f"{describe_model(source, teacher is not None)}, preset "
             f"`{source.config.preset}`, {source.config.audio.sample_rate} Hz, {source.config.audio.duration:.2f} s sounds, "
-            f"latent size {source.config.model.latent_dim}, classes {', '.join(source.class_names)}."
+            f"classes {', '.join(source.class_names)}."
         ),
         "",
-        *training_section(source, teacher, args.note),
+        *training_section(source, teacher, args.note, recipe),
         *data_section(bank),
         *evaluation_section(args.report, args.seeds),
         "Full configuration: `config.json` beside this file.",

@@ -27,6 +27,8 @@ ROW = re.compile(r"^\| `(?P<file>[\w.-]+\.json)` \| `(?P<command>[^`]+)`.*?\|(?P
 BUILT_FROM = re.compile(r"built from `(?P<command>[^`]+)`")
 #: The README's stand-in for the previous bundled model, which `previous-model.json` trained.
 PREVIOUS = "PREVIOUS"
+#: The bundled VAE before the codec, which the later studies began from (`drums-default.json`'s settings).
+VAE = "VAE"
 
 
 def readme_rows() -> dict[str, dict[str, str | None]]:
@@ -65,12 +67,15 @@ def test_each_recipe_the_results_name_exists() -> None:
 
 def trained_config(command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Config:
     """The config `command` (a ``dkvae train`` line of the README) would train with: the CLI runs up to the
-    training itself, which is replaced. PREVIOUS is a model directory of `previous-model.json`'s settings."""
-    previous = tmp_path / "previous"
-    previous.mkdir(exist_ok=True)
-    settings = json.loads((EXPERIMENTS / "previous-model.json").read_text())
-    document = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": settings}
-    (previous / "config.json").write_text(json.dumps(document))
+    training itself, which is replaced. PREVIOUS and VAE are model directories of `previous-model.json`'s and
+    `drums-default.json`'s settings."""
+    models = {}
+    for name, recipe in ((PREVIOUS, "previous-model.json"), (VAE, "drums-default.json")):
+        models[name] = tmp_path / name.lower()
+        models[name].mkdir(exist_ok=True)
+        settings = json.loads((EXPERIMENTS / recipe).read_text())
+        document = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": settings}
+        (models[name] / "config.json").write_text(json.dumps(document))
     seen: list[Config] = []
 
     def train(bank: Path, out: Path, config: Config, **_: object) -> SimpleNamespace:
@@ -81,7 +86,7 @@ def trained_config(command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.chdir(ROOT)
     args = shlex.split(command)
     assert args[:2] == ["dkvae", "train"], command
-    args = [str(previous) if arg == PREVIOUS else arg for arg in args[2:]]
+    args = [str(models[arg]) if arg in models else arg for arg in args[2:]]
     if "--out" not in args:
         args += ["--out", str(tmp_path / "run")]
     result = CliRunner().invoke(app, ["train", *args])
