@@ -3,7 +3,7 @@
     python scripts/bundle_model.py runs/drums-default data/drums --report reports/bundled
     python scripts/bundle_model.py --update-evaluation --report reports/bundled --seeds reports/bundled-seed*
 
-    python scripts/bundle_model.py runs/codec-cosine data/drums --recipe experiments/bundled.sh --report reports/bundled
+    python scripts/bundle_model.py runs/codec-cosine data/drums --recipe experiments/codec-bundle.sh --report reports/bundled
 
 Writes src/dkvae/pretrained/ (model.safetensors, config.json, MODEL.md, and the prior new sounds are drawn
 from: a VAE's latent_prior.safetensors, a codec's flow_prior.safetensors, bound to the float16 copy). The
