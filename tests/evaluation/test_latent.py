@@ -12,6 +12,7 @@ from dkvae.evaluation.latent import (
     ACTIVE_VARIANCE,
     LatentSpace,
     analyse_latent_space,
+    encode_posteriors,
     principal_components,
     umap_embedding,
 )
@@ -51,3 +52,15 @@ def test_active_dimensions_are_those_whose_means_vary_across_sounds() -> None:
     means[:, 3] = 5.0
     space = LatentSpace(means, np.zeros(50), None, np.zeros((50, 2)), np.zeros(2), None)
     assert space.active_dimensions == 1
+
+
+def test_a_codecs_latent_sequences_are_analysed_flattened_as_the_machine_flattens_them(tmp_path) -> None:
+    from ..inference.test_export_codec import write_codec
+
+    machine = DrumMachine.load(write_codec(tmp_path / "codec", flow=True))
+    spectrograms = np.random.default_rng(0).uniform(0, 1, (5, *machine.config.audio.shape)).astype(np.float32)
+    means, logvars = encode_posteriors(machine, spectrograms, np.zeros(5, np.int64))
+    assert means.shape == logvars.shape == (5, machine.latent_dim)
+    np.testing.assert_allclose(means, machine.encode_spectrograms(spectrograms, "kick"), rtol=1e-6)
+    space = analyse_latent_space(machine, spectrograms, np.zeros(5, np.int64))
+    assert space.pca.shape == (5, 2) and space.means.shape == (5, machine.latent_dim)

@@ -53,9 +53,9 @@ def encode_posteriors(
         classes = torch.tensor(labels[start : start + ENCODE_BATCH], dtype=torch.long) if machine.conditional else None
         encoded = machine.model.encode(x, classes)
         mean, logvar = encoded if isinstance(encoded, tuple) else (encoded, None)
-        means.append(mean.numpy())
+        means.append(mean.reshape(len(x), -1).numpy())  # a codec's latent sequence, flattened as DrumMachine's
         if logvar is not None:
-            logvars.append(logvar.numpy())
+            logvars.append(logvar.reshape(len(x), -1).numpy())
     latent = np.zeros((0, machine.latent_dim), np.float32)
     return np.concatenate([latent, *means]), (np.concatenate(logvars) if logvars else None)
 
