@@ -29,6 +29,8 @@ BUILT_FROM = re.compile(r"built from `(?P<command>[^`]+)`")
 PREVIOUS = "PREVIOUS"
 #: The bundled VAE before the codec, which the later studies began from (`drums-default.json`'s settings).
 VAE = "VAE"
+#: The codec's first stage, which its cosine stage begins from (`codec.json`'s run).
+CODEC = "runs/codec"
 
 
 def readme_rows() -> dict[str, dict[str, str | None]]:
@@ -67,11 +69,11 @@ def test_each_recipe_the_results_name_exists() -> None:
 
 def trained_config(command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Config:
     """The config `command` (a ``dkvae train`` line of the README) would train with: the CLI runs up to the
-    training itself, which is replaced. PREVIOUS and VAE are model directories of `previous-model.json`'s and
-    `drums-default.json`'s settings."""
+    training itself, which is replaced. PREVIOUS, VAE and runs/codec are model directories of
+    `previous-model.json`'s, `drums-default.json`'s and `codec.json`'s settings (a fresh clone has none)."""
     models = {}
-    for name, recipe in ((PREVIOUS, "previous-model.json"), (VAE, "drums-default.json")):
-        models[name] = tmp_path / name.lower()
+    for name, recipe in ((PREVIOUS, "previous-model.json"), (VAE, "drums-default.json"), (CODEC, "codec.json")):
+        models[name] = tmp_path / name.lower().replace("/", "-")
         models[name].mkdir(exist_ok=True)
         settings = json.loads((EXPERIMENTS / recipe).read_text())
         document = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": settings}
