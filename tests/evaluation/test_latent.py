@@ -61,6 +61,7 @@ def test_a_codecs_latent_sequences_are_analysed_flattened_as_the_machine_flatten
     spectrograms = np.random.default_rng(0).uniform(0, 1, (5, *machine.config.audio.shape)).astype(np.float32)
     means, logvars = encode_posteriors(machine, spectrograms, np.zeros(5, np.int64))
     assert means.shape == logvars.shape == (5, machine.latent_dim)
-    np.testing.assert_allclose(means, machine.encode_spectrograms(spectrograms, "kick"), rtol=1e-6)
+    # the machine encodes on one thread, the analysis on as many as torch has: sums in another order
+    np.testing.assert_allclose(means, machine.encode_spectrograms(spectrograms, "kick"), rtol=1e-4, atol=1e-5)
     space = analyse_latent_space(machine, spectrograms, np.zeros(5, np.int64))
     assert space.pca.shape == (5, 2) and space.means.shape == (5, machine.latent_dim)
