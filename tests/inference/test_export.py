@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from dkvae import DkvaeError
-from dkvae.inference.export import export_model, inversion_path
+from dkvae.inference.export import export_model, inversion_path, prior_path
 from dkvae.inference.machine import DrumMachine
 from dkvae.models import build_model
 from dkvae.models.checkpoint import save_model_dir
@@ -37,6 +37,8 @@ DESCRIPTION_KEYS = {
     "hop_length", "window", "n_freq", "n_frames", "normalization", "inputs", "outputs", "inversion", "finishing",
     "latent_prior",
 }  # fmt: skip
+#: What a codec's description says besides (`tests/inference/test_export_codec.py` checks them on a tiny codec).
+CODEC_DESCRIPTION_KEYS = {"latent_sequence", "prior"}
 
 
 def decoder_inputs(machine: DrumMachine, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -164,7 +166,9 @@ assert "dkvae" not in sys.modules, "dkvae was imported"
 def test_the_description_says_what_a_host_needs(machine, request, fmt, files) -> None:
     path = request.getfixturevalue("onnx_file" if fmt == "onnx" else "torchscript_file")
     description = json.loads(path.with_suffix(".json").read_text())
-    assert set(description) == DESCRIPTION_KEYS
+    codec = machine.config.model.kind == "codec"
+    assert set(description) == DESCRIPTION_KEYS | (CODEC_DESCRIPTION_KEYS if codec else set())
+    files = files | ({"prior"} if machine.flow is not None else set())  # a flow prior exports beside the decoder
     assert description["export_format"] == fmt and set(description["files"]) == files
     assert all((path.parent / name).is_file() for name in description["files"].values())
     assert description["model_id"] == machine.model_id and description["class_names"] == machine.instruments
@@ -174,7 +178,11 @@ def test_the_description_says_what_a_host_needs(machine, request, fmt, files) ->
     assert [tensor["name"] for tensor in description["inputs"]] == ["latent", "class_weights"]
     assert description["outputs"][0]["shape"] == ["batch", description["n_freq"], description["n_frames"]]
     prior = machine.directory.latent_prior
-    np.testing.assert_array_equal(np.array(description["latent_prior"]["scale_tril"], np.float32), prior.scale_tril)
+    if prior is None:  # a codec's prior is its flow, exported as a file of its own
+        assert description["latent_prior"] is None and codec
+        assert description["prior"]["exported"] is (machine.flow is not None)
+    else:
+        np.testing.assert_array_equal(np.array(description["latent_prior"]["scale_tril"], np.float32), prior.scale_tril)
 
 
 def test_an_unconditional_minmax_model_exports_with_its_own_db_range(tmp_path) -> None:
@@ -228,13 +236,15 @@ def test_bad_requests_are_user_errors(tmp_path, monkeypatch) -> None:
     assert sorted(path.name for path in tmp_path.iterdir()) == ["foreign"]
 
 
-def test_the_export_model_command_writes_the_files_and_refuses_a_bad_format(tmp_path) -> None:
+def test_the_export_model_command_writes_the_files_and_refuses_a_bad_format(machine, tmp_path) -> None:
     from typer.testing import CliRunner
 
     from dkvae.cli import app
 
-    result = CliRunner().invoke(app, ["export-model", "--format", "torchscript", "--out", str(tmp_path / "d.ts")])
+    out = tmp_path / "d.ts"
+    result = CliRunner().invoke(app, ["export-model", "--format", "torchscript", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert {p.name for p in tmp_path.iterdir()} == {"d.ts", "d.json", "d-inversion.ts"}
+    priors = {prior_path(out).name} if machine.flow is not None else set()  # the bundled model's flow prior, if a codec
+    assert {p.name for p in tmp_path.iterdir()} == {"d.ts", "d.json", "d-inversion.ts"} | priors
     bad = CliRunner().invoke(app, ["export-model", "--format", "vst", "--out", str(tmp_path / "x")])
     assert isinstance(bad.exception, DkvaeError) and "unknown export format 'vst'" in str(bad.exception)

@@ -9,7 +9,7 @@ import soundfile as sf
 import dkvae.inference.machine
 from dkvae import DkvaeError
 from dkvae.core.config import OUTPUT_PEAK_DB, OUTPUT_SAMPLE_RATE
-from dkvae.inference.machine import DrumMachine, interpolate_latents
+from dkvae.inference.machine import DrumMachine, bundled_model_dir, interpolate_latents
 
 from ..conftest import drum_hit
 
@@ -181,10 +181,15 @@ def test_a_classifier_cannot_generate(tmp_path, tiny_bank) -> None:
 
 def test_the_bundled_model_loads_without_pickle_and_makes_every_class(no_pickle) -> None:
     from dkvae.core.classes import CLASSES
+    from dkvae.models.flow_prior import FLOW_PRIOR_NAME
+    from dkvae.models.latent_prior import LATENT_PRIOR_NAME
 
     machine = DrumMachine.load()
     assert sorted(machine.instruments) == sorted(CLASSES)
-    assert machine.directory.latent_prior is not None and machine.sample_rate == 44100
+    # Its prior is loaded, of its kind: a VAE's Gaussian latent prior or a codec's flow prior.
+    priors = {LATENT_PRIOR_NAME: machine.directory.latent_prior, FLOW_PRIOR_NAME: machine.flow}
+    held = [name for name in priors if (bundled_model_dir() / name).is_file()]
+    assert len(held) == 1 and priors[held[0]] is not None and machine.sample_rate == 44100
     kit = machine.kit(seed=7)
     assert all(np.isfinite(sound).all() and np.abs(sound).max() > 0.5 for sound in kit.values())
     np.testing.assert_array_equal(kit["kick"], machine.generate("kick", 1, 7)[0])

@@ -1,4 +1,8 @@
-"""A tampered model directory is refused with one clear line (exit 2): nothing unpickled, nothing huge allocated."""
+"""A tampered model directory is refused with one clear line (exit 2): nothing unpickled, nothing huge allocated.
+
+The cases tamper with the bundled model, whichever kind it is, through the files every model has (its weights and
+config) and the prior file it holds; a Gaussian latent prior's own cases tamper with a VAE's (`trained_run`).
+"""
 
 from __future__ import annotations
 
@@ -20,13 +24,26 @@ import safetensors.torch
 import torch
 
 from dkvae.cli import main
+from dkvae.core.config import Config
 from dkvae.core.errors import DkvaeError
 from dkvae.inference.machine import DrumMachine, bundled_model_dir
 from dkvae.models.checkpoint import CONFIG_NAME, FORMAT, MAX_CONFIG_BYTES, WEIGHTS_NAME, save_model_dir
+from dkvae.models.flow_prior import FLOW_PRIOR_NAME
 from dkvae.models.latent_prior import LATENT_PRIOR_NAME
 
 #: Address space of the process that loads the huge cases: the bundled model needs about 0.4 GiB.
 MEMORY_LIMIT = 2 << 30
+#: The bundled model's audio settings, which some refusals quote.
+BUNDLED_AUDIO = Config.from_dict(json.loads((bundled_model_dir() / CONFIG_NAME).read_text("utf-8"))["config"]).audio
+#: The prior files a model directory may hold (a VAE's Gaussian latent prior, a codec's flow prior), and the words
+#: that refuse a damaged one.
+PRIOR_FILES = {
+    LATENT_PRIOR_NAME: f"{LATENT_PRIOR_NAME} is damaged",
+    FLOW_PRIOR_NAME: "has a flow prior that cannot be used",
+}
+#: The bundled model's prior file (a bundled model has one), and the files of its directory that loading it reads.
+BUNDLED_PRIOR = next((name for name in PRIOR_FILES if (bundled_model_dir() / name).is_file()), None)
+BUNDLED_FILES = [CONFIG_NAME, WEIGHTS_NAME, *([BUNDLED_PRIOR] if BUNDLED_PRIOR else [])]
 
 
 def edit_weights(change: Callable[[dict[str, torch.Tensor]], None]) -> Callable[[Path], None]:
@@ -63,21 +80,36 @@ def write_bytes(name: str, data: Callable[[bytes], bytes]) -> Callable[[Path], N
     return tamper
 
 
-def write_prior(
-    mean_shape: tuple[int, ...], scale_shape: tuple[int, ...], dtype: str = "float32", fill: float = 0.0
-) -> Callable[[Path], None]:
-    """A tampering that replaces the latent prior by zeros of these shapes (the mean's first value `fill`)."""
+def write_prior(mean_shape: str, scale_shape: str, dtype: str = "float32", fill: float = 0.0) -> Callable[[Path], None]:
+    """A tampering that replaces the latent prior by zeros of these shapes (the mean's first value `fill`); a shape is
+    written as `prior_sizes` fills it in, e.g. ``"classes, latent"``."""
 
     def tamper(directory: Path) -> None:
-        tensors = {"mean": np.zeros(mean_shape, dtype), "scale_tril": np.zeros(scale_shape, dtype)}
+        sizes = prior_sizes(directory)
+        shapes = [tuple(int(size) for size in shape.format(**sizes).split(",")) for shape in (mean_shape, scale_shape)]
+        tensors = {"mean": np.zeros(shapes[0], dtype), "scale_tril": np.zeros(shapes[1], dtype)}
         tensors["mean"].flat[0] = fill
         safetensors.numpy.save_file(tensors, str(directory / LATENT_PRIOR_NAME))
 
     return tamper
 
 
+def prior_sizes(directory: Path) -> dict[str, int]:
+    """The sizes a latent prior of the model in `directory` has: its classes, its latent_dim and half that."""
+    document = json.loads((directory / CONFIG_NAME).read_text(encoding="utf-8"))
+    latent = document["config"]["model"]["latent_dim"]
+    return {"classes": len(document["class_names"]), "latent": latent, "half": latent // 2}
+
+
 def first_weight(tensors: dict[str, torch.Tensor]) -> str:
-    return min(name for name, tensor in tensors.items() if tensor.ndim == 2)
+    """The first weight matrix or kernel by name (a dense layer's or a convolution's, whichever the model has)."""
+    return min(name for name, tensor in tensors.items() if tensor.ndim >= 2)
+
+
+def truncate_prior(directory: Path) -> None:
+    """A tampering that cuts the directory's prior file (whichever kind it holds) to its first 100 bytes."""
+    (name,) = [name for name in PRIOR_FILES if (directory / name).is_file()]
+    write_bytes(name, lambda data: data[:100])(directory)
 
 
 def set_in(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
@@ -138,7 +170,7 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
     ),
     "hop of one sample": (
         edit_config(set_in("config.audio.hop_length", 1)),
-        "a spectrogram of 513 x 32513 bins is more than",
+        f"a spectrogram of {BUNDLED_AUDIO.n_freq} x {1 + BUNDLED_AUDIO.num_samples} bins is more than",
     ),
     "a billion iterations": (
         edit_config(set_in("config.inversion.iterations", 10**9)),
@@ -253,15 +285,26 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
     "no weights": (lambda directory: (directory / WEIGHTS_NAME).unlink(), f"has no {WEIGHTS_NAME}"),
     "huge config": (write_bytes(CONFIG_NAME, lambda data: data + b" " * MAX_CONFIG_BYTES), "larger than"),
     "non-UTF-8 config": (write_bytes(CONFIG_NAME, lambda data: data.replace(b'"kick"', b'"k\xefck"')), "is unreadable"),
-    "prior of another shape": (write_prior((7, 16), (7, 16, 16)), "latent prior has shape (7, 16)"),
-    "prior of mismatched parts": (write_prior((7, 32), (7, 3)), "do not match"),
-    "prior of integers": (write_prior((7, 32), (7, 32, 32), "int64"), "not stored as floats"),
+    "truncated prior file": (truncate_prior, PRIOR_FILES.get(BUNDLED_PRIOR or "", "")),
+}
+#: Cases of a Gaussian latent prior (a VAE's): they tamper with a copy of `trained_run`, and their words are written
+#: as `prior_sizes` fills them in.
+LATENT_PRIOR_CASES: dict[str, tuple[Callable[[Path], None], str]] = {
+    "prior of another shape": (
+        write_prior("{classes}, {half}", "{classes}, {half}, {half}"),
+        "latent prior has shape ({classes}, {half})",
+    ),
+    "prior of mismatched parts": (write_prior("{classes}, {latent}", "{classes}, 3"), "do not match"),
+    "prior of integers": (
+        write_prior("{classes}, {latent}", "{classes}, {latent}, {latent}", "int64"),
+        "not stored as floats",
+    ),
     "NaN in the prior": (
-        write_prior((7, 32), (7, 32, 32), fill=float("nan")),
+        write_prior("{classes}, {latent}", "{classes}, {latent}, {latent}", fill=float("nan")),
         "latent prior holds NaN or infinite values",
     ),
     "infinite prior": (
-        write_prior((7, 32), (7, 32, 32), fill=float("-inf")),
+        write_prior("{classes}, {latent}", "{classes}, {latent}, {latent}", fill=float("-inf")),
         "latent prior holds NaN or infinite values",
     ),
     "truncated prior": (write_bytes(LATENT_PRIOR_NAME, lambda data: data[:100]), "latent_prior.safetensors is damaged"),
@@ -270,21 +313,30 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
 HUGE = ["huge latent_dim", "absurd latent_dim", "huge n_fft", "huge channels", "huge header"]
 
 
-def tampered(root: Path, case: str) -> Path:
-    directory = Path(shutil.copytree(bundled_model_dir(), root / case.replace(" ", "-")))
-    CASES[case][0](directory)
+def model_copy(source: Path, target: Path) -> Path:
+    """A copy of the model directory `source`'s model files (config, weights, prior) at `target`."""
+    target.mkdir(parents=True)
+    for name in (CONFIG_NAME, WEIGHTS_NAME, *PRIOR_FILES):
+        if (source / name).is_file():
+            shutil.copy2(source / name, target / name)
+    return target
+
+
+def tampered(root: Path, case: str, cases: dict = CASES, source: Path | None = None) -> Path:
+    """A copy of the model in `source` (the bundled one unless given) that `cases[case]` tampered with."""
+    directory = model_copy(bundled_model_dir() if source is None else source, root / case.replace(" ", "-"))
+    cases[case][0](directory)
     return directory
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_a_tampered_model_is_refused_with_one_clear_line(
-    case: str, tmp_path: Path, no_pickle: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+def assert_refused_with_one_clear_line(
+    directory: Path, words: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    directory = tampered(tmp_path, case)
+    """Loading `directory` raises one line holding `words`, and `dkvae generate` on it prints that line and exits 2."""
     with pytest.raises(DkvaeError) as raised:
         DrumMachine.load(directory)
     message = str(raised.value)
-    assert CASES[case][1] in message and "\n" not in message
+    assert words in message and "\n" not in message
 
     out = tmp_path / "out"
     argv = ["dkvae", "generate", "--model", str(directory), "--instrument", "kick", "--count", "1", "--out", str(out)]
@@ -294,6 +346,29 @@ def test_a_tampered_model_is_refused_with_one_clear_line(
     assert exited.value.code == 2
     assert capsys.readouterr().err.splitlines() == [f"error: {message}"]
     assert not out.exists()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_tampered_model_is_refused_with_one_clear_line(
+    case: str, tmp_path: Path, no_pickle: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert CASES[case][1], "the bundled model directory holds no prior file"
+    assert_refused_with_one_clear_line(tampered(tmp_path, case), CASES[case][1], tmp_path, capsys, monkeypatch)
+
+
+@pytest.mark.parametrize("case", LATENT_PRIOR_CASES)
+def test_a_tampered_latent_prior_is_refused_with_one_clear_line(
+    case: str,
+    trained_run: Path,
+    tmp_path: Path,
+    no_pickle: None,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert (trained_run / LATENT_PRIOR_NAME).is_file()  # a trained VAE has one: the cases replace it
+    directory = tampered(tmp_path, case, LATENT_PRIOR_CASES, trained_run)
+    words = LATENT_PRIOR_CASES[case][1].format(**prior_sizes(directory))
+    assert_refused_with_one_clear_line(directory, words, tmp_path, capsys, monkeypatch)
 
 
 #: Loads each directory given through the real CLI under `MEMORY_LIMIT`; prints exit code, stderr and peak memory.
@@ -335,9 +410,14 @@ def test_huge_tampered_models_are_refused_without_allocating(tmp_path: Path) -> 
         assert report["peak"] < MEMORY_LIMIT // 2, (case, report)
 
 
-@pytest.mark.parametrize("name", [CONFIG_NAME, WEIGHTS_NAME, LATENT_PRIOR_NAME])
-def test_a_fifo_in_a_model_directory_is_refused_without_being_opened(name: str, tmp_path: Path, fifo_readers) -> None:
-    directory = Path(shutil.copytree(bundled_model_dir(), tmp_path / "model"))
+@pytest.mark.parametrize(
+    ("model", "name"), [*(("bundled", name) for name in BUNDLED_FILES), ("trained_run", LATENT_PRIOR_NAME)]
+)
+def test_a_fifo_in_a_model_directory_is_refused_without_being_opened(
+    model: str, name: str, request: pytest.FixtureRequest, tmp_path: Path, fifo_readers
+) -> None:
+    source = bundled_model_dir() if model == "bundled" else request.getfixturevalue(model)
+    directory = model_copy(source, tmp_path / "model")
     (directory / name).unlink()
     readers = fifo_readers(directory / name)
     with pytest.raises(DkvaeError) as raised:

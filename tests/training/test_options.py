@@ -6,8 +6,10 @@ import re
 import pytest
 
 from dkvae import DkvaeError
-from dkvae.core.config import get_preset
+from dkvae.core.config import Config, get_preset
 from dkvae.training.options import build_config
+
+from ..conftest import TINY_MODEL, tiny_config
 
 
 def test_options_override_the_preset_and_none_means_not_given(tmp_path) -> None:
@@ -37,13 +39,27 @@ def test_a_config_file_replaces_the_preset_and_a_resumed_run_keeps_its_saved_con
     assert resumed.model.latent_dim == 7 and resumed.audio == get_preset("default").audio and resumed.train.epochs == 9
 
 
-def test_a_run_from_trained_weights_takes_their_settings_and_skips_the_kl_warm_up(tmp_path) -> None:
+def test_a_run_from_the_bundled_model_takes_its_network_whichever_kind_it_is(tmp_path) -> None:
     from dkvae.inference.machine import bundled_model_dir
+    from dkvae.models.checkpoint import read_model_config
 
+    bundled = Config.from_dict(read_model_config(bundled_model_dir())["config"])
     config = build_config(tmp_path / "run", False, preset="seed", init=bundled_model_dir(), epochs=5)
-    bundled = get_preset("default")
-    assert config.model.same_network(bundled.model) and config.audio == bundled.audio
-    assert config.train.kl_warmup_epochs == 0 and bundled.train.kl_warmup_epochs > 0 and config.train.epochs == 5
+    assert config.model.same_network(bundled.model) and (config.audio, config.split) == (bundled.audio, bundled.split)
+    assert config.train.kl_warmup_epochs == 0 and config.train.epochs == 5
+    with pytest.raises(DkvaeError, match=re.escape(f"kind 'ae' (the model's: {bundled.model.kind!r})")):
+        build_config(tmp_path / "run", False, init=bundled_model_dir(), kind="ae")
+
+
+# The runs from trained weights start from a VAE's (`trained_run`, a tiny conditional one trained with `tiny_config`),
+# whichever model is bundled: its network is what --init keeps.
+
+
+def test_a_run_from_trained_weights_takes_their_settings_and_skips_the_kl_warm_up(tmp_path, trained_run) -> None:
+    config = build_config(tmp_path / "run", False, preset="seed", init=trained_run, epochs=5)
+    trained = tiny_config()
+    assert config.model.same_network(trained.model) and config.audio == trained.audio != get_preset("seed").audio
+    assert config.train.kl_warmup_epochs == 0 and trained.train.kl_warmup_epochs > 0 and config.train.epochs == 5
 
 
 @pytest.mark.parametrize(
@@ -74,24 +90,21 @@ def test_a_missing_or_foreign_config_file_is_a_user_error(tmp_path) -> None:
         ({"kind": "cgan"}, "a GAN trains from scratch"),
         ({"kind": "ae"}, r"kind 'ae' \(the model's: 'vae'\)"),
         ({"architecture": "dense"}, r"architecture 'dense' \(the model's: 'conv'\)"),
-        ({"latent_dim": 16}, r"latent_dim 16 \(the model's: 32\)"),
+        ({"latent_dim": 16}, rf"latent_dim 16 \(the model's: {TINY_MODEL.latent_dim}\)"),
         ({"conditional": False}, r"conditional False \(the model's: True\)"),
     ],
 )
-def test_a_run_from_trained_weights_refuses_another_network(tmp_path, options, message) -> None:
-    from dkvae.inference.machine import bundled_model_dir
-
+def test_a_run_from_trained_weights_refuses_another_network(tmp_path, trained_run, options, message) -> None:
     with pytest.raises(DkvaeError, match=message):
-        build_config(tmp_path / "run", False, init=bundled_model_dir(), **options)
+        build_config(tmp_path / "run", False, init=trained_run, **options)
 
 
-def test_a_run_from_trained_weights_takes_options_that_keep_its_network(tmp_path) -> None:
-    from dkvae.inference.machine import bundled_model_dir
-
+def test_a_run_from_trained_weights_takes_options_that_keep_its_network(tmp_path, trained_run) -> None:
+    latent_dim = TINY_MODEL.latent_dim
     config = build_config(
-        tmp_path / "run", False, kind="vae", architecture="conv", init=bundled_model_dir(), latent_dim=32, beta=1e-5
+        tmp_path / "run", False, kind="vae", architecture="conv", init=trained_run, latent_dim=latent_dim, beta=1e-5
     )
-    assert config.model.beta == 1e-5 and config.model.same_network(get_preset("default").model)
+    assert config.model.beta == 1e-5 and config.model.same_network(tiny_config().model)
 
 
 def saved_run(folder, config) -> None:

@@ -41,6 +41,12 @@ def client() -> TestClient:
 
 
 @pytest.fixture(scope="module")
+def bundled(client: TestClient) -> DrumMachine:
+    """The model the app serves: the bundled one, whichever kind it is (the tests take its sizes from it)."""
+    return client.app.state.studio.machine
+
+
+@pytest.fixture(scope="module")
 def kick(client: TestClient) -> dict:
     """A generated kick as the API describes it."""
     response = client.post("/api/generate", json={"instrument": "kick", "seed": 5})
@@ -108,9 +114,11 @@ def test_model_lists_classes_pads_keys_and_limits(client: TestClient) -> None:
 # --- sounds ------------------------------------------------------------------------------------------
 
 
-def test_generate_is_cached_and_its_wav_and_sidecar_recall_it(client: TestClient, kick: dict, tmp_path: Path) -> None:
+def test_generate_is_cached_and_its_wav_and_sidecar_recall_it(
+    client: TestClient, bundled: DrumMachine, kick: dict, tmp_path: Path
+) -> None:
     again = client.post("/api/generate", json={"instrument": "kick", "seed": 5}).json()
-    assert again["id"] == kick["id"] and again["seed"] == 5 and len(again["latent"]) == 32
+    assert again["id"] == kick["id"] and again["seed"] == 5 and len(again["latent"]) == bundled.latent_dim
     wav = client.get(kick["url"])
     assert wav.status_code == 200 and wav.headers["content-type"] == "audio/wav"
     audio, rate = sf.read(io.BytesIO(wav.content), dtype="int16")
@@ -141,17 +149,17 @@ def test_an_evicted_sound_is_rendered_again_from_its_recipe() -> None:
         assert len(audio) == first["samples"]
 
 
-def test_render_recalls_a_latent_and_checks_it(client: TestClient, kick: dict) -> None:
+def test_render_recalls_a_latent_and_checks_it(client: TestClient, bundled: DrumMachine, kick: dict) -> None:
     rendered = client.post("/api/render", json=ref(kick)).json()
     assert rendered["id"] == kick["id"]  # same model, class and latent: the same sound
-    assert_refused(client.post("/api/render", json={**ref(kick), "latent": [0.0] * 8}), 422, "32 values")
-    assert_refused(
-        client.post("/api/render", json={**ref(kick), "class_weights": [0.5, 0.6, 0, 0, 0, 0, 0]}), 422, "sum to 1"
-    )
+    latent_dim = bundled.latent_dim
+    assert_refused(client.post("/api/render", json={**ref(kick), "latent": [0.0] * 8}), 422, f"{latent_dim} values")
+    over_one = [0.5, 0.6] + [0] * (len(bundled.instruments) - 2)
+    assert_refused(client.post("/api/render", json={**ref(kick), "class_weights": over_one}), 422, "sum to 1")
     assert_refused(client.post("/api/render", json={**ref(kick), "class_weights": [1.0]}), 422, "one value per class")
     nan = json.dumps(ref(kick)).replace(str(kick["latent"][0]), "NaN", 1)
     assert client.post("/api/render", content=nan, headers={"content-type": "application/json"}).status_code == 422
-    assert client.post("/api/render", json={**ref(kick), "latent": [1e9] * 32}).status_code == 422
+    assert client.post("/api/render", json={**ref(kick), "latent": [1e9] * latent_dim}).status_code == 422
     assert client.post("/api/render", json={**ref(kick), "extra": 1}).status_code == 422
 
 
@@ -162,16 +170,31 @@ def test_vary_gives_neighbours_at_the_amount(client: TestClient, kick: dict) -> 
     assert same[0]["latent"] == pytest.approx(kick["latent"], abs=1e-6)
 
 
-def test_morph_runs_from_one_sound_to_the_other_blending_classes(client: TestClient, kick: dict) -> None:
+def assert_morph_runs_from_one_sound_to_the_other(client: TestClient, kick: dict) -> dict:
+    """A morph from `kick` to a new snare starts and ends at them, has `MORPH_STEPS` steps; returns its middle step."""
     snare = client.post("/api/generate", json={"instrument": "snare", "seed": 5}).json()
     body = {"a": ref(kick), "b": ref(snare)}
     start = client.post("/api/morph", json={**body, "position": 0}).json()
     middle = client.post("/api/morph", json={**body, "position": MORPH_STEPS // 2}).json()
     end = client.post("/api/morph", json={**body, "position": MORPH_STEPS - 1}).json()
     assert start["latent"] == pytest.approx(kick["latent"]) and end["latent"] == pytest.approx(snare["latent"])
-    weights = dict(zip(client.get("/api/model").json()["instruments"], middle["class_weights"]))
-    assert weights["kick"] == pytest.approx(0.5) and weights["snare"] == pytest.approx(0.5)
     assert client.post("/api/morph", json={**body, "position": MORPH_STEPS}).status_code == 422
+    return middle
+
+
+def test_morph_runs_from_one_sound_to_the_other(client: TestClient, kick: dict) -> None:
+    assert_morph_runs_from_one_sound_to_the_other(client, kick)
+
+
+def test_a_conditional_model_s_morph_blends_the_classes(web_vae: Path) -> None:
+    """A decoder told the class (a conditional VAE's, whichever model is bundled) blends the two ends' classes
+    along the way; an unconditional codec's morph makes none up (tests/web/test_codec_server.py)."""
+    with TestClient(create_app(web_vae, workers=1)) as vae:
+        assert vae.app.state.studio.machine.conditional
+        kick = vae.post("/api/generate", json={"instrument": "kick", "seed": 5}).json()
+        middle = assert_morph_runs_from_one_sound_to_the_other(vae, kick)
+        weights = dict(zip(vae.get("/api/model").json()["instruments"], middle["class_weights"]))
+    assert weights["kick"] == pytest.approx(0.5) and weights["snare"] == pytest.approx(0.5)
 
 
 def test_kit_fills_every_pad_and_repeats_for_a_seed(client: TestClient) -> None:
@@ -216,12 +239,14 @@ def test_map_and_similar_without_a_library(client: TestClient, kick: dict) -> No
     assert_refused(client.get("/api/library/0"), 404, "no library")
 
 
-def test_a_spot_between_the_map_s_points_reads_the_plane_of_that_map(client: TestClient, kick: dict) -> None:
+def test_a_spot_between_the_map_s_points_reads_the_plane_of_that_map(
+    client: TestClient, bundled: DrumMachine, kick: dict
+) -> None:
     client.post("/api/generate", json={"instrument": "snare", "seed": 5})
     client.post("/api/generate", json={"instrument": "hihat", "seed": 5})
     drawn = client.get("/api/map").json()
     spot = client.get("/api/map/spot", params={"plane": drawn["plane"], "x": 0.25, "y": -0.5})
-    assert spot.status_code == 200 and len(spot.json()["latent"]) == 32
+    assert spot.status_code == 200 and len(spot.json()["latent"]) == bundled.latent_dim
     client.post("/api/generate", json={"instrument": "kick", "seed": 99})  # the map moves; the drawn one's spots stay
     assert client.get("/api/map").json()["plane"] != drawn["plane"]
     assert client.get("/api/map/spot", params={"plane": drawn["plane"], "x": 0.25, "y": -0.5}).json() == spot.json()
@@ -265,12 +290,16 @@ def test_an_unprocessed_bank_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("fmt", "subtype"), [("WAV", "PCM_24"), ("FLAC", None), ("AIFF", None), ("OGG", "VORBIS")])
-def test_an_uploaded_sound_gets_variations(client: TestClient, fmt: str, subtype: str | None) -> None:
+def test_an_uploaded_sound_gets_variations(
+    client: TestClient, bundled: DrumMachine, fmt: str, subtype: str | None
+) -> None:
     data = encoded(drum_hit("tone", 0.4), fmt=fmt, subtype=subtype)
     response = upload(client, data, amount=0.2, count=3, seed=4)
     assert response.status_code == 200, response.text
     result = response.json()
-    assert result["instrument"] in client.get("/api/model").json()["instruments"]
+    # A conditional model names the sound's class; an unconditional one (a codec) does not classify: "".
+    classes = client.get("/api/model").json()["instruments"] if bundled.conditional else [""]
+    assert result["instrument"] in classes
     assert result["source"]["operation"] == "reconstruct" and len(result["variations"]) == 3
 
 

@@ -352,8 +352,9 @@ def test_a_whole_layout_of_codec_sized_latents_fits_a_request(client: TestClient
 # --- a conditional model is unchanged ---------------------------------------------------------------------
 
 
-def test_a_conditional_model_still_needs_a_class_for_every_sound() -> None:
-    with TestClient(create_app(workers=1)) as vae:  # the bundled model: a conditional VAE
+def test_a_conditional_model_still_needs_a_class_for_every_sound(web_vae: Path) -> None:
+    with TestClient(create_app(web_vae, workers=1)) as vae:  # a conditional VAE, whichever model is bundled
+        assert vae.app.state.studio.machine.conditional
         kick = vae.post("/api/generate", json={"instrument": "kick", "seed": 5}).json()
         classless = {**ref(kick), "instrument": ""}
         for route, body in (
