@@ -391,12 +391,12 @@ async function main() {
 
   async function audition(item) {
     const sound = item.id ? { ...item, url: `/api/sounds/${item.id}.wav` } : await api.render(item);
+    const where = item.source === "spot" ? "the spot you clicked" : item.source === "library" ? "your library" : "this session";
     picked = hook.picked = sound;
+    $("#map-picked").textContent = `picked: ${sound.instrument} from ${where}`;
+    $("#map-use").disabled = false;
     engine.resume();
     engine.preview(await engine.load(sound));
-    $("#map-use").disabled = false;
-    const where = item.source === "spot" ? "the spot you clicked" : item.source === "library" ? "your library" : "this session";
-    $("#map-picked").textContent = `picked: ${sound.instrument} from ${where}`;
     return sound;
   }
 
