@@ -189,7 +189,7 @@ def test_a_bank_with_other_classes_or_not_processed_is_refused(eval_model, tmp_p
         open_bank(bank, machine)
 
 
-def test_an_unconditional_model_is_judged_by_the_classes_the_classifier_hears(evaluation, eval_bank, tmp_path) -> None:
+def test_an_unconditional_vae_is_asked_classes_through_its_class_prior(evaluation, eval_bank, tmp_path) -> None:
     from dkvae.training.train import train
 
     run = tmp_path / "unconditional"
@@ -198,10 +198,11 @@ def test_an_unconditional_model_is_judged_by_the_classes_the_classifier_hears(ev
     shutil.copytree(evaluation[0] / CLASSIFIER_DIR, out / CLASSIFIER_DIR)
     metrics = evaluate(eval_bank, out, run, count=2, classifier=classifier_settings())
     overall = metrics["generation"]["overall"]
-    assert math.isnan(overall["accuracy"]["model"]) and not math.isnan(overall["accuracy"]["real"])
+    assert not math.isnan(overall["accuracy"]["model"]) and not math.isnan(overall["accuracy"]["real"])
     assert metrics["generation"]["sizes"]["model"] == 2 * len(Bank(eval_bank, process=False).instruments)
-    assert json.loads((out / "metrics.json").read_text())["generation"]["overall"]["accuracy"]["model"] is None
-    assert "| conditional accuracy | " in (out / "report.md").read_text()
+    assert metrics["model"]["generates_by_class"] and not metrics["model"]["conditional"]
+    assert metrics["character"]["generated_classes"] == "asked"
+    assert "unconditional decoder, class-conditional prior" in (out / "report.md").read_text()
 
 
 def test_a_gan_is_evaluated_on_generation_alone_and_compares_with_a_vae(evaluation, eval_bank, tmp_path) -> None:

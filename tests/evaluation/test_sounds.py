@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from dkvae.core.config import OUTPUT_SAMPLE_RATE
 from dkvae.evaluation.sounds import NOISE_PEAK_DB, analyse, generated_set, noise_bursts, noise_set
@@ -49,3 +50,19 @@ def test_generated_sounds_are_the_machines_own_rendered_and_analysed(trained_run
     np.testing.assert_array_equal(made.spectrograms[3 * snare + 2], expected)
     np.testing.assert_array_equal(made.audio[3 * snare + 2], machine.generate("snare", 3, seed=5)[2])
     assert made.audio.shape[0] == 3 * classes and noise_set(2, 2, TINY_AUDIO, seed=0).audio is None
+
+
+@pytest.mark.parametrize("flow", [True, False], ids=["flow prior", "no prior"])
+def test_a_codec_is_asked_classes_exactly_when_it_has_a_flow_prior(tmp_path, flow: bool) -> None:
+    from ..inference.test_export_codec import write_codec
+
+    machine = DrumMachine.load(write_codec(tmp_path / "codec", flow=flow))
+    made = generated_set(machine, 2, seed=3)
+    classes = len(machine.instruments)
+    assert machine.generates_by_class == flow and len(made.labels) == 2 * classes
+    if flow:
+        np.testing.assert_array_equal(made.labels, np.repeat(np.arange(classes), 2))
+        np.testing.assert_array_equal(made.audio[2 * 1 + 1], machine.generate(machine.instruments[1], 2, seed=3)[1])
+    else:
+        assert (made.labels == -1).all()
+        np.testing.assert_array_equal(made.audio[:2], machine.render(machine.sample_latents(2 * classes, 3), "")[:2])

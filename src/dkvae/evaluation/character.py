@@ -128,9 +128,9 @@ def measure_character(
     """The ``character`` section of an evaluation: the bank's test split (read again) beside the generated sounds.
 
     `generated` is ``(audio (n, samples) at machine.sample_rate Hz, class indices (n,))``: the classes asked
-    of a conditional model, or the judging classifier's for an unconditional one. `progress` follows the reading.
+    of a model that generates by class, or the judging classifier's for one that cannot be told. `progress` follows the reading.
     """
     audio, labels, unreadable = read_test_sounds(bank, machine, progress)
-    asked = "asked" if machine.conditional else "judged"
+    asked = "asked" if machine.generates_by_class else "judged"
     document = character_document((audio, labels), generated, bank.instruments, machine.sample_rate, asked)
     return {**document, "unreadable": unreadable}

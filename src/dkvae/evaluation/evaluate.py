@@ -151,7 +151,7 @@ def _evaluate(
 
     x_train, y_train, x_test, y_test, x_val, y_val = bank.load_spectrograms()
     sets = {"train": (x_train, y_train), "test": (x_test, y_test), "val": (x_val, y_val)}
-    sets |= {"model": (generated.spectrograms, generated.labels if machine.conditional else None)}
+    sets |= {"model": (generated.spectrograms, generated.labels if machine.generates_by_class else None)}
     sets |= {"noise": (noise.spectrograms, noise.labels)}
     total = sum(len(x) for x, _ in sets.values())
     features: dict[str, Features] = {}
@@ -163,7 +163,7 @@ def _evaluate(
 
     references = make_references(features["train"], features["test"], features["val"], len(bank.instruments), judge_seed)
     scores = generation_scores(
-        features["model"], features["noise"], references, count, machine.conditional, (seed, judge_seed)
+        features["model"], features["noise"], references, count, machine.generates_by_class, (seed, judge_seed)
     )
     stages.finish("scores")
     made = (generated.audio, features["model"].labels)
@@ -225,6 +225,7 @@ def metrics_document(
             "path": str(machine.directory.path),
             "kind": machine.config.model.kind,
             "conditional": machine.conditional,
+            "generates_by_class": machine.generates_by_class,
             "latent_dim": machine.latent_dim,
             "preset": machine.config.preset,
         },

@@ -113,6 +113,13 @@ def _inversion_sentence(settings: dict[str, Any]) -> str:
     return f"Inversion: {inversion['method']}, {inversion['iterations']} iterations. "
 
 
+def _conditioning(model: dict[str, Any]) -> str:
+    """How the model is told a class: its decoder, a prior in front of an unconditional decoder, or not at all."""
+    if model["conditional"]:
+        return "conditional"
+    return "unconditional decoder, class-conditional prior" if model.get("generates_by_class") else "unconditional"
+
+
 def render_markdown(metrics: dict[str, Any]) -> str:
     """report.md's text from a (JSON-safe) metrics document."""
     model, bank, settings = metrics["model"], metrics["bank"], metrics["settings"]
@@ -120,7 +127,7 @@ def render_markdown(metrics: dict[str, Any]) -> str:
         f"# Evaluation of model {model['id']} on bank {bank['id']}",
         "",
         (f"Model: `{model['path']}` ({model['kind']}, latent {model['latent_dim']}, "
-        f"{'conditional' if model['conditional'] else 'unconditional'}, preset {model['preset']}). "
+        f"{_conditioning(model)}, preset {model['preset']}). "
         f"Bank: `{bank['path']}` ({', '.join(f'{k} {v}' for k, v in bank['sounds'].items())} sounds). "
         f"Generated: {settings['count']} sounds per class, seed {settings['seed']}; judge seed {judge_seed(settings)}. "
         f"{_inversion_sentence(settings)}Written {metrics['created']}."),
@@ -250,7 +257,7 @@ def _character_section(character: dict[str, Any]) -> list[str]:
          "for the test split as the model reads it and for the generated sounds as rendered, both at "
          f"{character['sample_rate']} Hz; median [quartiles] over sounds, and the generated median over the real "
          "one (a share or a count) or less it (any other unit)."
-         + (" The model is unconditional: its sounds are grouped by the judging classifier's class." if judged else "")
+         + (" The model cannot be told a class: its sounds are grouped by the judging classifier's class." if judged else "")
          + (f" {character['unreadable']} test sounds could not be read and are left out." if character.get("unreadable") else "")),
         "",
     ]  # fmt: skip

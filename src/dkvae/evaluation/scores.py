@@ -140,8 +140,8 @@ def set_scores(
 ) -> tuple[dict[str, float], dict[int, dict[str, float]]]:
     """Every generation metric of `candidate` (standardized as the references are) against them: overall, and per class index.
 
-    `labelled`: the candidate's labels are the classes it was meant to be (False for an unconditional
-    model, whose labels are the classifier's own, so accuracy means nothing).
+    `labelled`: the candidate's labels are the classes it was meant to be (False for a model that
+    cannot be told a class, whose labels are the classifier's own, so accuracy means nothing).
     """
     test, train = references.test, references.train
     against_test = candidate.subset(composition_subset(candidate.labels, test.labels, references.num_classes, seed))

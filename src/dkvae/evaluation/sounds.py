@@ -56,10 +56,11 @@ def analyse(audio: np.ndarray, sample_rate: int, config: AudioConfig) -> tuple[n
 def generated_set(machine: DrumMachine, count: int, seed: int, progress: Progress | None = None) -> SoundSet:
     """`count` sounds per class, the latents drawn with `seed` as `DrumMachine.generate` draws them.
 
-    An unconditional model is not told the class: it makes ``count * classes`` sounds, labelled -1.
+    A model that cannot be told the class (`DrumMachine.generates_by_class`) makes ``count * classes`` sounds, labelled -1.
     """
-    classes = machine.instruments if machine.conditional else [""]
-    per_class = count if machine.conditional else count * len(machine.instruments)
+    by_class = machine.generates_by_class
+    classes = machine.instruments if by_class else [""]
+    per_class = count if by_class else count * len(machine.instruments)
     total = per_class * len(classes)
     audio, labels = [], []
     for class_index, instrument in enumerate(classes):
@@ -68,7 +69,7 @@ def generated_set(machine: DrumMachine, count: int, seed: int, progress: Progres
             audio.append(machine.render(latents[start : start + RENDER_CHUNK], instrument))
             if progress is not None:
                 progress(class_index * per_class + min(start + RENDER_CHUNK, per_class), total)
-        labels += [class_index if machine.conditional else -1] * per_class
+        labels += [class_index if by_class else -1] * per_class
     sounds = np.concatenate(audio)
     spectrograms, unusable = analyse(sounds, machine.sample_rate, machine.config.audio)
     return SoundSet(spectrograms, np.asarray(labels, np.int64), unusable, sounds)

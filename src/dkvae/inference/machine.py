@@ -138,6 +138,12 @@ class DrumMachine:
         """True when the model is told the drum class (then every decode needs one)."""
         return bool(getattr(self.model, "conditional", False))
 
+    @property
+    def generates_by_class(self) -> bool:
+        """True when a new sound is drawn for a class: a conditional decoder, or a class-conditional prior
+        (a codec's flow, an unconditional VAE's per-class Gaussians) in front of an unconditional one."""
+        return self.conditional or self.flow is not None or self.directory.latent_prior is not None
+
     def class_index(self, instrument: str) -> int:
         """The model's index for `instrument`; an unknown name lists the known ones."""
         try:
