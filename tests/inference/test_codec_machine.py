@@ -53,3 +53,16 @@ def test_a_variation_keeps_what_the_amount_says(codec_run) -> None:
     assert np.linalg.norm(near - latent, axis=1).mean() < np.linalg.norm(far - latent, axis=1).mean()
     assert machine.vary(sound, machine.model_sample_rate, n=2, amount=0.3).shape[0] == 2
     assert machine.reconstruct(sound, machine.model_sample_rate).ndim == 1
+
+
+def test_a_codec_whose_flow_prior_is_cut_short_is_refused_with_a_reason(tmp_path) -> None:
+    from dkvae.core.errors import DkvaeError
+    from dkvae.models.flow_prior import FLOW_PRIOR_NAME
+
+    from .test_export_codec import write_codec
+
+    directory = write_codec(tmp_path / "codec", flow=True)
+    prior = directory / FLOW_PRIOR_NAME
+    prior.write_bytes(prior.read_bytes()[:100])
+    with pytest.raises(DkvaeError, match=f"has a flow prior that cannot be used: {FLOW_PRIOR_NAME} is damaged"):
+        DrumMachine.load(directory)

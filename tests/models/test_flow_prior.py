@@ -110,3 +110,32 @@ def test_a_saved_prior_loads_for_its_own_codec_only(tmp_path) -> None:
     with pytest.raises(ValueError, match="trained on model 'abc', not on other"):
         load_flow_prior(tmp_path, "other")
     assert load_flow_prior(tmp_path / "missing", "abc") is None
+
+
+def test_a_damaged_or_odd_prior_file_is_refused_with_a_reason(tmp_path) -> None:
+    import json
+    import os
+
+    import safetensors.torch
+
+    from dkvae.models.flow_prior import FLOW_PRIOR_NAME
+
+    save_flow_prior(LatentFlow(SMALL, 3, 2), tmp_path, model_id="abc")
+    path = tmp_path / FLOW_PRIOR_NAME
+    whole = path.read_bytes()
+    path.write_bytes(whole[:100])
+    with pytest.raises(ValueError, match=f"{FLOW_PRIOR_NAME} is damaged"):
+        load_flow_prior(tmp_path, "abc")
+    tensors = safetensors.torch.load(whole)
+    metadata = {"model_id": "abc", "config": json.dumps({"width": 32, "colour": "red"}), "latent_channels": "3", "num_classes": "2"}
+    path.write_bytes(safetensors.torch.save(tensors, metadata=metadata))
+    with pytest.raises(ValueError, match="recorded flow config cannot be read"):
+        load_flow_prior(tmp_path, "abc")
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(ValueError, match="is not a regular file"):
+        load_flow_prior(tmp_path, "abc")
+    path.rmdir()
+    os.mkfifo(path)
+    with pytest.raises(ValueError, match="is not a regular file"):  # a read would block
+        load_flow_prior(tmp_path, "abc")

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from dkvae.core.atomic import atomic_path
+from dkvae.core.files import regular_file_present
 
 #: The prior's file in its codec's model directory: weights, with its config and the codec's id as metadata.
 FLOW_PRIOR_NAME = "flow_prior.safetensors"
@@ -222,17 +223,25 @@ def flow_prior_training(directory: Path) -> dict[str, Any]:
 
 
 def load_flow_prior(directory: Path, model_id: str) -> LatentFlow | None:
-    """The flow prior in a model directory (None when it has none), refused (ValueError) when it was trained
-    on another codec's latents or its weights do not fit its config. Never unpickles."""
+    """The flow prior in a model directory (None when it has none), refused (ValueError) when it is not a
+    regular file, is damaged, was trained on another codec's latents or its weights do not fit its config.
+    Never unpickles."""
     path = Path(directory) / FLOW_PRIOR_NAME
-    if not path.is_file():
+    if not regular_file_present(path):
         return None
-    with safetensors.safe_open(str(path), "pt") as handle:
-        metadata = handle.metadata() or {}
-        tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118 (a safe_open handle is not iterable)
+    try:
+        with safetensors.safe_open(str(path), "pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118 (a safe_open handle is not iterable)
+    except safetensors.SafetensorError as error:
+        raise ValueError(f"{FLOW_PRIOR_NAME} is damaged: {error}") from None
     if metadata.get("model_id") != model_id:
         raise ValueError(f"{path}: its prior was trained on model {metadata.get('model_id')!r}, not on {model_id}")
-    flow = LatentFlow(FlowConfig(**json.loads(metadata["config"])), int(metadata["latent_channels"]), int(metadata["num_classes"]))
+    try:
+        config = FlowConfig(**json.loads(metadata["config"]))
+    except (TypeError, KeyError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: its recorded flow config cannot be read: {error}") from None
+    flow = LatentFlow(config, int(metadata["latent_channels"]), int(metadata["num_classes"]))
     flow.load_state_dict(tensors, strict=True)
     if not all(torch.isfinite(value).all() for value in tensors.values()):
         raise ValueError(f"{path}: its weights hold NaN or infinite values")

@@ -12,8 +12,6 @@ detail. A plain autoencoder has no prior at all; this gives it one.
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ import safetensors.numpy
 
 from dkvae.core.allocator import large_blocks_mapped
 from dkvae.core.atomic import atomic_path
+from dkvae.core.files import regular_file_present
 from dkvae.data.packed import PackedArray
 
 #: File of a model directory that holds the fitted prior (plain tensors, no code).
@@ -61,7 +60,7 @@ class LatentPrior:
     def load(cls, directory: Path) -> LatentPrior | None:
         """The prior saved in a model directory, or None when it has none; one with NaN or infinities is a ValueError."""
         path = directory / LATENT_PRIOR_NAME
-        if not _is_file(path):
+        if not regular_file_present(path):
             return None
         with safetensors.safe_open(str(path), "np") as handle:
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118 (a safe_open handle is not iterable)
@@ -81,23 +80,12 @@ class LatentPrior:
         """
         path = directory / LATENT_PRIOR_NAME
         try:
-            if not _is_file(path):
+            if not regular_file_present(path):
                 return None
             with safetensors.safe_open(str(path), "np") as handle:
                 return (handle.metadata() or {}).get("model_id", "")
         except (safetensors.SafetensorError, ValueError):
             return ""
-
-
-def _is_file(path: Path) -> bool:
-    """True for a regular file, False when there is none; ValueError for anything else (a FIFO would block its read)."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        return False
-    if not stat.S_ISREG(mode):
-        raise ValueError(f"{path.name} is not a regular file")
-    return True
 
 
 def fit_latent_prior(
