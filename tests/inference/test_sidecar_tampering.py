@@ -11,6 +11,7 @@ import pytest
 from dkvae.core.errors import DkvaeError
 from dkvae.inference.generation import read_sidecar, render_sidecar, sidecar_inversion, write_generated
 from dkvae.inference.machine import DrumMachine
+from dkvae.sound.inversion import SMOOTH_CURVATURE
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +139,12 @@ def test_a_sidecar_from_before_the_smooth_guard_renders_as_it_was_rendered(tmp_p
     assert sidecar_inversion(document, old, machine).config.inversion.smooth_guard is False
     np.testing.assert_array_equal(sf.read(again)[0], sf.read(expected)[0])
     assert not np.array_equal(sf.read(again)[0], sf.read(path)[0])
+
+
+def test_a_sidecar_from_before_the_smooth_guard_had_a_line_recalls_with_the_line_it_had(tmp_path: Path) -> None:
+    machine = DrumMachine.load()
+    [path] = write_generated(machine, "snare", 1, 2, tmp_path / "new")
+    document = json.loads(path.with_suffix(".json").read_text())
+    assert document["inversion"]["smooth_curvature"] == machine.config.inversion.smooth_curvature
+    del document["inversion"]["smooth_curvature"]
+    assert sidecar_inversion(document, path, machine).config.inversion.smooth_curvature == SMOOTH_CURVATURE == 0.15

@@ -28,6 +28,7 @@ from dkvae.core.errors import DkvaeError
 from dkvae.core.names import safe_name
 from dkvae.inference.machine import DEFAULT_INTERPOLATION, DrumMachine, bundled_model_dir
 from dkvae.sound.files import read_sound_file
+from dkvae.sound.inversion import SMOOTH_CURVATURE
 from dkvae.sound.wav import WAV_SUBTYPES, check_bit_depth
 
 SIDECAR_FORMAT = "dkvae-sound"
@@ -310,8 +311,8 @@ def sidecar_inversion(document: dict[str, Any], path: str | os.PathLike[str], ma
     if recorded is None:
         return machine
     try:
-        # A sidecar from before the smooth guard existed was rendered without it.
-        settings = InversionConfig(**{"smooth_guard": False, **recorded})
+        # A sidecar from before the smooth guard existed was rendered without it, one from before its line was set.
+        settings = InversionConfig(**{"smooth_guard": False, "smooth_curvature": SMOOTH_CURVATURE, **recorded})
     except (TypeError, ValueError) as error:
         raise DkvaeError(f"sidecar {path} has unusable inversion settings: {error}") from None
     return machine.with_inversion(settings)

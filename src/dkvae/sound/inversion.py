@@ -31,10 +31,11 @@ _EDGE_BITS = 63 - 2 * _LEVEL_BITS
 _EDGE_MASK = (1 << _EDGE_BITS) - 1
 _NO_EDGE = torch.iinfo(torch.int64).max
 #: A spectrogram whose `_curvature_ratio` is under this is too smooth to be an STFT's magnitude, and PGHI takes
-#: random steps across its frequencies (`pghi_phase`). An STFT's reads about 1, a decoder's mean-like output near
-#: 0: tests/sound/test_inversion.py checks that real drums read well above it at both presets' STFTs, and
-#: tests/inference/test_onset_spike.py that the bundled model's sounds then carry no click.
-_SMOOTH_CURVATURE = 0.15
+#: random steps across its frequencies (`pghi_phase`; `InversionConfig.smooth_curvature` sets it per preset).
+#: An STFT's reads about 1, a decoder's mean-like output near 0: tests/sound/test_inversion.py checks that real
+#: drums read above each preset's line at its STFT, and tests/inference/test_onset_spike.py that the bundled
+#: model's sounds then carry no click.
+SMOOTH_CURVATURE = 0.15
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,6 +184,7 @@ def pghi_phase(
     hop_length: int,
     tolerance_db: float = PGHI_TOLERANCE_DB,
     smooth_guard: bool = True,
+    smooth_curvature: float = SMOOTH_CURVATURE,
 ) -> torch.Tensor:
     """Phase (radians) of STFT magnitudes ``(..., freq, frames)`` by Phase Gradient Heuristic Integration.
 
@@ -206,7 +208,7 @@ def pghi_phase(
     result is deterministic): a zero phase would line them up into a click at every frame's start,
     audible in a quiet tail.
 
-    A spectrogram too smooth to be an STFT's (`_curvature_ratio` under `_SMOOTH_CURVATURE`: a
+    A spectrogram too smooth to be an STFT's (`_curvature_ratio` under `smooth_curvature`: a
     decoder's) gets random steps across frequency (from the same seed) and PGHI's along time. Its
     log-magnitude rises and falls alike in every bin, so the integration would give every bin of a
     frame one group delay and the frame would sum to one click: at the loudest frame, one hop in,
@@ -237,7 +239,7 @@ def pghi_phase(
     step_freq[:, :-1] = (per_bin[:, :-1] + per_bin[:, 1:]) / 2.0
     random = _random_phase(*shape[-2:], grid.device)
     if smooth_guard:
-        smooth = _curvature_ratio(logs, logs > top - depth / 2, n_fft, hop_length) < _SMOOTH_CURVATURE
+        smooth = _curvature_ratio(logs, logs > top - depth / 2, n_fft, hop_length) < smooth_curvature
         step_freq = torch.where(smooth[:, None, None], random, step_freq)
     levels = ((top - logs) * (_WEAKEST / depth)).round().to(torch.int16).masked_fill_(~valid, _UNUSED)
     phase = _spanning_forest(levels, step_time, step_freq) + math.pi * (bins % 2)
@@ -452,6 +454,13 @@ def active_frames(magnitude: torch.Tensor, tolerance_db: float, margin: int) -> 
     return (last + margin).clamp_max(grid.shape[-1]).tolist()
 
 
+def _pghi_with(settings: InversionConfig, magnitude: torch.Tensor, n_fft: int, hop_length: int) -> torch.Tensor:
+    """`pghi_phase` with the smooth guard `settings` ask for."""
+    return pghi_phase(
+        magnitude, n_fft, hop_length, smooth_guard=settings.smooth_guard, smooth_curvature=settings.smooth_curvature
+    )
+
+
 def _pghi_then_iterations(
     magnitude: torch.Tensor, n_fft: int, hop_length: int, num_samples: int, settings: InversionConfig
 ) -> torch.Tensor:
@@ -474,14 +483,13 @@ def _pghi_then_iterations(
         return audio.reshape(*magnitude.shape[:-2], num_samples)
     heard = max(2, each[0])
     if heard == frames:
-        phase = pghi_phase(magnitude, n_fft, hop_length, smooth_guard=settings.smooth_guard)
+        phase = _pghi_with(settings, magnitude, n_fft, hop_length)
         return fast_griffin_lim(magnitude, n_fft, hop_length, num_samples, settings.iterations, settings.momentum, phase)
     head = magnitude[..., :heard]
     transform = _Stft.make(n_fft, hop_length, (heard - 1) * hop_length, magnitude.device)
     target = head.to(torch.float32).transpose(-1, -2).contiguous()
-    spectrum = _iterate(
-        transform, target, _spectrum(target, pghi_phase(head, n_fft, hop_length, smooth_guard=settings.smooth_guard)), settings.iterations, settings.momentum
-    )
+    start = _spectrum(target, _pghi_with(settings, head, n_fft, hop_length))
+    spectrum = _iterate(transform, target, start, settings.iterations, settings.momentum)
     tail = magnitude[..., heard:].to(torch.float32).transpose(-1, -2)
     quiet = _spectrum(tail, _random_phase(magnitude.shape[-2], frames, magnitude.device)[:, heard:])
     whole = _Stft.make(n_fft, hop_length, num_samples, magnitude.device)
