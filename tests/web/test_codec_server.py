@@ -21,7 +21,7 @@ from dkvae.inference.generation import render_sidecar
 from dkvae.inference.machine import DrumMachine
 from dkvae.kits.layout import PADS
 from dkvae.web.app import create_app
-from dkvae.web.directions import DIRECTIONS, MEASURES, PCA_SAMPLES, PCA_SEED, SECOND_MEASURES, principal_directions
+from dkvae.web.directions import DIRECTIONS, FLOW_PCA_SAMPLES, MEASURES, PCA_SEED, SECOND_MEASURES, principal_directions
 from dkvae.web.schemas import MORPH_STEPS
 from dkvae.web.uploads import decode_upload
 
@@ -237,7 +237,7 @@ def test_directions_are_orthogonal_principal_axes_of_the_flow_s_samples(
     vectors = np.array([direction["vector"] for direction in directions])
     assert vectors.shape == (len(directions), LATENT_SIZE)
     np.testing.assert_allclose(vectors @ vectors.T, np.eye(len(directions)), atol=1e-5)
-    axes, scales = principal_directions(machine.sample_latents(PCA_SAMPLES, PCA_SEED, instrument), DIRECTIONS)
+    axes, scales = principal_directions(machine.sample_latents(FLOW_PCA_SAMPLES, PCA_SEED, instrument), DIRECTIONS)
     for direction, vector in zip(directions, vectors):
         axis = int(np.abs(axes @ vector).argmax())
         assert abs(axes[axis] @ vector) == pytest.approx(1.0, abs=1e-5)  # one axis, turned to its name's way
