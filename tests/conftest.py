@@ -16,12 +16,15 @@ import torch
 
 from dkvae.core.config import AudioConfig, Config, ModelConfig, SplitConfig, TrainConfig
 
-# librosa's numba functions (pyin, used as a reference) cache machine code beside librosa. On
-# 2026-12-05 a cache written by one test run made the next crash in pyin's gufunc (a segfault, gone
-# once the cache was deleted), so each test process compiles into a cache of its own (set before
-# librosa imports numba; about 13 s for pyin).
-if "NUMBA_CACHE_DIR" not in os.environ:
+# librosa's numba functions (pyin, used as a reference) cache machine code, and processes filling one
+# cache at once can pair one's kernel with another's wrapper: a segfault in pyin's gufunc (numba issue
+# 10128). So each test process compiles into a cache of its own (set before librosa imports numba;
+# about 13 s for pyin). An xdist worker inherits its controller's environment, so a cache this file
+# made for another process (`OWN_CACHE_PID` says which) is replaced too; one the user set is kept.
+OWN_CACHE_PID = "DKVAE_TESTS_NUMBA_CACHE_PID"
+if "NUMBA_CACHE_DIR" not in os.environ or os.environ.get(OWN_CACHE_PID, str(os.getpid())) != str(os.getpid()):
     os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="dkvae-tests-numba-")
+    os.environ[OWN_CACHE_PID] = str(os.getpid())
     atexit.register(shutil.rmtree, os.environ["NUMBA_CACHE_DIR"], ignore_errors=True)
 
 
