@@ -60,16 +60,25 @@ python scripts/bundle_model.py runs/drums-fast data/drums --teacher runs/drums-v
 ```"""
 
 
-def data_section(bank: Bank) -> list[str]:
-    """Tables of the training data: sounds per source and class, splits, and each kit with its license."""
+def data_section(bank: Bank, holdout_sources: tuple[str, ...] = ()) -> list[str]:
+    """Tables of the training data: sounds per source and class, splits, and each kit with its license; the
+    sources held out of training (`TrainConfig.holdout_sources`) are named with their sounds."""
     data = bank.data
     counts = pd.crosstab(data["source"], data["label"], margins=True, margins_name="total")
+    held = data[data["source"].isin(holdout_sources)]
     lines = [
         "## Data",
         "",
         f"The bank `{bank.id}`: {len(data)} sounds ({', '.join(f'{k} {v}' for k, v in data['split'].value_counts().items())}).",
         "",
     ]
+    if len(held):
+        sources = ", ".join(sorted(set(held["source"])))
+        held_line = (
+            f"Held out of training and validation, to measure the model on sources it never met: {sources} "
+            f"({len(held)} sounds, every split); the model trained on the rest."
+        )
+        lines += [held_line, ""]
     lines += ["| source | " + " | ".join(counts.columns) + " |", "|---" * (len(counts.columns) + 1) + "|"]
     lines += [f"| {source} | " + " | ".join(str(int(v)) for v in row) + " |" for source, row in counts.iterrows()]
     lines += ["", "### Kits and licenses", "", "| source | kit | sounds | license |", "|---|---|---|---|"]
@@ -324,7 +333,7 @@ def main() -> None:
         ),
         "",
         *training_section(source, teacher, args.note, recipe),
-        *data_section(bank),
+        *data_section(bank, source.config.train.holdout_sources),
         *evaluation_section(args.report, args.seeds),
         "Full configuration: `config.json` beside this file.",
         "",

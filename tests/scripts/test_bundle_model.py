@@ -106,3 +106,19 @@ def test_a_run_begun_from_another_models_weights_is_refused(bundle_model, tmp_pa
         bundle_model.refuse_runs_from_other_weights(tmp_path)
     (tmp_path / "run.json").write_text(json.dumps({"config": {}, "bank": "data/drums", "init": None}))
     bundle_model.refuse_runs_from_other_weights(tmp_path)
+
+
+def test_the_data_section_names_the_sources_held_out_of_training(bundle_model) -> None:
+    import types
+
+    import pandas as pd
+
+    rows = [("hydrogen-drumkits", "kick", "train"), ("hydrogen-drumkits", "snare", "test"), ("timgm6mb-soundfont", "kick", "train")]
+    data = pd.DataFrame(
+        [{"source": s, "label": label, "split": split, "kit": "K", "license": "GPL"} for s, label, split in rows]
+    )
+    bank = types.SimpleNamespace(id="b1", data=data)
+    held = "\n".join(bundle_model.data_section(bank, ("timgm6mb-soundfont",)))
+    assert "Held out of training and validation" in held and "timgm6mb-soundfont (1 sounds, every split)" in held
+    assert "| timgm6mb-soundfont | 1 | 0 | 1 |" in held
+    assert "Held out" not in "\n".join(bundle_model.data_section(bank))

@@ -46,6 +46,7 @@ def test_a_run_from_the_bundled_model_takes_its_network_whichever_kind_it_is(tmp
     bundled = Config.from_dict(read_model_config(bundled_model_dir())["config"])
     config = build_config(tmp_path / "run", False, preset="seed", init=bundled_model_dir(), epochs=5)
     assert config.model.same_network(bundled.model) and (config.audio, config.split) == (bundled.audio, bundled.split)
+    assert config.inversion == bundled.inversion
     assert config.train.kl_warmup_epochs == 0 and config.train.epochs == 5
     with pytest.raises(DkvaeError, match=re.escape(f"kind 'ae' (the model's: {bundled.model.kind!r})")):
         build_config(tmp_path / "run", False, init=bundled_model_dir(), kind="ae")

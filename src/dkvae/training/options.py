@@ -49,7 +49,7 @@ def build_config(
     """The config of a run: the saved one when resuming, else `config_file`'s or the preset's; then the options given.
 
     A GAN is conditional on the class unless told otherwise. `init`, a model directory to start from,
-    brings its audio, split and model settings (they must match its weights), and no KL warm-up; a model
+    brings its audio, split, model and inversion settings (they must match its weights), and no KL warm-up; a model
     kind, architecture or network option that differs from its own is refused (a DkvaeError) rather than
     dropped. `overrides` are `ModelConfig`, `AdversarialConfig` or `TrainConfig` field names; None means
     "not given". A resumed run refuses an optimizer setting other than its own (see `RESTORED_ON_RESUME`):
@@ -80,12 +80,14 @@ def build_config(
                 raise DkvaeError(GAN_FROM_SCRATCH)
             requested = model_fields
             # Trained weights had their KL warm-up: another would make the first epochs' validation losses
-            # (under a smaller KL weight) the lowest, and the best model one of them.
+            # (under a smaller KL weight) the lowest, and the best model one of them. Their inversion is
+            # their decoder's (a codec's smooth guard has its own line).
             config = dataclasses.replace(
                 config,
                 audio=start.audio,
                 split=start.split,
                 model=start.model,
+                inversion=start.inversion,
                 train=dataclasses.replace(config.train, kl_warmup_epochs=0),
             )
     given = {name: value for name, value in overrides.items() if value is not None}
