@@ -73,11 +73,12 @@ def main() -> None:
     print(json.dumps(result))
     evenness = {method: summary[method]["evenness"] for method in methods}
     evener = min(evenness, key=evenness.__getitem__)
-    others = ", ".join(f"{method} {value}" for method, value in evenness.items() if method != "linear")
-    linear = evenness["linear"]
-    note = f", {others} (medians over {args.pairs} pairs of {args.steps} steps): {evener} is the evener"
+    default = machine.default_interpolation
+    others = ", ".join(f"{method} {value:.2f}" for method, value in evenness.items() if method != default)
+    note = f", {others} (medians over {args.pairs} pairs of {args.steps} steps): {evener} is the evener, {default} the default"
     title = f"morph evenness (largest step over mean step, 1 is even), model {machine.model_id}"
-    record.write(args.out, record.entry("interpolation", title, linear, None, note, result, label="linear"))
+    figure = round(evenness[default], 2)
+    record.write(args.out, record.entry("interpolation", title, figure, None, note, result, label=default))
 
 
 if __name__ == "__main__":

@@ -7,4 +7,5 @@ dkvae train data/drums --config experiments/codec-cosine.json --init runs/codec 
 dkvae prior runs/codec-cosine data/drums                                                                 # the flow prior on its latents
 python scripts/bundle_model.py runs/codec-cosine data/drums --recipe experiments/codec-bundle.sh              # bundle the weights
 dkvae evaluate data/drums --out reports/bundled                                                          # evaluate the bundled model
-python scripts/bundle_model.py runs/codec-cosine data/drums --recipe experiments/codec-bundle.sh --report reports/bundled   # and MODEL.md
+for seed in 1 2 3 4; do dkvae evaluate data/drums --seed $seed --out reports/bundled-seed$seed; done       # other sounds, the same judge
+python scripts/bundle_model.py runs/codec-cosine data/drums --recipe experiments/codec-bundle.sh --report reports/bundled --seeds reports/bundled-seed*   # and MODEL.md

@@ -53,6 +53,39 @@ FORMAT = "dkvae-results"
 AS_RECORDED = "as recorded"
 BLOCK = re.compile(r"^<!-- table: (?P<name>[\w-]+) -->\n(?P<body>.*?)^<!-- /table -->$", re.MULTILINE | re.DOTALL)
 
+#: The rows of a model's generation figures over seeds (`seeds_grid`).
+SEED_ROWS = [
+    {"title": "generated-class accuracy", "path": "generation.accuracy", "format": ".2f"},
+    {"title": "Inception Score", "path": "generation.inception_score", "format": ".2f"},
+    {"title": "Fréchet distance, classifier embedding", "path": "generation.frechet_distance_classifier"},
+    {"title": "KID, classifier embedding", "path": "generation.kid_classifier"},
+    {"title": "Fréchet distance, MFCC statistics", "path": "generation.frechet_distance_mel", "format": ".1f"},
+    {"title": "NDB (share of bins)", "path": "generation.ndb_fraction", "format": ".2f"},
+    {"title": "diversity / real", "path": "generation.diversity_ratio", "format": ".2f"},
+]
+
+
+#: Novelty, which reports measure since the codec: a VAE's older reports lack it.
+NOVELTY_ROW = {"title": "novelty: nearest-training distance / real's", "path": "generation.novelty_ratio", "format": ".2f"}
+
+
+def seeds_grid(
+    json_name: str, entry: str, title: str, before: tuple[str, str] | None = None, rows: list[dict[str, Any]] = SEED_ROWS
+) -> dict[str, Any]:
+    """A grid of one model's generation figures (`rows`): floor, seed 0, median (range) over seeds, ceiling, and the
+    median of the model `before` it (its entry and title) under the same judge when given."""
+    columns = [
+        {"title": "metric", "label": True},
+        {"title": "noise floor", "entry": entry, "path": "noise"},
+        {"title": f"{title}, seed 0", "entry": entry, "path": "model", "bold": True},
+        {"title": "over 5 seeds: median (range)", "entry": entry, "path": "median", "brackets": ["range"]},
+        *([{"title": f"{before[1]}, median", "entry": before[0], "path": "median"}] if before else []),
+        {"title": "real ceiling", "entry": entry, "path": "real"},
+    ]
+    return {"kind": "grid", "json": json_name, "columns": columns, "rows": rows,
+            "footnote": "Figures: {json}; recipes: {recipes}."}  # fmt: skip
+
+
 #: The docs' tables. A metrics row's ``values`` is a path in a model's document to its {noise, model, real}
 #: figures, or a {set: path} mapping; ``better`` (as in dkvae.measures.metrics.BETTER) picks the bold figure
 #: among the columns marked ``contest``. A column's ``brackets`` adds that model's other sets in brackets.
@@ -66,9 +99,9 @@ TABLES: dict[str, dict[str, Any]] = {
         "json": "models.json",
         "columns": [
             {"title": "held-out figure"},
-            {"title": "noise floor", "model": "bundled_vae", "set": "noise"},
-            {"title": "real ceiling", "model": "bundled_vae", "set": "real"},
-            {"title": "bundled VAE", "model": "bundled_vae", "set": "model", "contest": True},
+            {"title": "noise floor", "model": "vae", "set": "noise"},
+            {"title": "real ceiling", "model": "vae", "set": "real"},
+            {"title": "VAE (bundled before the codec)", "model": "vae", "set": "model", "contest": True},
             {"title": "CGAN (hinge, 90 min)", "model": "cgan", "set": "model", "contest": True},
             {"title": "seed's VAE (floor / ceiling)", "model": "seed_vae", "set": "model", "brackets": ["noise", "real"]},
         ],
@@ -104,28 +137,8 @@ TABLES: dict[str, dict[str, Any]] = {
             " bench's `--out FILE` writes its own, `python scripts/render_docs.py --merge FILE` puts them in."
         ),
     },
-    "bundled": {
-        "kind": "grid",
-        "json": "bundled.json",
-        "columns": [
-            {"title": "metric", "label": True},
-            {"title": "noise floor", "entry": "bundled", "path": "noise"},
-            {"title": "bundled model, seed 0", "entry": "bundled", "path": "model", "bold": True},
-            {"title": "over 5 seeds: median (range)", "entry": "bundled", "path": "median", "brackets": ["range"]},
-            {"title": "model before, median", "entry": "previous", "path": "median"},
-            {"title": "real ceiling", "entry": "bundled", "path": "real"},
-        ],
-        "rows": [
-            {"title": "generated-class accuracy", "path": "generation.accuracy", "format": ".2f"},
-            {"title": "Inception Score", "path": "generation.inception_score", "format": ".2f"},
-            {"title": "Fréchet distance, classifier embedding", "path": "generation.frechet_distance_classifier"},
-            {"title": "KID, classifier embedding", "path": "generation.kid_classifier"},
-            {"title": "Fréchet distance, MFCC statistics", "path": "generation.frechet_distance_mel", "format": ".1f"},
-            {"title": "NDB (share of bins)", "path": "generation.ndb_fraction", "format": ".2f"},
-            {"title": "diversity / real", "path": "generation.diversity_ratio", "format": ".2f"},
-        ],
-        "footnote": "Figures: {json}; recipes: {recipes}.",
-    },
+    "bundled": seeds_grid("bundled.json", "bundled", "bundled model", rows=[*SEED_ROWS, NOVELTY_ROW]),
+    "vae-bundled": seeds_grid("vae_bundled.json", "vae", "the VAE", ("previous", "the model before it")),
     "compared": {
         "kind": "grid",
         "json": "compared.json",
@@ -163,13 +176,7 @@ TABLES: dict[str, dict[str, Any]] = {
              "bold": ["model"]},
         ],
         "rows": [
-            {"title": "generated-class accuracy", "path": "generation.accuracy", "format": ".2f"},
-            {"title": "Inception Score", "path": "generation.inception_score", "format": ".2f"},
-            {"title": "Fréchet distance, classifier", "path": "generation.frechet_distance_classifier"},
-            {"title": "KID, classifier", "path": "generation.kid_classifier"},
-            {"title": "Fréchet distance, MFCC statistics", "path": "generation.frechet_distance_mel", "format": ".1f"},
-            {"title": "NDB (share of bins)", "path": "generation.ndb_fraction", "format": ".2f"},
-            {"title": "diversity / real", "path": "generation.diversity_ratio", "format": ".2f"},
+            *SEED_ROWS,
             {"title": "reconstruction LSD, after inversion (dB)", "path": "reconstruction.audio.log_spectral_distance",
              "parts": ["model"], "brackets": {"label": "inversion alone", "parts": ["real"]}, "format": ".1f"},
             {"title": "onset peak ratio, after inversion", "path": "reconstruction.audio.onset_peak_ratio", "parts": ["model"]},
@@ -624,7 +631,7 @@ def recipes(entries: dict[str, Any], used: list[str]) -> str:
     )
 
 
-def render_grid(spec: dict[str, Any], document: dict[str, Any]) -> list[str]:
+def render_grid(spec: dict[str, Any], document: dict[str, Any], results_href: str = "results") -> list[str]:
     entries = {entry["id"]: entry for entry in document["entries"]}
     rows, columns = spec["rows"], spec["columns"]
     values = [
@@ -643,7 +650,7 @@ def render_grid(spec: dict[str, Any], document: dict[str, Any]) -> list[str]:
     lines = table_lines([column["title"] for column in columns], cells)
     if spec.get("footnote"):
         used = list(dict.fromkeys(side["entry"] for side in [*columns, *rows] if "entry" in side))
-        link = f"[results/{spec['json']}](results/{spec['json']})"
+        link = f"[results/{spec['json']}]({results_href}/{spec['json']})"
         lines += ["", spec["footnote"].format(json=link, recipes=recipes(entries, used))]
     return lines
 
@@ -662,9 +669,11 @@ def load(root: Path, name: str) -> dict[str, Any]:
     return document
 
 
-def render_table(spec: dict[str, Any], document: dict[str, Any]) -> str:
-    """The text between a table's markers: the table, its footnote and a blank line before the end marker."""
-    return "\n".join(RENDERERS[spec["kind"]](spec, document)) + "\n\n"
+def render_table(spec: dict[str, Any], document: dict[str, Any], results_href: str = "results") -> str:
+    """The text between a table's markers: the table, its footnote and a blank line before the end marker.
+    `results_href` is docs/results/ as the page links to it (a grid's footnote links its JSON)."""
+    lines = render_grid(spec, document, results_href) if spec["kind"] == "grid" else RENDERERS[spec["kind"]](spec, document)
+    return "\n".join(lines) + "\n\n"
 
 
 def pages(root: Path) -> list[Path]:
@@ -682,7 +691,8 @@ def render_page(text: str, root: Path, cache: dict[str, dict[str, Any]], where: 
         spec = TABLES[name]
         if spec["json"] not in cache:
             cache[spec["json"]] = load(root, spec["json"])
-        body = render_table(spec, cache[spec["json"]])
+        href = Path(os.path.relpath(root / RESULTS, (root / where).parent)).as_posix()
+        body = render_table(spec, cache[spec["json"]], href)
         if body != match["body"]:
             changed.append(name)
         return f"<!-- table: {name} -->\n{body}<!-- /table -->"

@@ -633,7 +633,7 @@ def interpolate(
     out: OutOption,
     steps: Annotated[int, typer.Option("--steps", min=2, help="Sounds in the morph, both ends included")] = 8,
     method: Annotated[
-        str | None, typer.Option("--method", help="linear (default), slerp, or prior (along a codec's flow noise)")
+        str | None, typer.Option("--method", help="linear (a VAE's default), slerp (a codec's), or prior (along a codec's flow noise)")
     ] = None,
     model: ModelOption = None,
     bit_depth: BitDepthOption = 16,

@@ -96,3 +96,24 @@ def test_a_prior_morph_needs_a_flow_and_the_bench_can_score_it(machine, tmp_path
     start, end = machine.sample_latents(2, seed=9, instrument="hihat")
     scores = morph_scores(machine, start, end, "hihat", 5)
     assert set(scores) == {"slerp", "linear", "prior"} and all(np.isfinite(pair).all() for pair in scores.values())
+
+
+def test_a_codec_morphs_spherically_unless_told_and_its_sidecars_say_so(machine, sounds, tmp_path) -> None:
+    import json
+
+    import soundfile as sf
+
+    from dkvae.inference.generation import write_interpolation
+
+    start, end = (machine.encode(sound, machine.model_sample_rate, "kick") for sound in sounds)
+    np.testing.assert_array_equal(
+        machine.interpolation_latents(start, end, 5), machine.interpolation_latents(start, end, 5, "slerp")
+    )
+    assert machine.default_interpolation == "slerp"
+    assert not np.array_equal(
+        machine.interpolation_latents(start, end, 5), machine.interpolation_latents(start, end, 5, "linear")
+    )
+    for index, sound in enumerate(sounds):
+        sf.write(tmp_path / f"{index}.wav", sound, machine.model_sample_rate)
+    paths = write_interpolation(machine, tmp_path / "0.wav", tmp_path / "1.wav", 3, tmp_path / "morph", None)
+    assert {json.loads(path.with_suffix(".json").read_text())["details"]["method"] for path in paths} == {"slerp"}

@@ -119,6 +119,9 @@ def test_interpolate_ends_at_the_reconstructions_of_its_inputs(machine, kick, sn
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-6)
     with pytest.raises(DkvaeError, match="at least 2"):
         machine.interpolate(kick, snare, steps=1)
+    assert machine.default_interpolation == "linear"  # a VAE's (a codec's: tests/inference/test_codec_morph.py)
+    linear = interpolate_latents(latents[0], latents[-1], 4, "linear")
+    np.testing.assert_array_equal(latents, linear)
 
 
 def test_vary_stays_near_the_sound_and_is_repeatable(machine, kick) -> None:

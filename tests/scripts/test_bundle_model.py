@@ -122,3 +122,23 @@ def test_the_data_section_names_the_sources_held_out_of_training(bundle_model) -
     assert "Held out of training and validation" in held and "timgm6mb-soundfont (1 sounds, every split)" in held
     assert "| timgm6mb-soundfont | 1 | 0 | 1 |" in held
     assert "Held out" not in "\n".join(bundle_model.data_section(bank))
+
+
+def test_the_bundled_models_recipe_trains_its_config_and_its_card_gives_every_command() -> None:
+    import re
+
+    from dkvae.core.config import Config
+    from dkvae.inference.machine import bundled_model_dir
+    from dkvae.models.checkpoint import load_model_dir
+
+    root = SCRIPT.parents[1]
+    recipe = (root / "experiments" / "codec-bundle.sh").read_text()
+    bundled = load_model_dir(bundled_model_dir())
+    files = re.findall(r"--config (\S+)", recipe)
+    configs = [Config.from_json((root / name).read_text()) for name in files]
+    assert files and configs[-1] == bundled.config, "the last run's recipe is the bundled model's config"
+    assert all(config.model == bundled.config.model and config.audio == bundled.config.audio for config in configs)
+    commands = [line.split("#")[0].strip() for line in recipe.splitlines() if line.strip() and not line.startswith("#")]
+    card = (bundled_model_dir() / "MODEL.md").read_text()
+    assert all(command in card for command in commands), "MODEL.md gives every command"
+    assert "Held out of training and validation" in card and "timgm6mb-soundfont" in card

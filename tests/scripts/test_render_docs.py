@@ -44,13 +44,13 @@ def copy_docs(root: Path) -> Path:
     return root
 
 
-RESULTS_TABLES = ("bundled", "compared", "seed-vae", "kl-weight", "temperature", "onset-scratch", "onset-finetune", "balance")
+RESULTS_TABLES = ("bundled", "vae-bundled", "compared", "seed-vae", "kl-weight", "temperature", "onset-scratch", "onset-finetune", "balance")
 
 
 def test_every_table_in_the_repository_agrees_with_its_json() -> None:
     result = run("--check")
     assert result.returncode == 0, result.stdout + result.stderr
-    placed = [("README.md", "models"), ("docs/performance.md", "performance")]
+    placed = [("README.md", "two-stage"), ("docs/results.md", "models"), ("docs/performance.md", "performance")]
     for page, name in placed + [("docs/results.md", name) for name in RESULTS_TABLES]:
         assert f"<!-- table: {name} -->" in (ROOT / page).read_text(encoding="utf-8")
 
@@ -95,10 +95,10 @@ def test_a_figure_changed_in_the_json_fails_the_check_of_its_table(tmp_path: Pat
     results.write_text(json.dumps(document), encoding="utf-8")
     result = run("--check", "--root", str(root))
     assert result.returncode == 1
-    assert "README.md: table 'models' differs from docs/results/models.json" in result.stdout
-    assert "performance" not in result.stdout
+    assert "docs/results.md: table 'models' differs from docs/results/models.json" in result.stdout
+    assert "performance" not in result.stdout and "README.md" not in result.stdout
     assert run("--root", str(root)).returncode == 0
-    assert "| **0.69** |" in (root / "README.md").read_text(encoding="utf-8")  # now the better one
+    assert "| **0.69** |" in (root / "docs" / "results.md").read_text(encoding="utf-8")  # now the better one
 
 
 def test_an_unknown_table_name_is_refused(tmp_path: Path) -> None:
@@ -325,3 +325,13 @@ NOT_BENCHES = {"record.py", "memory.py", "fuzz_loader.py"}
 def test_every_bench_writes_its_figures_as_json_with_out(script: str) -> None:
     source = (ROOT / "bench" / script).read_text(encoding="utf-8")
     assert "record.add_out(parser" in source or 'add_argument("--out"' in source
+
+
+def test_a_grid_footnote_links_its_json_from_the_page_it_is_on(render_docs, tmp_path: Path) -> None:
+    root = copy_docs(tmp_path)
+    block = "<!-- table: two-stage -->\n<!-- /table -->\n"
+    readme, _ = render_docs.render_page(block, root, {}, "README.md")
+    results, _ = render_docs.render_page(block, root, {}, "docs/results.md")
+    assert "(docs/results/two_stage.json)" in readme and "(results/two_stage.json)" not in readme
+    assert "(results/two_stage.json)" in results
+    assert (root / "docs" / "results" / "two_stage.json").is_file()

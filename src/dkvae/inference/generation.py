@@ -26,7 +26,7 @@ from dkvae.core.atomic import write_text
 from dkvae.core.config import InversionConfig
 from dkvae.core.errors import DkvaeError
 from dkvae.core.names import safe_name
-from dkvae.inference.machine import DEFAULT_INTERPOLATION, DrumMachine, bundled_model_dir
+from dkvae.inference.machine import DrumMachine, bundled_model_dir
 from dkvae.sound.files import read_sound_file
 from dkvae.sound.inversion import SMOOTH_CURVATURE
 from dkvae.sound.wav import WAV_SUBTYPES, check_bit_depth
@@ -202,7 +202,7 @@ def write_interpolation(
     (audio_a, rate_a), (audio_b, rate_b) = read_sound_file(file_a), read_sound_file(file_b)
     latents, weights = machine.morph_plan(audio_a, rate_a, audio_b, rate_b, steps, method)  # type: ignore[arg-type]
     blended = not np.array_equal(weights[0], weights[-1])
-    details = {"from": str(file_a), "to": str(file_b), "steps": steps, "method": method or DEFAULT_INTERPOLATION}
+    details = {"from": str(file_a), "to": str(file_b), "steps": steps, "method": method or machine.default_interpolation}
     paths = []
     for step, (latent, weight) in enumerate(zip(latents, weights)):
         instrument = machine.instruments[int(weight.argmax())]

@@ -135,7 +135,7 @@ async def morph(body: MorphRequest, studio: StudioDep) -> SoundOut:
     else:
         nearer = body.a if fraction < 0.5 else body.b
         instrument, class_weights = nearer.instrument, nearer.class_weights
-    details = {"steps": MORPH_STEPS, "method": "linear"}
+    details = {"steps": MORPH_STEPS, "method": studio.machine.default_interpolation}
     recipe = Recipe("interpolate", latent.tolist(), instrument, class_weights, index=body.position, details=details)
     [sound] = await studio.sounds.ensure([recipe])
     return studio.out(sound)
