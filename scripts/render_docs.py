@@ -323,6 +323,28 @@ TABLES: dict[str, dict[str, Any]] = {
         ],
         "footnote": "Figures: {json}; recipes: {recipes}.",
     },
+    "flow-steps": {
+        "kind": "grid",
+        "json": "flow_steps.json",
+        "columns": [
+            {"title": "", "label": True},
+            {"title": "8 steps (bundled)", "entry": "steps_8", "contest": True},
+            {"title": "4 steps", "entry": "steps_4", "contest": True},
+            {"title": "2 steps", "entry": "steps_2", "contest": True},
+        ],
+        "rows": [
+            {"title": "generated-class accuracy", "path": "generation.accuracy", "format": ".2f", "better": "higher"},
+            {"title": "Fréchet distance, classifier embedding", "path": "generation.frechet_distance_classifier",
+             "format": ".2f", "better": "lower"},
+            {"title": "KID, classifier embedding", "path": "generation.kid_classifier", "format": ".3f", "better": "lower"},
+            {"title": "Fréchet distance, MFCC statistics", "path": "generation.frechet_distance_mel", "format": ".1f",
+             "better": "lower"},
+            {"title": "NDB (share of bins)", "path": "generation.ndb_fraction", "format": ".2f", "better": "lower"},
+            {"title": "diversity / real", "path": "generation.diversity_ratio", "format": ".2f", "better": "one"},
+            {"title": "novelty / real's", "path": "generation.novelty_ratio", "format": ".2f"},
+        ],
+        "footnote": "Figures: {json}, as `python bench/flow_steps.py ... --out FILE` writes them.",
+    },
 }  # fmt: skip
 
 
