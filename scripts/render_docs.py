@@ -86,6 +86,31 @@ def seeds_grid(
             "footnote": "Figures: {json}; recipes: {recipes}."}  # fmt: skip
 
 
+#: The rows of a flow-sampling study (`flow_grid`): a codec's generation figures.
+FLOW_ROWS = [
+    {"title": "generated-class accuracy", "path": "generation.accuracy", "format": ".2f", "better": "higher"},
+    {"title": "Fréchet distance, classifier embedding", "path": "generation.frechet_distance_classifier",
+     "format": ".2f", "better": "lower"},
+    {"title": "KID, classifier embedding", "path": "generation.kid_classifier", "format": ".3f", "better": "lower"},
+    {"title": "Fréchet distance, MFCC statistics", "path": "generation.frechet_distance_mel", "format": ".1f",
+     "better": "lower"},
+    {"title": "NDB (share of bins)", "path": "generation.ndb_fraction", "format": ".2f", "better": "lower"},
+    {"title": "diversity / real", "path": "generation.diversity_ratio", "format": ".2f", "better": "one"},
+    {"title": "novelty / real's", "path": "generation.novelty_ratio", "format": ".2f"},
+]
+
+
+def flow_grid(columns: list[tuple[str, str]]) -> dict[str, Any]:
+    """A grid of docs/results/flow_steps.json: one column per (title, entry id), the better figure bold."""
+    return {
+        "kind": "grid",
+        "json": "flow_steps.json",
+        "columns": [{"title": "", "label": True}] + [{"title": t, "entry": e, "contest": True} for t, e in columns],
+        "rows": FLOW_ROWS,
+        "footnote": "Figures: {json}, as `python bench/flow_steps.py ... --out FILE` writes them.",
+    }
+
+
 #: The docs' tables. A metrics row's ``values`` is a path in a model's document to its {noise, model, real}
 #: figures, or a {set: path} mapping; ``better`` (as in dkvae.measures.metrics.BETTER) picks the bold figure
 #: among the columns marked ``contest``. A column's ``brackets`` adds that model's other sets in brackets.
@@ -323,28 +348,8 @@ TABLES: dict[str, dict[str, Any]] = {
         ],
         "footnote": "Figures: {json}; recipes: {recipes}.",
     },
-    "flow-steps": {
-        "kind": "grid",
-        "json": "flow_steps.json",
-        "columns": [
-            {"title": "", "label": True},
-            {"title": "8 steps (bundled)", "entry": "steps_8", "contest": True},
-            {"title": "4 steps", "entry": "steps_4", "contest": True},
-            {"title": "2 steps", "entry": "steps_2", "contest": True},
-        ],
-        "rows": [
-            {"title": "generated-class accuracy", "path": "generation.accuracy", "format": ".2f", "better": "higher"},
-            {"title": "Fréchet distance, classifier embedding", "path": "generation.frechet_distance_classifier",
-             "format": ".2f", "better": "lower"},
-            {"title": "KID, classifier embedding", "path": "generation.kid_classifier", "format": ".3f", "better": "lower"},
-            {"title": "Fréchet distance, MFCC statistics", "path": "generation.frechet_distance_mel", "format": ".1f",
-             "better": "lower"},
-            {"title": "NDB (share of bins)", "path": "generation.ndb_fraction", "format": ".2f", "better": "lower"},
-            {"title": "diversity / real", "path": "generation.diversity_ratio", "format": ".2f", "better": "one"},
-            {"title": "novelty / real's", "path": "generation.novelty_ratio", "format": ".2f"},
-        ],
-        "footnote": "Figures: {json}, as `python bench/flow_steps.py ... --out FILE` writes them.",
-    },
+    "flow-steps": flow_grid([("8 steps (bundled)", "steps_8"), ("4 steps", "steps_4"), ("2 steps", "steps_2")]),
+    "flow-guidance": flow_grid([("guidance 1 (none)", "guidance_1"), ("guidance 2 (bundled)", "steps_8"), ("guidance 3", "guidance_3")]),
 }  # fmt: skip
 
 
