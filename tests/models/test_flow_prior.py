@@ -139,3 +139,38 @@ def test_a_damaged_or_odd_prior_file_is_refused_with_a_reason(tmp_path) -> None:
     os.mkfifo(path)
     with pytest.raises(ValueError, match="is not a regular file"):  # a read would block
         load_flow_prior(tmp_path, "abc")
+
+
+@pytest.mark.parametrize(("cycle", "sees_the_attack"), [(4, False), (6, True)])
+def test_the_last_latent_frame_sees_the_first_only_with_the_wider_dilation_cycle(cycle: int, sees_the_attack: bool) -> None:
+    torch.manual_seed(0)
+    flow = LatentFlow(FlowConfig(width=16, blocks=8, position_channels=4, dilation_cycle=cycle), 3, 2)
+    nn.init.normal_(flow.output.weight, std=0.2)  # a new flow's last layer is zero: no velocity at all
+    for block in flow.blocks:  # the norm's statistics span every frame; the convolutions are what must reach
+        block.norm = nn.Identity()
+    x, t, weights = torch.randn(1, 3, 65), torch.full((1,), 0.5), flow.one_hot(torch.tensor([0]))
+    moved = x.clone()
+    moved[..., 0] += 3.0  # another attack
+    with torch.no_grad():
+        change = (flow(moved, t, weights) - flow(x, t, weights))[..., -1].abs().max()
+    assert (float(change) > 0) == sees_the_attack
+
+
+def test_a_prior_saved_before_the_dilation_cycle_was_recorded_loads_with_the_old_one(tmp_path) -> None:
+    import json
+
+    import safetensors
+    import safetensors.torch
+
+    from dkvae.models.flow_prior import FLOW_PRIOR_NAME, LEGACY_DILATION_CYCLE
+
+    old = FlowConfig(width=32, blocks=2, position_channels=4, steps=8, guidance=1.0, dilation_cycle=LEGACY_DILATION_CYCLE)
+    save_flow_prior(LatentFlow(old, 3, 2), tmp_path, model_id="abc")
+    path = tmp_path / FLOW_PRIOR_NAME
+    with safetensors.safe_open(str(path), "pt") as handle:
+        metadata, tensors = handle.metadata(), {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
+    recorded = json.loads(metadata["config"])
+    del recorded["dilation_cycle"]
+    path.write_bytes(safetensors.torch.save(tensors, metadata={**metadata, "config": json.dumps(recorded)}))
+    loaded = load_flow_prior(tmp_path, "abc")
+    assert loaded is not None and loaded.config == old and FlowConfig().dilation_cycle != LEGACY_DILATION_CYCLE

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pandas as pd
+import pytest
 import safetensors
 import torch
 
@@ -68,3 +69,17 @@ def test_the_prior_command_trains_a_codec_s_prior_and_refuses_another_model(tiny
     assert (run / FLOW_PRIOR_NAME).is_file() and "flow prior in" in result.stdout
     refused = run_dkvae("prior", str(trained_run), str(tiny_bank), "--steps", "5")
     assert refused.returncode == 2 and "a flow prior needs a codec" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_a_resumed_prior_keeps_the_network_it_began_with(tmp_path) -> None:
+    from dkvae.core.errors import DkvaeError
+    from dkvae.models.flow_prior import LEGACY_DILATION_CYCLE
+    from dkvae.training.prior import PRIOR_LOGS, recorded_flow_config
+
+    logs = tmp_path / PRIOR_LOGS
+    logs.mkdir()
+    (logs / "hparams.yaml").write_text("flow:\n  blocks: 3\n  width: 24\nlatent_channels: 4\n")
+    assert recorded_flow_config(tmp_path) == FlowConfig(blocks=3, width=24, dilation_cycle=LEGACY_DILATION_CYCLE)
+    (logs / "hparams.yaml").write_text("flow:\n  blocks: 3\n  colour: red\n")
+    with pytest.raises(DkvaeError, match="cannot resume the prior"):
+        recorded_flow_config(tmp_path)

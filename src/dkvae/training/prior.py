@@ -19,6 +19,7 @@ import numpy as np
 import safetensors.numpy
 import safetensors.torch
 import torch
+import yaml
 from lightning.pytorch.callbacks import Timer
 from torch.utils.data import DataLoader, RandomSampler, TensorDataset
 
@@ -28,7 +29,7 @@ from dkvae.data.bank import Bank
 from dkvae.data.packed import PackedArray
 from dkvae.models.checkpoint import load_model_dir
 from dkvae.models.codec import TimeLocalAutoencoder
-from dkvae.models.flow_prior import FlowConfig, LatentFlow, save_flow_prior
+from dkvae.models.flow_prior import LEGACY_DILATION_CYCLE, FlowConfig, LatentFlow, save_flow_prior
 from dkvae.training.log import ResumableCSVLogger, TrimResumedLog
 from dkvae.training.train import LastCheckpoint, training_rows
 
@@ -71,6 +72,17 @@ class EpochCheckpoint(LastCheckpoint):
         self.on_validation_end(trainer, pl_module)
 
 
+def recorded_flow_config(run: Path) -> FlowConfig:
+    """The flow config a run's prior training began with (its ``hparams.yaml``, read without executing anything):
+    a resumed prior goes on with its own network, whatever the defaults are now."""
+    path = run / PRIOR_LOGS / "hparams.yaml"
+    try:
+        recorded = yaml.safe_load(path.read_text(encoding="utf-8"))["flow"]
+        return FlowConfig(**{"dilation_cycle": LEGACY_DILATION_CYCLE, **recorded})
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as error:
+        raise DkvaeError(f"cannot resume the prior in {run}: its recorded settings ({path}) are unreadable: {error}") from None
+
+
 class PriorModule(L.LightningModule):
     """Fits a `LatentFlow` to latents drawn from cached codec posteriors."""
 
@@ -109,7 +121,10 @@ def train_prior(
     resume: bool = False,
     progress_bar: bool = True,
 ) -> Path:
-    """Train the flow prior of the codec in `run` on `bank_path`'s training sounds; returns the prior's file."""
+    """Train the flow prior of the codec in `run` on `bank_path`'s training sounds; returns the prior's file.
+
+    With `resume` and a checkpoint, the prior goes on with the network it began with (`recorded_flow_config`),
+    not `flow`."""
     run = Path(run)
     directory = load_model_dir(run)
     if not isinstance(directory.model, TimeLocalAutoencoder):
@@ -119,14 +134,15 @@ def train_prior(
     if bank.instruments != directory.class_names:
         raise DkvaeError(f"{bank_path} has other classes than the codec in {run} was trained on")
     latents = cache_latents(run, bank, config.train.holdout_sources)
-    flow = flow or FlowConfig()
+    last = run / PRIOR_CHECKPOINTS / "last.ckpt"
+    resuming = resume and last.exists()
+    flow = recorded_flow_config(run) if resuming else flow or FlowConfig()
     module = PriorModule(dataclasses.asdict(flow), config.model.latent_channels, len(bank.instruments), learning_rate, seed)
     means = torch.from_numpy(latents["mean"])
     module.flow.latent_mean.copy_(means.mean(dim=(0, 2)))
     module.flow.latent_std.copy_(means.std(dim=(0, 2)).clamp_min(1e-3))
     data = TensorDataset(means, torch.from_numpy(latents["logvar"]), torch.from_numpy(latents["labels"]))
     sampler = RandomSampler(data, replacement=True, num_samples=batch_size * 100, generator=torch.Generator().manual_seed(seed))
-    last = run / PRIOR_CHECKPOINTS / "last.ckpt"
     timer = Timer()  # counts across resumes: its state is saved in the checkpoint
     trainer = L.Trainer(
         max_steps=steps, accelerator="cpu",
@@ -134,13 +150,13 @@ def train_prior(
         logger=ResumableCSVLogger(run, name=PRIOR_LOGS, version=""), enable_checkpointing=False,
         enable_progress_bar=progress_bar, enable_model_summary=False, limit_val_batches=0, gradient_clip_val=1.0,
     )  # fmt: skip
-    trainer.fit(module, DataLoader(data, batch_size=batch_size, sampler=sampler), ckpt_path=str(last) if resume and last.exists() else None)
+    trainer.fit(module, DataLoader(data, batch_size=batch_size, sampler=sampler), ckpt_path=str(last) if resuming else None)
     loss = trainer.callback_metrics.get("train/loss")
     training = {
         "steps": trainer.global_step,
         "batch_size": batch_size,
         "learning_rate": learning_rate,
-        "seconds": round(timer.time_elapsed("train"), 1),
+        "seconds": round(timer.time_elapsed("train"), 3),
         "final_loss": None if loss is None else round(float(loss), 6),
     }
     return save_flow_prior(module.flow.eval(), run, directory.model_id, training)
