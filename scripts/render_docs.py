@@ -349,6 +349,18 @@ TABLES: dict[str, dict[str, Any]] = {
         "footnote": "Figures: {json}; recipes: {recipes}.",
     },
     "flow-steps": flow_grid([("8 steps (bundled)", "steps_8"), ("4 steps", "steps_4"), ("2 steps", "steps_2")]),
+    "second-hits": {
+        "kind": "grid",
+        "json": "second_hits.json",
+        "columns": [
+            {"title": "share of sounds that hit twice", "label": True},
+            {"title": "real test sounds", "entry": "real"},
+            {"title": "bundled codec (first prior)", "entry": "model_pretrained"},
+        ],
+        "rows": [{"title": name, "path": f"second_hit_share.{name}", "format": ".2f"}
+                 for name in ("all", "clap", "cymbal", "hihat", "kick", "perc", "snare", "tom")],
+        "footnote": "Figures: {json}, as `python bench/second_hits.py ... --out FILE` writes them.",
+    },
     "flow-guidance": flow_grid([("guidance 1 (none)", "guidance_1"), ("guidance 2 (bundled)", "steps_8"), ("guidance 3", "guidance_3")]),
 }  # fmt: skip
 

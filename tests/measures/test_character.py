@@ -21,6 +21,7 @@ from dkvae.measures.character import (
     partial_count,
     pitch_drop_semitones,
     ring_seconds,
+    second_hit_db,
     tonal_share,
 )
 from dkvae.sound.audio import fade_out_curve
@@ -254,3 +255,23 @@ def test_class_figures_give_one_value_per_sound(instrument) -> None:
 def test_audio_of_more_than_two_dimensions_is_refused() -> None:
     with pytest.raises(ValueError, match="samples"):
         band_energy_share(np.zeros((2, 2, 100)), RATE, 0.0, 100.0)
+
+
+# ----------------------------------------------------------------------------- second hits
+
+
+def test_a_clean_decay_has_no_second_hit_and_a_ghost_late_in_its_tail_reads_its_rise() -> None:
+    clean = noise(1.5) * decay(1.5, 80.0)  # 30 dB under its start by 0.375 s, 60 dB by 0.75 s
+    ghost = clean.copy()
+    start = round(1.0 * RATE)
+    ghost[start : start + 2205] += 0.1 * noise(0.05, seed=1)  # 20 dB under the attack, 1 s in
+    gain = 0.37  # levels are relative
+    clean_rise, ghost_rise = second_hit_db(np.stack([clean, ghost]) * gain, RATE)
+    assert clean_rise < 3.0
+    assert ghost_rise == pytest.approx(40.0, abs=3.0)  # from the 60 dB floor to 20 dB under the loudest
+
+
+def test_a_sound_that_never_falls_far_reads_zero_and_silence_nan() -> None:
+    steady = noise(0.5)
+    assert second_hit_db(steady, RATE)[0] == 0.0
+    assert math.isnan(second_hit_db(np.zeros(RATE // 2), RATE)[0])

@@ -28,6 +28,9 @@ LEVEL_FLOOR_DB = -120.0
 TAIL_WINDOW_SECONDS = 0.010
 #: The level (dB under the loudest window) a sound has rung out at (`ring_seconds`).
 RING_THRESHOLD_DB = -60.0
+#: Second hits: how far (dB) a sound first falls under its loudest window before a rise counts, and how far
+#: (dB) the envelope must rise above its lowest level since then to be a second hit (`second_hit_db`).
+SECOND_HIT_FALL_DB, SECOND_HIT_RISE_DB = 30.0, 20.0
 
 #: Snare head tone: the band (Hz) and the stretch of the sound (seconds from its start) it is read in.
 HEAD_TONE_HZ, HEAD_TONE_SECONDS = (150.0, 250.0), 0.100
@@ -411,6 +414,37 @@ def ring_seconds(
         above = np.flatnonzero(envelope >= loudest * 10.0 ** (threshold_db / 20.0))
         last = int(above[-1])
         out[row] = (len(sound) if last == len(envelope) - 1 else (last + 1) * window) / sample_rate
+    return out
+
+
+def second_hit_db(
+    audio: np.ndarray,
+    sample_rate: int,
+    fall_db: float = SECOND_HIT_FALL_DB,
+    window_seconds: float = TAIL_WINDOW_SECONDS,
+) -> np.ndarray:
+    """How far each sound's tail rises again: after its envelope first falls `fall_db` under its loudest window,
+    the largest rise (dB) above the lowest level it has reached since. A clean decay reads 0; a second hit
+    late in the tail (a flam, or a generator's ghost) reads about its level over the silence before it.
+
+    The envelope is the RMS over consecutive `window_seconds` windows, floored `-RING_THRESHOLD_DB` under
+    the loudest window (rises in what `ring_seconds` counts as rung out do not count). Returns ``(n,)`` dB;
+    0 for a sound that never falls that far; NaN where silent.
+    """
+    batch = _batch(audio)
+    out = np.full(len(batch), np.nan)
+    for row, sound in enumerate(batch):
+        envelope = rms_envelope(sound, sample_rate, window_seconds)
+        loudest = envelope.max(initial=0.0)
+        if loudest <= 0:
+            continue
+        levels = _db(np.maximum(envelope / loudest, 10.0 ** (RING_THRESHOLD_DB / 20.0)) ** 2)
+        fallen = np.flatnonzero(levels[int(np.argmax(levels)) :] <= -fall_db)
+        if not len(fallen):
+            out[row] = 0.0
+            continue
+        tail = levels[int(np.argmax(levels)) + int(fallen[0]) :]
+        out[row] = float((tail - np.minimum.accumulate(tail)).max())
     return out
 
 

@@ -44,7 +44,7 @@ class FlowConfig:
     #: The blocks' dilations run 1, 2, 4, ... ``2 ** (dilation_cycle - 1)``, then again. With 8 blocks and a
     #: cycle of 6 the convolutions reach 68 frames either side, the whole 1.5 s sequence. The first prior's
     #: cycle of 4 reached 32: frames further past the attack knew of it only through the norms' statistics,
-    #: and 8% of its sounds got a second hit late in their tail (1% of real ones have one). Priors saved
+    #: and 8% of its sounds got a second hit late in their tail (2% of real test sounds have one). Priors saved
     #: before this field had 4.
     dilation_cycle: int = 6
     #: Sinusoidal channels telling each latent frame its position.
