@@ -182,9 +182,10 @@ class InversionConfig:
     #: (`dkvae.sound.inversion.pghi_phase`). Sidecars written before this setting existed recall without it.
     smooth_guard: bool = True
     #: The smooth guard's line: a magnitude whose curvature ratio (`dkvae.sound.inversion._curvature_ratio`) is
-    #: under it counts as a decoder's. Real drums read at least 0.45 at a hop of a quarter window and 0.19 at
-    #: half of one (tests/sound/test_inversion.py), so a preset's line sits under its STFT's real sounds.
-    #: Sidecars written before this setting existed recall with 0.15.
+    #: under it counts as a decoder's. Real drums read lower at a hop of half a window than of a quarter, so
+    #: each preset's line sits under its STFT's real sounds (tests/sound/test_inversion.py checks it; the
+    #: figures: docs/inversion.md, "The smooth guard"). Sidecars from before this setting recall with
+    #: `dkvae.sound.inversion.SMOOTH_CURVATURE`, the line they had.
     smooth_curvature: float = 0.15
 
     def __post_init__(self) -> None:
@@ -541,8 +542,8 @@ SEED_INVERSION = InversionConfig(method="gla", iterations=64)
 CODEC_AUDIO = AudioConfig(num_samples=66304)
 #: The codec: 16 numbers every 4 frames (23 ms), the first 12 frames (70 ms, the attack) weighted 4x.
 CODEC_MODEL = ModelConfig(kind="codec", conditional=False, beta=1e-4, onset_weight=3.0, onset_frames=12)
-#: Its decoder keeps more texture than a VAE's, so its flattest onsets read up to 0.31 and PGHI summed them into a
-#: click one hop in (tests/inference/test_onset_spike.py); real drums at its STFT read 0.45 and up.
+#: Its decoder keeps more texture than a VAE's: under the default line its flattest onsets passed for an STFT's
+#: and PGHI summed them into a click one hop in (tests/inference/test_onset_spike.py catches it; docs/inversion.md).
 CODEC_INVERSION = InversionConfig(smooth_curvature=0.35)
 #: Its learning rate decays along a cosine over the run (a constant rate plateaued: docs/results.md).
 CODEC_TRAIN = TrainConfig(

@@ -48,8 +48,8 @@ PRETRAINED_DIR = "pretrained"
 #: bench/interpolation.py measures the evenness (largest step between neighbouring spectrograms over
 #: the mean step; 1 is perfectly even): docs/results.md, "Linear morphs, spherical for a codec", and docs/performance.md.
 DEFAULT_INTERPOLATION: Literal["slerp", "linear"] = "linear"
-#: A codec's: spherical, whose morphs of the same pairs on the bundled codec were evener (median 2.23) than
-#: linear ones (2.58; along the flow prior's noise 3.78), linear dipping further under the ends' norm.
+#: A codec's: spherical, whose morphs of the same pairs are the evener on the bundled codec (bench/interpolation.py;
+#: docs/results.md, "Linear morphs, spherical for a codec").
 CODEC_INTERPOLATION: Literal["slerp", "linear"] = "slerp"
 #: How a morph may walk: `interpolate_latents`' two ways, or "prior", along a codec's flow prior's noise.
 Interpolation = Literal["slerp", "linear", "prior"]

@@ -42,10 +42,10 @@ class FlowConfig:
     width: int = 128
     blocks: int = 8
     #: The blocks' dilations run 1, 2, 4, ... ``2 ** (dilation_cycle - 1)``, then again. With 8 blocks and a
-    #: cycle of 6 the convolutions reach 68 frames either side, the whole 1.5 s sequence. The first prior's
-    #: cycle of 4 reached 32: frames further past the attack knew of it only through the norms' statistics,
-    #: and 8% of its sounds got a second hit late in their tail (2% of real test sounds have one). Priors saved
-    #: before this field had 4.
+    #: cycle of 6 the convolutions reach 68 latent frames either side, a whole 1.5 s sequence. The first
+    #: prior's cycle of 4 reached 32: frames further past the attack knew of it only through the norms'
+    #: statistics, and its sounds hit twice far more often than real ones (bench/second_hits.py; docs/results.md,
+    #: "Second hits: a wider flow"). Priors saved before this field had 4.
     dilation_cycle: int = 6
     #: Sinusoidal channels telling each latent frame its position.
     position_channels: int = 16

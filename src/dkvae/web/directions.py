@@ -26,8 +26,8 @@ from dkvae.sound.audio import rms_envelope
 DIRECTIONS = 4
 #: Prior samples the directions are computed from (fixed seed: the same directions every run).
 PCA_SAMPLES = 512
-#: As many from a codec's flow prior, whose every sample costs 16 network passes (512 took 26 s on one core):
-#: its first three axes from 128 samples lie within 0.89-0.98 (canonical correlation) of those from 512.
+#: As many from a codec's flow prior, whose every sample costs 16 network passes (512 kept the first request
+#: for a class waiting tens of seconds); its first three axes from 128 samples lie close to those from 512.
 FLOW_PCA_SAMPLES = 128
 PCA_SEED = 0
 #: The directions are measured this many standard deviations either side of the class's mean.
