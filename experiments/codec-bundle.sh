@@ -4,7 +4,7 @@
 dkvae import debian --out data/drums
 dkvae train data/drums --config experiments/codec.json --out runs/codec                                  # 35 epochs at a constant rate
 dkvae train data/drums --config experiments/codec-cosine.json --init runs/codec --out runs/codec-cosine   # 90 more, the rate decaying
-dkvae prior runs/codec-cosine data/drums --steps 6000                                                    # the flow prior on its latents
+dkvae prior runs/codec-cosine data/drums --steps 6000 --dilation-cycle 4                                 # the flow prior on its latents
 python scripts/bundle_model.py runs/codec-cosine data/drums --recipe experiments/codec-bundle.sh              # bundle the weights
 dkvae evaluate data/drums --out reports/bundled                                                          # evaluate the bundled model
 for seed in 1 2 3 4; do dkvae evaluate data/drums --seed $seed --out reports/bundled-seed$seed; done       # other sounds, the same judge

@@ -317,7 +317,7 @@ def main() -> None:
     )
     # The prior of the float16 copy; the other kind's prior file, left from an earlier bundle, goes.
     if flow is not None:
-        save_flow_prior(flow, target, model_id)
+        save_flow_prior(flow, target, model_id, flow_prior_training(args.run))
         (target / LATENT_PRIOR_NAME).unlink(missing_ok=True)
     else:
         prior.save(target, model_id)

@@ -599,11 +599,17 @@ def prior(
     lr: Annotated[float, typer.Option("--lr", min=0.0, help="Learning rate")] = 5e-4,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the prior's noise and batches")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the run's prior checkpoint")] = False,
+    dilation_cycle: Annotated[
+        int | None,
+        typer.Option("--dilation-cycle", min=1, help="Blocks' dilations 1, 2, ... 2^(N-1), then again [default: 6; the first prior's: 4]"),
+    ] = None,
 ) -> None:
     """Train a codec's flow prior, the model new sounds are drawn from, on its cached latents."""
+    from dkvae.models.flow_prior import FlowConfig
     from dkvae.training.prior import train_prior
 
-    path = train_prior(run, bank, steps=steps, batch_size=batch_size, learning_rate=lr, seed=seed, resume=resume)
+    flow = FlowConfig() if dilation_cycle is None else FlowConfig(dilation_cycle=dilation_cycle)
+    path = train_prior(run, bank, flow, steps=steps, batch_size=batch_size, learning_rate=lr, seed=seed, resume=resume)
     console.print(f"flow prior in {path}; dkvae generate --model {run} now draws from it")
 
 

@@ -142,3 +142,7 @@ def test_the_bundled_models_recipe_trains_its_config_and_its_card_gives_every_co
     card = (bundled_model_dir() / "MODEL.md").read_text()
     assert all(command in card for command in commands), "MODEL.md gives every command"
     assert "Held out of training and validation" in card and "timgm6mb-soundfont" in card
+    from dkvae.models.flow_prior import flow_prior_training
+
+    training = flow_prior_training(bundled_model_dir())  # the bundled prior keeps how it was trained
+    assert training["steps"] > 0 and f"trained {training['steps']} steps" in card

@@ -64,9 +64,10 @@ def test_a_resumed_prior_goes_on_from_its_checkpoint(tiny_bank, tmp_path) -> Non
 def test_the_prior_command_trains_a_codec_s_prior_and_refuses_another_model(tiny_bank, trained_run, tmp_path) -> None:
     run = tmp_path / "codec"
     train(tiny_bank, run, tiny_config(**CODEC), progress_bar=False)
-    result = run_dkvae("prior", str(run), str(tiny_bank), "--steps", "5", "--batch-size", "4")
+    result = run_dkvae("prior", str(run), str(tiny_bank), "--steps", "5", "--batch-size", "4", "--dilation-cycle", "4")
     assert result.returncode == 0, result.stderr
     assert (run / FLOW_PRIOR_NAME).is_file() and "flow prior in" in result.stdout
+    assert load_flow_prior(run, load_model_dir(run).model_id).config.dilation_cycle == 4
     refused = run_dkvae("prior", str(trained_run), str(tiny_bank), "--steps", "5")
     assert refused.returncode == 2 and "a flow prior needs a codec" in refused.stderr and "Traceback" not in refused.stderr
 
