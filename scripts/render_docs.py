@@ -303,7 +303,7 @@ TABLES: dict[str, dict[str, Any]] = {
         "columns": [
             {"title": "", "label": True},
             {"title": "codec + flow prior", "entry": "codec", "contest": True},
-            {"title": "VAE, 112 min", "entry": "vae", "contest": True},
+            {"title": "VAE, to early stopping", "entry": "vae", "contest": True},
         ],
         "rows": [
             {"title": "held-out log-mel distance, against the files at 1.5 s", "path": "holdout.log_mel_distance",
