@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,6 +91,18 @@ def _stretch(batch: np.ndarray, sample_rate: int, start_seconds: float, seconds:
     part = batch[:, start : start + length]
     out[:, : part.shape[1]] = part
     return out
+
+
+def _sounding_envelopes(
+    batch: np.ndarray, sample_rate: int, window_seconds: float
+) -> Iterator[tuple[int, np.ndarray, float]]:
+    """``(row, envelope, loudest window)`` of each sound of `batch` that is not silent: its RMS over consecutive
+    `window_seconds` windows, and their largest."""
+    for row, sound in enumerate(batch):
+        envelope = rms_envelope(sound, sample_rate, window_seconds)
+        loudest = float(envelope.max(initial=0.0))
+        if loudest > 0:
+            yield row, envelope, loudest
 
 
 def _db(power: np.ndarray) -> np.ndarray:
@@ -406,14 +418,10 @@ def ring_seconds(
     batch = _batch(audio)
     window = max(1, round(window_seconds * sample_rate))
     out = np.full(len(batch), np.nan)
-    for row, sound in enumerate(batch):
-        envelope = rms_envelope(sound, sample_rate, window_seconds)
-        loudest = envelope.max(initial=0.0)
-        if loudest <= 0:
-            continue
+    for row, envelope, loudest in _sounding_envelopes(batch, sample_rate, window_seconds):
         above = np.flatnonzero(envelope >= loudest * 10.0 ** (threshold_db / 20.0))
         last = int(above[-1])
-        out[row] = (len(sound) if last == len(envelope) - 1 else (last + 1) * window) / sample_rate
+        out[row] = (batch.shape[1] if last == len(envelope) - 1 else (last + 1) * window) / sample_rate
     return out
 
 
@@ -433,17 +441,14 @@ def second_hit_db(
     """
     batch = _batch(audio)
     out = np.full(len(batch), np.nan)
-    for row, sound in enumerate(batch):
-        envelope = rms_envelope(sound, sample_rate, window_seconds)
-        loudest = envelope.max(initial=0.0)
-        if loudest <= 0:
-            continue
+    for row, envelope, loudest in _sounding_envelopes(batch, sample_rate, window_seconds):
         levels = _db(np.maximum(envelope / loudest, 10.0 ** (RING_THRESHOLD_DB / 20.0)) ** 2)
-        fallen = np.flatnonzero(levels[int(np.argmax(levels)) :] <= -fall_db)
+        peak = int(np.argmax(levels))
+        fallen = np.flatnonzero(levels[peak:] <= -fall_db)
         if not len(fallen):
             out[row] = 0.0
             continue
-        tail = levels[int(np.argmax(levels)) + int(fallen[0]) :]
+        tail = levels[peak + int(fallen[0]) :]
         out[row] = float((tail - np.minimum.accumulate(tail)).max())
     return out
 
