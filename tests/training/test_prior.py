@@ -75,12 +75,12 @@ def test_the_prior_command_trains_a_codec_s_prior_and_refuses_another_model(tiny
 def test_a_resumed_prior_keeps_the_network_it_began_with(tmp_path) -> None:
     from dkvae.core.errors import DkvaeError
     from dkvae.models.flow_prior import LEGACY_DILATION_CYCLE
-    from dkvae.training.prior import PRIOR_LOGS, recorded_flow_config
+    from dkvae.training.prior import PRIOR_LOGS, resumed_flow_config
 
     logs = tmp_path / PRIOR_LOGS
     logs.mkdir()
     (logs / "hparams.yaml").write_text("flow:\n  blocks: 3\n  width: 24\nlatent_channels: 4\n")
-    assert recorded_flow_config(tmp_path) == FlowConfig(blocks=3, width=24, dilation_cycle=LEGACY_DILATION_CYCLE)
+    assert resumed_flow_config(tmp_path) == FlowConfig(blocks=3, width=24, dilation_cycle=LEGACY_DILATION_CYCLE)
     (logs / "hparams.yaml").write_text("flow:\n  blocks: 3\n  colour: red\n")
     with pytest.raises(DkvaeError, match="cannot resume the prior"):
-        recorded_flow_config(tmp_path)
+        resumed_flow_config(tmp_path)

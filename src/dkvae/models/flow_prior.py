@@ -56,6 +56,12 @@ class FlowConfig:
     guidance: float = 2.0
 
 
+def recorded_flow_config(fields: dict[str, Any]) -> FlowConfig:
+    """The `FlowConfig` of recorded `fields` (a saved prior's, a training run's); fields recorded before
+    `FlowConfig.dilation_cycle` existed mean `LEGACY_DILATION_CYCLE`. TypeError for an unknown field."""
+    return FlowConfig(**{"dilation_cycle": LEGACY_DILATION_CYCLE, **fields})
+
+
 def sinusoids(values: Tensor, channels: int, max_period: float = 10_000.0) -> Tensor:
     """Sinusoidal features ``(*values.shape, channels)`` of `values` (times in [0, 1] scaled by 1000, or positions)."""
     half = channels // 2
@@ -248,7 +254,7 @@ def load_flow_prior(directory: Path, model_id: str) -> LatentFlow | None:
     if metadata.get("model_id") != model_id:
         raise ValueError(f"{path}: its prior was trained on model {metadata.get('model_id')!r}, not on {model_id}")
     try:
-        config = FlowConfig(**{"dilation_cycle": LEGACY_DILATION_CYCLE, **json.loads(metadata["config"])})
+        config = recorded_flow_config(json.loads(metadata["config"]))
     except (TypeError, KeyError, json.JSONDecodeError) as error:
         raise ValueError(f"{path}: its recorded flow config cannot be read: {error}") from None
     flow = LatentFlow(config, int(metadata["latent_channels"]), int(metadata["num_classes"]))

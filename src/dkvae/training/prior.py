@@ -29,7 +29,7 @@ from dkvae.data.bank import Bank
 from dkvae.data.packed import PackedArray
 from dkvae.models.checkpoint import load_model_dir
 from dkvae.models.codec import TimeLocalAutoencoder
-from dkvae.models.flow_prior import LEGACY_DILATION_CYCLE, FlowConfig, LatentFlow, save_flow_prior
+from dkvae.models.flow_prior import FlowConfig, LatentFlow, recorded_flow_config, save_flow_prior
 from dkvae.training.log import ResumableCSVLogger, TrimResumedLog
 from dkvae.training.train import LastCheckpoint, training_rows
 
@@ -72,13 +72,13 @@ class EpochCheckpoint(LastCheckpoint):
         self.on_validation_end(trainer, pl_module)
 
 
-def recorded_flow_config(run: Path) -> FlowConfig:
+def resumed_flow_config(run: Path) -> FlowConfig:
     """The flow config a run's prior training began with (its ``hparams.yaml``, read without executing anything):
     a resumed prior goes on with its own network, whatever the defaults are now."""
     path = run / PRIOR_LOGS / "hparams.yaml"
     try:
         recorded = yaml.safe_load(path.read_text(encoding="utf-8"))["flow"]
-        return FlowConfig(**{"dilation_cycle": LEGACY_DILATION_CYCLE, **recorded})
+        return recorded_flow_config(recorded)
     except (OSError, yaml.YAMLError, KeyError, TypeError) as error:
         raise DkvaeError(f"cannot resume the prior in {run}: its recorded settings ({path}) are unreadable: {error}") from None
 
@@ -123,7 +123,7 @@ def train_prior(
 ) -> Path:
     """Train the flow prior of the codec in `run` on `bank_path`'s training sounds; returns the prior's file.
 
-    With `resume` and a checkpoint, the prior goes on with the network it began with (`recorded_flow_config`),
+    With `resume` and a checkpoint, the prior goes on with the network it began with (`resumed_flow_config`),
     not `flow`."""
     run = Path(run)
     directory = load_model_dir(run)
@@ -136,7 +136,7 @@ def train_prior(
     latents = cache_latents(run, bank, config.train.holdout_sources)
     last = run / PRIOR_CHECKPOINTS / "last.ckpt"
     resuming = resume and last.exists()
-    flow = recorded_flow_config(run) if resuming else flow or FlowConfig()
+    flow = resumed_flow_config(run) if resuming else flow or FlowConfig()
     module = PriorModule(dataclasses.asdict(flow), config.model.latent_channels, len(bank.instruments), learning_rate, seed)
     means = torch.from_numpy(latents["mean"])
     module.flow.latent_mean.copy_(means.mean(dim=(0, 2)))
