@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from dkvae.core.config import SMOOTH_CURVATURE
 from dkvae.core.errors import DkvaeError
 from dkvae.inference.generation import read_sidecar, render_sidecar, sidecar_inversion, write_generated
 from dkvae.inference.machine import DrumMachine
-from dkvae.sound.inversion import SMOOTH_CURVATURE
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,10 @@ PGHI_RANDOM_PHASE_SEED = 0
 #: log-spectral distance, which a cut at the tolerance itself did not (docs/inversion.md, "The inversion":
 #: the iteration cut; bench/inversion.py measures the inversion's convergence and attack).
 ITERATION_CUT_DB = -70.0
+#: A spectrogram whose curvature ratio is under this is too smooth to be an STFT's magnitude, and PGHI takes
+#: random steps across its frequencies (`dkvae.sound.inversion.pghi_phase`): the default line of
+#: `InversionConfig.smooth_curvature`, and the one sidecars from before that setting were rendered with.
+SMOOTH_CURVATURE = 0.15
 
 #: Every generated sound is delivered at this rate (Hz), resampled when a model works at another.
 OUTPUT_SAMPLE_RATE = 44100
@@ -185,8 +189,8 @@ class InversionConfig:
     #: under it counts as a decoder's. Real drums read lower at a hop of half a window than of a quarter, so
     #: each preset's line sits under its STFT's real sounds (tests/sound/test_inversion.py checks it; the
     #: figures: docs/inversion.md, "The smooth guard"). Sidecars from before this setting recall with
-    #: `dkvae.sound.inversion.SMOOTH_CURVATURE`, the line they had.
-    smooth_curvature: float = 0.15
+    #: `SMOOTH_CURVATURE`, the line they had.
+    smooth_curvature: float = SMOOTH_CURVATURE
 
     def __post_init__(self) -> None:
         if self.method not in ("gla", "fgla", "pghi"):

@@ -23,12 +23,11 @@ import soundfile as sf
 
 from dkvae import __version__
 from dkvae.core.atomic import write_text
-from dkvae.core.config import InversionConfig
+from dkvae.core.config import SMOOTH_CURVATURE, InversionConfig
 from dkvae.core.errors import DkvaeError
 from dkvae.core.names import safe_name
 from dkvae.inference.machine import DrumMachine, bundled_model_dir
 from dkvae.sound.files import read_sound_file
-from dkvae.sound.inversion import SMOOTH_CURVATURE
 from dkvae.sound.wav import WAV_SUBTYPES, check_bit_depth
 
 SIDECAR_FORMAT = "dkvae-sound"

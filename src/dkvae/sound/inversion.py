@@ -19,6 +19,7 @@ from dkvae.core.config import (
     ITERATION_CUT_DB,
     PGHI_RANDOM_PHASE_SEED,
     PGHI_TOLERANCE_DB,
+    SMOOTH_CURVATURE,
     InversionConfig,
 )
 
@@ -30,12 +31,6 @@ _UNUSED = (1 << _LEVEL_BITS) - 1
 _EDGE_BITS = 63 - 2 * _LEVEL_BITS
 _EDGE_MASK = (1 << _EDGE_BITS) - 1
 _NO_EDGE = torch.iinfo(torch.int64).max
-#: A spectrogram whose `_curvature_ratio` is under this is too smooth to be an STFT's magnitude, and PGHI takes
-#: random steps across its frequencies (`pghi_phase`; `InversionConfig.smooth_curvature` sets it per preset).
-#: An STFT's reads about 1, a decoder's mean-like output near 0: tests/sound/test_inversion.py checks that real
-#: drums read above each preset's line at its STFT, and tests/inference/test_onset_spike.py that the bundled
-#: model's sounds then carry no click.
-SMOOTH_CURVATURE = 0.15
 
 
 @dataclass(frozen=True, eq=False)
